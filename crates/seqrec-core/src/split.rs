@@ -118,10 +118,7 @@ impl Split {
         config.validate()?;
         let (_, all_items, _) = sequences.parts();
         if let Some(bad) = all_items.iter().find(|i| i.index() >= items) {
-            return Err(CoreError::ItemOutOfRange {
-                item: bad.0,
-                items,
-            });
+            return Err(CoreError::ItemOutOfRange { item: bad.0, items });
         }
         // Pass 1: which items occur in any training part.
         let mut in_train = vec![false; items];

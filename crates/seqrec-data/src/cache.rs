@@ -37,13 +37,20 @@ impl CacheKey {
             }
             hasher.update(&buf[..n]);
         }
-        let options = serde_json::to_string(options).map_err(|e| DataError::InvalidOption(e.to_string()))?;
+        let options =
+            serde_json::to_string(options).map_err(|e| DataError::InvalidOption(e.to_string()))?;
         let text = format!("v{VERSION}|{name}|{options}|{:016x}", hasher.digest());
         let hash = xxh3_64(text.as_bytes());
         let stem: String = name
             .to_string()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         Ok(CacheKey {
             file_name: format!("{stem}-{hash:016x}.split"),
@@ -70,9 +77,13 @@ pub fn write(dir: &Path, key: &CacheKey, dataset: &Dataset) -> Result<()> {
     items.iter().for_each(|i| body.u32(i.0));
     times.iter().for_each(|&t| body.i64(t));
     let (train_end, validation_end) = dataset.split.boundaries();
-    train_end.iter().chain(validation_end).for_each(|&b| body.u32(b));
+    train_end
+        .iter()
+        .chain(validation_end)
+        .for_each(|&b| body.u32(b));
     body.u64(dataset.split.catalogue_size() as u64);
-    let report = serde_json::to_string(&dataset.report).map_err(|e| DataError::InvalidOption(e.to_string()))?;
+    let report = serde_json::to_string(&dataset.report)
+        .map_err(|e| DataError::InvalidOption(e.to_string()))?;
     body.str(&report);
 
     let path = key.path(dir);
@@ -83,8 +94,12 @@ pub fn write(dir: &Path, key: &CacheKey, dataset: &Dataset) -> Result<()> {
     file.write_all(&VERSION.to_le_bytes()).map_err(io)?;
     file.write_all(&key.hash.to_le_bytes()).map_err(io)?;
     file.write_all(&body.0).map_err(io)?;
-    file.write_all(&xxh3_64(&body.0).to_le_bytes()).map_err(io)?;
-    file.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
+    file.write_all(&xxh3_64(&body.0).to_le_bytes())
+        .map_err(io)?;
+    file.into_inner()
+        .map_err(|e| io(e.into_error()))?
+        .sync_all()
+        .map_err(io)?;
     std::fs::rename(&tmp, &path).map_err(|e| DataError::io(&path, e))?;
     tracing::info!(path = %path.display(), "wrote split cache");
     Ok(())
@@ -129,18 +144,30 @@ fn decode(bytes: &[u8], key: &CacheKey) -> Result<Dataset, String> {
     let users = d.vocabulary()?;
     let items = d.vocabulary()?;
     let n_offsets = d.u64()? as usize;
-    let offsets = (0..n_offsets).map(|_| d.u64().map(|o| o as usize)).collect::<Result<Vec<_>, _>>()?;
+    let offsets = (0..n_offsets)
+        .map(|_| d.u64().map(|o| o as usize))
+        .collect::<Result<Vec<_>, _>>()?;
     let n_events = d.u64()? as usize;
-    let event_items = (0..n_events).map(|_| d.u32().map(ItemId)).collect::<Result<Vec<_>, _>>()?;
-    let times = (0..n_events).map(|_| d.i64()).collect::<Result<Vec<_>, _>>()?;
+    let event_items = (0..n_events)
+        .map(|_| d.u32().map(ItemId))
+        .collect::<Result<Vec<_>, _>>()?;
+    let times = (0..n_events)
+        .map(|_| d.i64())
+        .collect::<Result<Vec<_>, _>>()?;
     let n_users = n_offsets.saturating_sub(1);
-    let train_end = (0..n_users).map(|_| d.u32()).collect::<Result<Vec<_>, _>>()?;
-    let validation_end = (0..n_users).map(|_| d.u32()).collect::<Result<Vec<_>, _>>()?;
+    let train_end = (0..n_users)
+        .map(|_| d.u32())
+        .collect::<Result<Vec<_>, _>>()?;
+    let validation_end = (0..n_users)
+        .map(|_| d.u32())
+        .collect::<Result<Vec<_>, _>>()?;
     let catalogue = d.u64()? as usize;
     let mut report: LoadReport = serde_json::from_str(&d.str()?).map_err(|e| e.to_string())?;
     report.from_cache = true;
-    let sequences = UserSequences::from_parts(offsets, event_items, times).map_err(|e| e.to_string())?;
-    let split = Split::from_parts(sequences, train_end, validation_end, catalogue).map_err(|e| e.to_string())?;
+    let sequences =
+        UserSequences::from_parts(offsets, event_items, times).map_err(|e| e.to_string())?;
+    let split = Split::from_parts(sequences, train_end, validation_end, catalogue)
+        .map_err(|e| e.to_string())?;
     if items.len() != catalogue || users.len() != n_users {
         return Err("vocabulary sizes do not match the split".into());
     }
@@ -201,19 +228,29 @@ struct Decoder<'a> {
 
 impl Decoder<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], String> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or("truncated")?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or("truncated")?;
         let out = &self.bytes[self.at..end];
         self.at = end;
         Ok(out)
     }
     fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| "short")?))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().map_err(|_| "short")?,
+        ))
     }
     fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| "short")?))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().map_err(|_| "short")?,
+        ))
     }
     fn i64(&mut self) -> Result<i64, String> {
-        Ok(i64::from_le_bytes(self.take(8)?.try_into().map_err(|_| "short")?))
+        Ok(i64::from_le_bytes(
+            self.take(8)?.try_into().map_err(|_| "short")?,
+        ))
     }
     fn str(&mut self) -> Result<String, String> {
         let n = self.u64()? as usize;
@@ -228,7 +265,11 @@ impl Decoder<'_> {
         Ok(match tag {
             0 => Vocabulary::Integer((0..n).map(|_| self.i64()).collect::<Result<_, _>>()?),
             1 => Vocabulary::Text((0..n).map(|_| self.str()).collect::<Result<_, _>>()?),
-            2 => Vocabulary::Pair((0..n).map(|_| Ok((self.str()?, self.str()?))).collect::<Result<_, String>>()?),
+            2 => Vocabulary::Pair(
+                (0..n)
+                    .map(|_| Ok((self.str()?, self.str()?)))
+                    .collect::<Result<_, String>>()?,
+            ),
             t => return Err(format!("unknown vocabulary tag {t}")),
         })
     }

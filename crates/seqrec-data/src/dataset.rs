@@ -55,8 +55,13 @@ impl DatasetName {
             "synthetic-movielens" => DatasetName::SyntheticMovielens,
             "synthetic-lastfm" => DatasetName::SyntheticLastfm,
             other => {
-                let ext = Path::new(other).extension().and_then(|e| e.to_str()).unwrap_or("");
-                if ["csv", "tsv", "tab", "parquet", "pq"].contains(&ext.to_ascii_lowercase().as_str()) {
+                let ext = Path::new(other)
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .unwrap_or("");
+                if ["csv", "tsv", "tab", "parquet", "pq"]
+                    .contains(&ext.to_ascii_lowercase().as_str())
+                {
                     DatasetName::Table(PathBuf::from(other))
                 } else {
                     return Err(DataError::UnknownDataset(other.to_owned()));
@@ -69,7 +74,9 @@ impl DatasetName {
     pub fn relative_path(&self) -> Option<&Path> {
         Some(Path::new(match self {
             DatasetName::Ml10m => "ml-10M100K/ratings.dat",
-            DatasetName::LastFm1k => "lastfm-dataset-1K/userid-timestamp-artid-artname-traid-traname.tsv",
+            DatasetName::LastFm1k => {
+                "lastfm-dataset-1K/userid-timestamp-artid-artname-traid-traname.tsv"
+            }
             DatasetName::MlLatestSmall => "ml-latest-small/ratings.csv",
             DatasetName::Ml100k => "ml-100k/u.data",
             DatasetName::Table(path) => return Some(path),
@@ -79,7 +86,10 @@ impl DatasetName {
 
     /// Whether the data is generated rather than read.
     pub fn is_synthetic(&self) -> bool {
-        matches!(self, DatasetName::SyntheticMovielens | DatasetName::SyntheticLastfm)
+        matches!(
+            self,
+            DatasetName::SyntheticMovielens | DatasetName::SyntheticLastfm
+        )
     }
 }
 
@@ -142,11 +152,13 @@ impl LoadRequest {
     /// The source file of a named dataset under this data root.
     pub fn source_path(&self, name: &DatasetName) -> Option<PathBuf> {
         let relative = name.relative_path()?;
-        Some(if relative.is_absolute() || matches!(name, DatasetName::Table(_)) {
-            relative.to_path_buf()
-        } else {
-            self.data_dir.join(relative)
-        })
+        Some(
+            if relative.is_absolute() || matches!(name, DatasetName::Table(_)) {
+                relative.to_path_buf()
+            } else {
+                self.data_dir.join(relative)
+            },
+        )
     }
 }
 
@@ -156,12 +168,22 @@ pub fn load(name: &DatasetName, request: &LoadRequest) -> Result<Dataset> {
     request.options.validate()?;
     let _span = tracing::info_span!("load", dataset = %name).entered();
     if name.is_synthetic() {
-        let config = request.options.synthetic.clone().unwrap_or_else(|| match name {
-            DatasetName::SyntheticLastfm => SyntheticConfig::lastfm(),
-            _ => SyntheticConfig::movielens(),
-        });
+        let config = request
+            .options
+            .synthetic
+            .clone()
+            .unwrap_or_else(|| match name {
+                DatasetName::SyntheticLastfm => SyntheticConfig::lastfm(),
+                _ => SyntheticConfig::movielens(),
+            });
         let data = synthetic::generate(&config)?;
-        return build(name, data.to_raw(), Skips::default(), &request.options, false);
+        return build(
+            name,
+            data.to_raw(),
+            Skips::default(),
+            &request.options,
+            false,
+        );
     }
     let path = request.source_path(name).unwrap_or_default();
     if !path.exists() {
@@ -185,12 +207,26 @@ pub fn load(name: &DatasetName, request: &LoadRequest) -> Result<Dataset> {
         return Ok(dataset);
     }
     let (raw, skips) = match name {
-        DatasetName::Ml10m => (formats::movielens::read(&path, MovieLensFormat::Dat)?, Skips::default()),
-        DatasetName::MlLatestSmall => (formats::movielens::read(&path, MovieLensFormat::Csv)?, Skips::default()),
-        DatasetName::Ml100k => (formats::movielens::read(&path, MovieLensFormat::UData)?, Skips::default()),
+        DatasetName::Ml10m => (
+            formats::movielens::read(&path, MovieLensFormat::Dat)?,
+            Skips::default(),
+        ),
+        DatasetName::MlLatestSmall => (
+            formats::movielens::read(&path, MovieLensFormat::Csv)?,
+            Skips::default(),
+        ),
+        DatasetName::Ml100k => (
+            formats::movielens::read(&path, MovieLensFormat::UData)?,
+            Skips::default(),
+        ),
         DatasetName::LastFm1k => formats::lastfm::read(&path, request.options.lastfm.item_key)?,
-        DatasetName::Table(_) => (formats::table::read(&path, &request.options.table)?, Skips::default()),
-        DatasetName::SyntheticMovielens | DatasetName::SyntheticLastfm => unreachable!("handled above"),
+        DatasetName::Table(_) => (
+            formats::table::read(&path, &request.options.table)?,
+            Skips::default(),
+        ),
+        DatasetName::SyntheticMovielens | DatasetName::SyntheticLastfm => {
+            unreachable!("handled above")
+        }
     };
     let subsample = matches!(name, DatasetName::LastFm1k);
     let dataset = build(name, raw, skips, &request.options, subsample)?;
@@ -204,28 +240,55 @@ pub fn load(name: &DatasetName, request: &LoadRequest) -> Result<Dataset> {
 }
 
 /// Reads any supported file directly, without a data root or cache.
-pub fn load_file(path: &Path, format: crate::SourceFormat, options: &DatasetOptions) -> Result<Dataset> {
+pub fn load_file(
+    path: &Path,
+    format: crate::SourceFormat,
+    options: &DatasetOptions,
+) -> Result<Dataset> {
     options.validate()?;
     let name = path.display().to_string();
     let (raw, skips, subsample) = match format {
-        crate::SourceFormat::MovieLens(f) => (formats::movielens::read(path, f)?, Skips::default(), false),
+        crate::SourceFormat::MovieLens(f) => {
+            (formats::movielens::read(path, f)?, Skips::default(), false)
+        }
         crate::SourceFormat::LastFm1k => {
             let (raw, skips) = formats::lastfm::read(path, options.lastfm.item_key)?;
             (raw, skips, true)
         }
-        crate::SourceFormat::Table => (formats::table::read(path, &options.table)?, Skips::default(), false),
+        crate::SourceFormat::Table => (
+            formats::table::read(path, &options.table)?,
+            Skips::default(),
+            false,
+        ),
     };
-    build(&DatasetName::Table(path.to_path_buf()), raw, skips, options, subsample).map(|mut d| {
+    build(
+        &DatasetName::Table(path.to_path_buf()),
+        raw,
+        skips,
+        options,
+        subsample,
+    )
+    .map(|mut d| {
         d.name = name;
         d
     })
 }
 
-fn build(name: &DatasetName, raw: RawEvents, skips: Skips, options: &DatasetOptions, subsample: bool) -> Result<Dataset> {
+fn build(
+    name: &DatasetName,
+    raw: RawEvents,
+    skips: Skips,
+    options: &DatasetOptions,
+    subsample: bool,
+) -> Result<Dataset> {
     let parsed_events = raw.len();
     let ordered = raw.order();
     let (sequences, subsampled_out) = if subsample {
-        subsample_sequences(&ordered.sequences, options.lastfm.subsample, options.lastfm.subsample_fraction)
+        subsample_sequences(
+            &ordered.sequences,
+            options.lastfm.subsample,
+            options.lastfm.subsample_fraction,
+        )
     } else {
         (ordered.sequences, 0)
     };
@@ -253,7 +316,11 @@ fn build(name: &DatasetName, raw: RawEvents, skips: Skips, options: &DatasetOpti
 }
 
 /// Keeps a contiguous `fraction` (rounded up) of every user's sequence.
-fn subsample_sequences(seqs: &UserSequences, mode: Subsample, fraction: f64) -> (UserSequences, usize) {
+fn subsample_sequences(
+    seqs: &UserSequences,
+    mode: Subsample,
+    fraction: f64,
+) -> (UserSequences, usize) {
     if mode == Subsample::None {
         return (seqs.clone(), 0);
     }
@@ -299,7 +366,13 @@ mod tests {
         for name in DatasetName::ALL_NAMES {
             assert_eq!(DatasetName::parse(name).unwrap().to_string(), name);
         }
-        assert!(matches!(DatasetName::parse("ml-99m"), Err(DataError::UnknownDataset(_))));
-        assert_eq!(DatasetName::parse("x/y.parquet").unwrap(), DatasetName::Table("x/y.parquet".into()));
+        assert!(matches!(
+            DatasetName::parse("ml-99m"),
+            Err(DataError::UnknownDataset(_))
+        ));
+        assert_eq!(
+            DatasetName::parse("x/y.parquet").unwrap(),
+            DatasetName::Table("x/y.parquet".into())
+        );
     }
 }

@@ -34,7 +34,13 @@ pub fn export(dataset: &Dataset, out_dir: &Path, format: ExportFormat) -> Result
     let stem: String = dataset
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let path = out_dir.join(format!("{stem}.split.{}", format.extension()));
     let mut frame = to_frame(dataset).map_err(|source| DataError::Polars {
@@ -74,7 +80,11 @@ fn to_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
     }
     let mut columns = Vec::new();
     columns.extend(original_columns(&dataset.users, &user_index, &["user"]));
-    columns.extend(original_columns(&dataset.items, &item_index, &["item", "artist", "track"]));
+    columns.extend(original_columns(
+        &dataset.items,
+        &item_index,
+        &["item", "artist", "track"],
+    ));
     columns.push(Column::new("timestamp".into(), timestamps));
     columns.push(Column::new("split".into(), parts));
     columns.push(Column::new("user_index".into(), user_index));
@@ -87,20 +97,29 @@ fn to_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
 fn original_columns(vocab: &Vocabulary, ids: &[u32], names: &[&str]) -> Vec<Column> {
     match vocab {
         Vocabulary::Integer(keys) => {
-            vec![Column::new(names[0].into(), ids.iter().map(|&i| keys[i as usize]).collect::<Vec<i64>>())]
+            vec![Column::new(
+                names[0].into(),
+                ids.iter().map(|&i| keys[i as usize]).collect::<Vec<i64>>(),
+            )]
         }
         Vocabulary::Text(keys) => vec![Column::new(
             names[0].into(),
-            ids.iter().map(|&i| keys[i as usize].as_str()).collect::<Vec<&str>>(),
+            ids.iter()
+                .map(|&i| keys[i as usize].as_str())
+                .collect::<Vec<&str>>(),
         )],
         Vocabulary::Pair(keys) => vec![
             Column::new(
                 names[1].into(),
-                ids.iter().map(|&i| keys[i as usize].0.as_str()).collect::<Vec<&str>>(),
+                ids.iter()
+                    .map(|&i| keys[i as usize].0.as_str())
+                    .collect::<Vec<&str>>(),
             ),
             Column::new(
                 names[2].into(),
-                ids.iter().map(|&i| keys[i as usize].1.as_str()).collect::<Vec<&str>>(),
+                ids.iter()
+                    .map(|&i| keys[i as usize].1.as_str())
+                    .collect::<Vec<&str>>(),
             ),
         ],
     }

@@ -24,11 +24,15 @@ mod report;
 mod stats;
 pub mod synthetic;
 
-pub use dataset::{DATA_DIR_ENV, Dataset, DatasetName, LoadRequest, load, load_file, resolve_data_dir};
+pub use dataset::{
+    DATA_DIR_ENV, Dataset, DatasetName, LoadRequest, load, load_file, resolve_data_dir,
+};
 pub use error::{DataError, Result};
 pub use export::{ExportFormat, export};
 pub use formats::MovieLensFormat;
-pub use options::{DatasetOptions, ItemKey, KeyType, LastFmOptions, Subsample, TableOptions, TimestampFormat};
+pub use options::{
+    DatasetOptions, ItemKey, KeyType, LastFmOptions, Subsample, TableOptions, TimestampFormat,
+};
 pub use report::{LoadReport, SkippedLine, Skips};
 pub use stats::DatasetStats;
 

@@ -116,9 +116,12 @@ fn densify(keys: Keys) -> (Vocabulary, Vec<u32>) {
             let mut by_key: Vec<u32> = (0..keys.len() as u32).collect();
             if pairs {
                 let split: Vec<(&str, &str)> = keys.iter().map(|k| split_pair(k)).collect();
-                by_key.par_sort_unstable_by(|&a, &b| cmp_pair(split[a as usize], split[b as usize]));
+                by_key
+                    .par_sort_unstable_by(|&a, &b| cmp_pair(split[a as usize], split[b as usize]));
             } else {
-                by_key.par_sort_unstable_by(|&a, &b| keys[a as usize].as_bytes().cmp(keys[b as usize].as_bytes()));
+                by_key.par_sort_unstable_by(|&a, &b| {
+                    keys[a as usize].as_bytes().cmp(keys[b as usize].as_bytes())
+                });
             }
             let mut rank = vec![0u32; keys.len()];
             for (r, &code) in by_key.iter().enumerate() {
@@ -126,7 +129,9 @@ fn densify(keys: Keys) -> (Vocabulary, Vec<u32>) {
             }
             let dense = codes.par_iter().map(|&c| rank[c as usize]).collect();
             let mut keys: Vec<Option<String>> = keys.into_iter().map(Some).collect();
-            let sorted = by_key.iter().map(|&c| keys[c as usize].take().unwrap_or_default());
+            let sorted = by_key
+                .iter()
+                .map(|&c| keys[c as usize].take().unwrap_or_default());
             let vocab = if pairs {
                 Vocabulary::Pair(
                     sorted
@@ -186,7 +191,12 @@ fn densify_integers(values: &[i64]) -> (Vocabulary, Vec<u32>) {
 
 /// Groups events by user (a stable counting sort, so file order survives)
 /// and sorts each user's events by (timestamp, item).
-fn order_by_user(users: usize, user_ids: &[u32], item_ids: &[u32], timestamps: &[i64]) -> UserSequences {
+fn order_by_user(
+    users: usize,
+    user_ids: &[u32],
+    item_ids: &[u32],
+    timestamps: &[i64],
+) -> UserSequences {
     let mut offsets = vec![0usize; users + 1];
     for &u in user_ids {
         offsets[u as usize + 1] += 1;
@@ -211,7 +221,10 @@ fn order_by_user(users: usize, user_ids: &[u32], item_ids: &[u32], timestamps: &
     rows.par_iter_mut().for_each(|row| {
         row.sort_by_key(|&e| (timestamps[e as usize], item_ids[e as usize]));
     });
-    let items = order.par_iter().map(|&e| ItemId(item_ids[e as usize])).collect();
+    let items = order
+        .par_iter()
+        .map(|&e| ItemId(item_ids[e as usize]))
+        .collect();
     let times = order.par_iter().map(|&e| timestamps[e as usize]).collect();
     UserSequences::from_parts(offsets, items, times)
         .unwrap_or_else(|e| unreachable!("counting sort built invalid CSR: {e}"))
@@ -234,7 +247,10 @@ mod tests {
         assert_eq!(o.users, Vocabulary::Integer(vec![10, 30]));
         assert_eq!(o.items, Vocabulary::Integer(vec![5, 9, 700]));
         // user 30: t=90 item 9, then t=100 ties broken by item key: 5 before 700.
-        assert_eq!(o.sequences.items(UserId(1)), &[ItemId(1), ItemId(0), ItemId(2)]);
+        assert_eq!(
+            o.sequences.items(UserId(1)),
+            &[ItemId(1), ItemId(0), ItemId(2)]
+        );
         assert_eq!(o.sequences.timestamps(UserId(1)), &[90, 100, 100]);
         assert_eq!(o.sequences.items(UserId(0)), &[ItemId(2)]);
     }
@@ -254,7 +270,10 @@ mod tests {
         }
         let (v, d) = densify(Keys::Interned(t));
         // Byte-wise: 'U' < 'u', "user_10" < "user_2".
-        assert_eq!(v, Vocabulary::Text(vec!["User_3".into(), "user_10".into(), "user_2".into()]));
+        assert_eq!(
+            v,
+            Vocabulary::Text(vec!["User_3".into(), "user_10".into(), "user_2".into()])
+        );
         assert_eq!(d, vec![2, 1, 2, 0]);
 
         let mut p = Interner::pairs();
@@ -262,7 +281,10 @@ mod tests {
         p.push_pair("A B", "c", &mut scratch);
         p.push_pair("A", "B c", &mut scratch);
         let (v, d) = densify(Keys::Interned(p));
-        assert_eq!(v, Vocabulary::Pair(vec![("A".into(), "B c".into()), ("A B".into(), "c".into())]));
+        assert_eq!(
+            v,
+            Vocabulary::Pair(vec![("A".into(), "B c".into()), ("A B".into(), "c".into())])
+        );
         assert_eq!(d, vec![1, 0]);
     }
 

@@ -34,7 +34,9 @@ impl DatasetStats {
     pub fn of(dataset: &Dataset) -> Self {
         let split = &dataset.split;
         let seqs = split.sequences();
-        let mut lengths: Vec<usize> = (0..split.users()).map(|u| seqs.len(UserId(u as u32))).collect();
+        let mut lengths: Vec<usize> = (0..split.users())
+            .map(|u| seqs.len(UserId(u as u32)))
+            .collect();
         lengths.sort_unstable();
         let users = lengths.len();
         let median = match users {
@@ -51,7 +53,11 @@ impl DatasetStats {
             train_events: split.events(Part::Train),
             validation_events: split.events(Part::Validation),
             test_events: split.events(Part::Test),
-            mean_sequence_length: if users == 0 { 0.0 } else { seqs.events() as f64 / users as f64 },
+            mean_sequence_length: if users == 0 {
+                0.0
+            } else {
+                seqs.events() as f64 / users as f64
+            },
             median_sequence_length: median,
             parsed_events: r.parsed_events,
             subsampled_out_events: r.subsampled_out,

@@ -42,12 +42,18 @@ fn main() -> Result<()> {
         _ => "debug",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
+        )
         .with_writer(std::io::stderr)
         .init();
     let common = commands::Common {
         data_dir: seqrec_data::resolve_data_dir(cli.data_dir.as_deref()),
-        cache_dir: if cli.no_cache { None } else { Some(commands::cache_dir(cli.cache_dir)) },
+        cache_dir: if cli.no_cache {
+            None
+        } else {
+            Some(commands::cache_dir(cli.cache_dir))
+        },
     };
     match cli.command {
         Command::Data(command) => commands::data::run(command, &common),

@@ -119,7 +119,10 @@ fn parse_line(raw: &[u8]) -> Result<Option<Play<'_>>, String> {
     }
     let fields: Vec<&str> = line.split('\t').collect();
     let [user, time, _artist_mbid, artist, track_mbid, track] = fields[..] else {
-        return Err(format!("expected 6 tab-separated fields, found {}", fields.len()));
+        return Err(format!(
+            "expected 6 tab-separated fields, found {}",
+            fields.len()
+        ));
     };
     if user.is_empty() {
         return Err("empty user id".into());

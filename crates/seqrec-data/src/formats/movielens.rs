@@ -48,7 +48,10 @@ impl MovieLensFormat {
             return if header == CSV_HEADER {
                 Ok(())
             } else {
-                Err(format!("expected the header {}, found `{line}`", self.describe()))
+                Err(format!(
+                    "expected the header {}, found `{line}`",
+                    self.describe()
+                ))
             };
         }
         let fields: Vec<&str> = line.split(self.separator()).collect();
@@ -109,12 +112,17 @@ pub(crate) fn read(path: &Path, format: MovieLensFormat) -> Result<RawEvents> {
     super::ensure_non_empty(path)?;
     let (options, columns) = format.polars_options();
     let locate = || -> Result<DataError> {
-        Ok(find_bad_line(path, |n, line| format.check_line(n, line))?.unwrap_or_else(|| {
-            DataError::Table {
-                path: path.into(),
-                message: format!("records with missing fields (expected {})", format.describe()),
-            }
-        }))
+        Ok(
+            find_bad_line(path, |n, line| format.check_line(n, line))?.unwrap_or_else(|| {
+                DataError::Table {
+                    path: path.into(),
+                    message: format!(
+                        "records with missing fields (expected {})",
+                        format.describe()
+                    ),
+                }
+            }),
+        )
     };
     if format == MovieLensFormat::Csv {
         // A wrong header would otherwise be read as data or renamed silently.
@@ -128,13 +136,15 @@ pub(crate) fn read(path: &Path, format: MovieLensFormat) -> Result<RawEvents> {
     {
         Ok(frame) => frame,
         Err(source) => {
-            return Err(match find_bad_line(path, |n, line| format.check_line(n, line))? {
-                Some(err) => err,
-                None => DataError::Polars {
-                    path: path.into(),
-                    source,
+            return Err(
+                match find_bad_line(path, |n, line| format.check_line(n, line))? {
+                    Some(err) => err,
+                    None => DataError::Polars {
+                        path: path.into(),
+                        source,
+                    },
                 },
-            });
+            );
         }
     };
     let take = |index: usize| -> Result<Option<Vec<i64>>> {

@@ -27,10 +27,9 @@ impl TableFormat {
             .map(str::to_ascii_lowercase);
         let sep = |default: char| -> Result<u8> {
             let c = options.separator.unwrap_or(default);
-            u8::try_from(c)
-                .ok()
-                .filter(u8::is_ascii)
-                .ok_or_else(|| DataError::InvalidOption(format!("separator `{c}` must be one ASCII character")))
+            u8::try_from(c).ok().filter(u8::is_ascii).ok_or_else(|| {
+                DataError::InvalidOption(format!("separator `{c}` must be one ASCII character"))
+            })
         };
         match ext.as_deref() {
             Some("parquet") | Some("pq") => Ok(TableFormat::Parquet),
@@ -116,13 +115,20 @@ fn locate(path: &Path, sep: u8, options: &TableOptions, row: usize, message: Str
     let found = find_bad_line(path, |line_no, line| {
         let fields: Vec<&str> = line.split(sep as char).collect();
         if line_no == 1 {
-            header = fields.iter().map(|f| f.trim_matches('"').to_owned()).collect();
+            header = fields
+                .iter()
+                .map(|f| f.trim_matches('"').to_owned())
+                .collect();
             return Ok(());
         }
         let this = data_row;
         data_row += 1;
         if fields.len() != header.len() {
-            return Err(format!("expected {} fields, found {}", header.len(), fields.len()));
+            return Err(format!(
+                "expected {} fields, found {}",
+                header.len(),
+                fields.len()
+            ));
         }
         if this == row {
             return Err(message.clone());
@@ -146,13 +152,27 @@ fn keys(column: &Column, key_type: KeyType) -> Result<Keys, (usize, String)> {
     }
     if column.dtype().is_integer() {
         if key_type == KeyType::Text {
-            return Ok(Keys::Interned(text_keys(&column.cast(&DataType::String).map_err(|e| (0, e.to_string()))?)?));
+            return Ok(Keys::Interned(text_keys(
+                &column
+                    .cast(&DataType::String)
+                    .map_err(|e| (0, e.to_string()))?,
+            )?));
         }
-        let values = column.cast(&DataType::Int64).map_err(|e| (0, e.to_string()))?;
+        let values = column
+            .cast(&DataType::Int64)
+            .map_err(|e| (0, e.to_string()))?;
         let values = values.i64().map_err(|e| (0, e.to_string()))?;
         return Ok(Keys::Integer(values.into_no_null_iter().collect()));
     }
-    let text = column.str().map_err(|_| (0, format!("column `{name}` has type {}, expected integers or text", column.dtype())))?;
+    let text = column.str().map_err(|_| {
+        (
+            0,
+            format!(
+                "column `{name}` has type {}, expected integers or text",
+                column.dtype()
+            ),
+        )
+    })?;
     match key_type {
         KeyType::Text => Ok(Keys::Interned(text_keys(column)?)),
         KeyType::Integer | KeyType::Auto => {
@@ -160,8 +180,15 @@ fn keys(column: &Column, key_type: KeyType) -> Result<Keys, (usize, String)> {
             for (row, value) in text.no_null_iter().enumerate() {
                 match value.trim().parse::<i64>() {
                     Ok(v) => out.push(v),
-                    Err(_) if key_type == KeyType::Auto => return Ok(Keys::Interned(text_keys(column)?)),
-                    Err(_) => return Err((row, format!("`{value}` in column `{name}` is not an integer id"))),
+                    Err(_) if key_type == KeyType::Auto => {
+                        return Ok(Keys::Interned(text_keys(column)?));
+                    }
+                    Err(_) => {
+                        return Err((
+                            row,
+                            format!("`{value}` in column `{name}` is not an integer id"),
+                        ));
+                    }
                 }
             }
             Ok(Keys::Integer(out))
@@ -184,11 +211,21 @@ fn timestamps(column: &Column, format: TimestampFormat) -> Result<Vec<i64>, (usi
         return Err((row, format!("missing value in column `{name}`")));
     }
     if column.dtype().is_integer() && format == TimestampFormat::UnixSeconds {
-        let values = column.cast(&DataType::Int64).map_err(|e| (0, e.to_string()))?;
+        let values = column
+            .cast(&DataType::Int64)
+            .map_err(|e| (0, e.to_string()))?;
         let values = values.i64().map_err(|e| (0, e.to_string()))?;
         return Ok(values.into_no_null_iter().collect());
     }
-    let text = column.str().map_err(|_| (0, format!("timestamp column `{name}` has type {}, expected integers or ISO-8601 text", column.dtype())))?;
+    let text = column.str().map_err(|_| {
+        (
+            0,
+            format!(
+                "timestamp column `{name}` has type {}, expected integers or ISO-8601 text",
+                column.dtype()
+            ),
+        )
+    })?;
     text.no_null_iter()
         .enumerate()
         .map(|(row, value)| {
@@ -196,7 +233,12 @@ fn timestamps(column: &Column, format: TimestampFormat) -> Result<Vec<i64>, (usi
                 TimestampFormat::UnixSeconds => value.trim().parse::<i64>().ok(),
                 TimestampFormat::Iso8601 => iso8601_seconds(value.trim()),
             };
-            parsed.ok_or_else(|| (row, format!("timestamp `{value}` is not {}", format.describe())))
+            parsed.ok_or_else(|| {
+                (
+                    row,
+                    format!("timestamp `{value}` is not {}", format.describe()),
+                )
+            })
         })
         .collect()
 }

@@ -105,17 +105,28 @@ impl SyntheticConfig {
     /// Checks the configuration can be generated.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(DataError::InvalidOption(format!("synthetic: {m}")));
-        if self.users == 0 || self.items == 0 || self.group_size == 0 || self.genres == 0 || self.tastes_per_user == 0 {
-            return bad("users, items, group_size, genres and tastes_per_user must be positive".into());
+        if self.users == 0
+            || self.items == 0
+            || self.group_size == 0
+            || self.genres == 0
+            || self.tastes_per_user == 0
+        {
+            return bad(
+                "users, items, group_size, genres and tastes_per_user must be positive".into(),
+            );
         }
         if self.events < self.users * self.min_events_per_user.max(1) {
             return bad(format!(
                 "{} events cannot give {} users {} events each",
-                self.events, self.users, self.min_events_per_user.max(1)
+                self.events,
+                self.users,
+                self.min_events_per_user.max(1)
             ));
         }
         if self.repeat == 0.0 && self.min_events_per_user > self.items {
-            return bad("without repeats a user cannot have more events than there are items".into());
+            return bad(
+                "without repeats a user cannot have more events than there are items".into(),
+            );
         }
         if self.repeat == 0.0 && self.events > self.users.saturating_mul(self.items) {
             return bad("without repeats, events must be at most users * items".into());
@@ -130,8 +141,14 @@ impl SyntheticConfig {
                 return bad(format!("{name} must be a probability, got {p}"));
             }
         }
-        if !(self.mean_gap_seconds >= 0.0 && self.activity_spread >= 0.0 && self.popularity_exponent >= 0.0) {
-            return bad("mean_gap_seconds, activity_spread and popularity_exponent must be non-negative".into());
+        if !(self.mean_gap_seconds >= 0.0
+            && self.activity_spread >= 0.0
+            && self.popularity_exponent >= 0.0)
+        {
+            return bad(
+                "mean_gap_seconds, activity_spread and popularity_exponent must be non-negative"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -204,14 +221,21 @@ pub fn generate(config: &SyntheticConfig) -> Result<SyntheticData> {
 fn sequence_lengths(config: &SyntheticConfig) -> Vec<usize> {
     let mut rng = SeqRng::derive(config.seed, STREAM_LENGTHS);
     let min = config.min_events_per_user.max(1);
-    let cap = if config.repeat == 0.0 { config.items } else { usize::MAX };
+    let cap = if config.repeat == 0.0 {
+        config.items
+    } else {
+        usize::MAX
+    };
     let weights: Vec<f64> = (0..config.users)
         .map(|_| (config.activity_spread * rng.normal()).exp())
         .collect();
     let total: f64 = weights.iter().sum();
     let extra = config.events - min * config.users;
     let shares: Vec<f64> = weights.iter().map(|w| extra as f64 * w / total).collect();
-    let mut lengths: Vec<usize> = shares.iter().map(|s| (min + s.floor() as usize).min(cap)).collect();
+    let mut lengths: Vec<usize> = shares
+        .iter()
+        .map(|s| (min + s.floor() as usize).min(cap))
+        .collect();
     let mut by_remainder: Vec<usize> = (0..config.users).collect();
     by_remainder.sort_by(|&a, &b| {
         let fa = shares[a] - shares[a].floor();
@@ -272,11 +296,15 @@ impl Catalogue {
             .iter()
             .map(|&r| 1.0 / ((r + 1) as f64).powf(config.popularity_exponent))
             .collect();
-        let group_genre: Vec<u32> = (0..groups).map(|_| rng.index(config.genres) as u32).collect();
+        let group_genre: Vec<u32> = (0..groups)
+            .map(|_| rng.index(config.genres) as u32)
+            .collect();
         let global = cumulative(&popularity);
         let by_genre = (0..config.genres as u32)
             .map(|genre| {
-                let members: Vec<u32> = (0..groups as u32).filter(|&g| group_genre[g as usize] == genre).collect();
+                let members: Vec<u32> = (0..groups as u32)
+                    .filter(|&g| group_genre[g as usize] == genre)
+                    .collect();
                 let weights: Vec<f64> = members.iter().map(|&g| popularity[g as usize]).collect();
                 let cum = cumulative(&weights);
                 (members, cum)
@@ -308,7 +336,12 @@ impl Catalogue {
         draw(&self.global, rng)
     }
 
-    fn user_sequence(&self, config: &SyntheticConfig, user: usize, len: usize) -> (Vec<u32>, Vec<i64>) {
+    fn user_sequence(
+        &self,
+        config: &SyntheticConfig,
+        user: usize,
+        len: usize,
+    ) -> (Vec<u32>, Vec<i64>) {
         let mut rng = SeqRng::derive(config.seed, STREAM_USERS + user as u64);
         let no_repeats = config.repeat == 0.0;
         // Tastes: genres of groups drawn by popularity, so popular genres are common tastes.
@@ -330,7 +363,11 @@ impl Catalogue {
                 let group = self.group_items(self.item_group[last] as usize);
                 next = (last + 1..group.end).find(|&i| unconsumed(&consumed, i));
             }
-            if next.is_none() && config.repeat > 0.0 && !items.is_empty() && rng.next_f64() < config.repeat {
+            if next.is_none()
+                && config.repeat > 0.0
+                && !items.is_empty()
+                && rng.next_f64() < config.repeat
+            {
                 let back = rng.index(items.len().min(30));
                 next = Some(items[items.len() - 1 - back] as usize);
             }
@@ -347,7 +384,10 @@ impl Catalogue {
                 None => {
                     let n = self.item_ids.len();
                     let start = rng.index(n);
-                    (0..n).map(|k| (start + k) % n).find(|&i| unconsumed(&consumed, i)).unwrap_or(start)
+                    (0..n)
+                        .map(|k| (start + k) % n)
+                        .find(|&i| unconsumed(&consumed, i))
+                        .unwrap_or(start)
                 }
             };
             if no_repeats {
@@ -380,7 +420,9 @@ fn cumulative(weights: &[f64]) -> Vec<f64> {
 fn draw(cumulative: &[f64], rng: &mut SeqRng) -> usize {
     let total = cumulative.last().copied().unwrap_or(0.0);
     let x = rng.next_f64() * total;
-    cumulative.partition_point(|&c| c <= x).min(cumulative.len() - 1)
+    cumulative
+        .partition_point(|&c| c <= x)
+        .min(cumulative.len() - 1)
 }
 
 #[cfg(test)]

@@ -92,7 +92,11 @@ pub fn write(data: &SyntheticData, format: FileFormat, path: &Path) -> Result<()
         .map_err(|e| DataError::io(path, e))
 }
 
-fn write_text(data: &SyntheticData, format: FileFormat, out: &mut impl Write) -> std::io::Result<()> {
+fn write_text(
+    data: &SyntheticData,
+    format: FileFormat,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let mut a = itoa::Buffer::new();
     let mut b = itoa::Buffer::new();
     let mut c = itoa::Buffer::new();
@@ -110,7 +114,11 @@ fn write_text(data: &SyntheticData, format: FileFormat, out: &mut impl Write) ->
                 let id = data.item_ids[item as usize];
                 let group = data.item_group[item as usize] as u64;
                 let artist = group / 3;
-                let track_mbid = if mix(id as u64, 7) % 10 == 0 { String::new() } else { uuid_like(id as u64) };
+                let track_mbid = if mix(id as u64, 7) % 10 == 0 {
+                    String::new()
+                } else {
+                    uuid_like(id as u64)
+                };
                 writeln!(
                     out,
                     "{name}\t{}\t{}\tArtist {artist}\t{track_mbid}\tTrack {id}",

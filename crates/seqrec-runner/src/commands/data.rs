@@ -74,7 +74,11 @@ pub enum Preset {
 
 pub fn run(command: DataCommand, common: &Common) -> Result<()> {
     match command {
-        DataCommand::Stats { dataset, options, json } => {
+        DataCommand::Stats {
+            dataset,
+            options,
+            json,
+        } => {
             let data = load(&dataset, options.as_deref(), common)?;
             let stats = DatasetStats::of(&data);
             let mut out = std::io::stdout().lock();
@@ -126,7 +130,8 @@ pub fn run(command: DataCommand, common: &Common) -> Result<()> {
             let spinner = spinner(format!("generating {} events", config.events));
             let data = synthetic::generate(&config).context("generating synthetic data")?;
             spinner.set_message(format!("writing {}", out.display()));
-            synthetic::write(&data, format, &out).with_context(|| format!("writing {}", out.display()))?;
+            synthetic::write(&data, format, &out)
+                .with_context(|| format!("writing {}", out.display()))?;
             spinner.finish_and_clear();
             writeln!(std::io::stdout().lock(), "{}", out.display())?;
             Ok(())
@@ -139,7 +144,8 @@ pub fn load(dataset: &str, options: Option<&Path>, common: &Common) -> Result<Da
     let name = DatasetName::parse(dataset)?;
     let options = match options {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             DatasetOptions::from_toml(&text).with_context(|| format!("in {}", path.display()))?
         }
         None => DatasetOptions::default(),
@@ -159,7 +165,10 @@ pub fn load(dataset: &str, options: Option<&Path>, common: &Common) -> Result<Da
 
 fn spinner(message: String) -> ProgressBar {
     let bar = ProgressBar::new_spinner().with_message(message);
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }
@@ -173,14 +182,29 @@ fn write_stats(out: &mut impl Write, s: &DatasetStats, data: &Dataset) -> Result
         ("  train", s.train_events.to_string()),
         ("  validation", s.validation_events.to_string()),
         ("  test", s.test_events.to_string()),
-        ("mean sequence length", format!("{:.2}", s.mean_sequence_length)),
-        ("median sequence length", format!("{:.1}", s.median_sequence_length)),
+        (
+            "mean sequence length",
+            format!("{:.2}", s.mean_sequence_length),
+        ),
+        (
+            "median sequence length",
+            format!("{:.1}", s.median_sequence_length),
+        ),
         ("parsed events", s.parsed_events.to_string()),
         ("subsampled out", s.subsampled_out_events.to_string()),
-        ("removed validation (unseen item)", s.removed_validation_events.to_string()),
-        ("removed test (unseen item)", s.removed_test_events.to_string()),
+        (
+            "removed validation (unseen item)",
+            s.removed_validation_events.to_string(),
+        ),
+        (
+            "removed test (unseen item)",
+            s.removed_test_events.to_string(),
+        ),
         ("skipped malformed lines", s.skipped_lines.to_string()),
-        ("dropped without track MBID", s.dropped_without_track_mbid.to_string()),
+        (
+            "dropped without track MBID",
+            s.dropped_without_track_mbid.to_string(),
+        ),
         ("from cache", s.from_cache.to_string()),
     ];
     for (name, value) in rows {
