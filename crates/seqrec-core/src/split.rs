@@ -96,7 +96,7 @@ pub struct Split {
     catalogue_size: usize,
 }
 
-/// The output of [`Split::new`].
+/// The output of [`Split::compute`].
 #[derive(Clone, Debug)]
 pub struct SplitOutcome {
     /// The split itself.
@@ -110,7 +110,7 @@ pub struct SplitOutcome {
 
 impl Split {
     /// Splits ordered sequences over items `0..items` per spec §2.5.
-    pub fn new(
+    pub fn compute(
         sequences: &UserSequences,
         items: usize,
         config: &SplitConfig,

@@ -292,7 +292,7 @@ fn build(
     } else {
         (ordered.sequences, 0)
     };
-    let outcome = Split::new(&sequences, ordered.items.len(), &options.split)?;
+    let outcome = Split::compute(&sequences, ordered.items.len(), &options.split)?;
     let items = ordered.items.retain_indices(&outcome.catalogue);
     tracing::info!(
         users = outcome.split.users(),

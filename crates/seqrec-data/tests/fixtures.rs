@@ -2,6 +2,8 @@
 //! every problem is an error naming file and line (or, for LastFM's known
 //! malformed lines, a counted skip), never a panic.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
 use seqrec_core::{ItemId, Part, UserId, Vocabulary};
 use seqrec_data::{
     DataError, DatasetName, DatasetOptions, ItemKey, LoadRequest, MovieLensFormat, SourceFormat,

@@ -7,6 +7,8 @@
 //! Without the data these tests print a loud notice; under CI (`CI` or
 //! `SEQREC_REQUIRE_DATA` set) missing data is a failure.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
 use seqrec_core::UserId;
 use seqrec_data::{
     DatasetName, DatasetStats, ExportFormat, LoadRequest, SourceFormat, load, load_file,

@@ -2,6 +2,8 @@
 //! loader gives the same split as the in-memory path; the cache follows its
 //! source file.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
 use seqrec_core::UserId;
 use seqrec_data::synthetic::{FileFormat, SyntheticConfig, generate, write};
 use seqrec_data::{

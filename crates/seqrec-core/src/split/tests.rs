@@ -27,7 +27,7 @@ fn hand_worked_split_with_unseen_items() {
     let mut u0: Vec<u32> = (0..18).map(|i| i % 5).collect();
     u0.extend([5 % 5, 7]);
     let u1 = vec![1; 9].into_iter().chain([6]).collect();
-    let out = Split::new(&seqs(vec![u0, u1]), 8, &SplitConfig::default()).unwrap();
+    let out = Split::compute(&seqs(vec![u0, u1]), 8, &SplitConfig::default()).unwrap();
     // Catalogue: items 0..5 (1..4 and 0), renumbered ascending.
     assert_eq!(out.catalogue, vec![0, 1, 2, 3, 4]);
     assert_eq!(out.split.catalogue_size(), 5);
@@ -49,7 +49,7 @@ fn keeping_unseen_items_is_an_option() {
         remove_unseen: false,
         ..SplitConfig::default()
     };
-    let out = Split::new(&seqs(vec![vec![0, 1, 2]]), 4, &config).unwrap();
+    let out = Split::compute(&seqs(vec![vec![0, 1, 2]]), 4, &config).unwrap();
     assert_eq!(out.split.catalogue_size(), 4);
     assert_eq!(out.report, SplitReport::default());
 }
@@ -60,8 +60,8 @@ fn bad_inputs_are_errors() {
         train_fraction: 0.0,
         ..SplitConfig::default()
     };
-    assert!(Split::new(&seqs(vec![vec![0]]), 1, &bad).is_err());
-    assert!(Split::new(&seqs(vec![vec![3]]), 2, &SplitConfig::default()).is_err());
+    assert!(Split::compute(&seqs(vec![vec![0]]), 1, &bad).is_err());
+    assert!(Split::compute(&seqs(vec![vec![3]]), 2, &SplitConfig::default()).is_err());
 }
 
 proptest! {
@@ -69,7 +69,7 @@ proptest! {
     fn split_invariants(rows in prop::collection::vec(prop::collection::vec(0u32..30, 0..60), 1..20)) {
         let input = seqs(rows.clone());
         let config = SplitConfig::default();
-        let out = Split::new(&input, 30, &config).unwrap();
+        let out = Split::compute(&input, 30, &config).unwrap();
         let s = &out.split;
         let mut train_items = vec![false; s.catalogue_size()];
         for u in 0..s.users() {

@@ -114,7 +114,7 @@ fn write_text(
                 let id = data.item_ids[item as usize];
                 let group = data.item_group[item as usize] as u64;
                 let artist = group / 3;
-                let track_mbid = if mix(id as u64, 7) % 10 == 0 {
+                let track_mbid = if mix(id as u64, 7).is_multiple_of(10) {
                     String::new()
                 } else {
                     uuid_like(id as u64)

@@ -1,0 +1,186 @@
+//! The `seqrec data` commands as a user runs them.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::process::{Command, Output};
+
+fn seqrec(args: &[&str], cache: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seqrec"))
+        .args(args)
+        .env("SEQREC_CACHE_DIR", cache)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("seqrec runs")
+}
+
+#[test]
+fn stats_json_has_the_documented_keys() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = seqrec(
+        &[
+            "data",
+            "stats",
+            "--dataset",
+            "synthetic-movielens",
+            "--json",
+        ],
+        cache.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "users",
+        "items",
+        "events",
+        "train_events",
+        "validation_events",
+        "test_events",
+        "mean_sequence_length",
+        "median_sequence_length",
+        "removed_validation_events",
+        "removed_test_events",
+        "skipped_lines",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key}: {json}");
+    }
+    assert_eq!(json["users"], 1000);
+    let parts = json["train_events"].as_u64().unwrap()
+        + json["validation_events"].as_u64().unwrap()
+        + json["test_events"].as_u64().unwrap();
+    assert_eq!(json["events"].as_u64().unwrap(), parts);
+}
+
+#[test]
+fn generate_then_stats_then_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ml-10M100K/ratings.dat");
+    let out = seqrec(
+        &[
+            "data",
+            "generate",
+            "--preset",
+            "synthetic-movielens",
+            "--format",
+            "movielens-dat",
+            "--users",
+            "100",
+            "--events",
+            "5000",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data_dir = dir.path().to_str().unwrap();
+    let out = seqrec(
+        &[
+            "--data-dir",
+            data_dir,
+            "data",
+            "stats",
+            "--dataset",
+            "ml-10m",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["parsed_events"], 5000);
+    assert_eq!(json["users"], 100);
+
+    let export_dir = dir.path().join("export");
+    let out = seqrec(
+        &[
+            "--data-dir",
+            data_dir,
+            "data",
+            "export",
+            "--dataset",
+            "ml-10m",
+            "--out",
+            export_dir.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(export_dir.join("ml-10m.split.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("user,item,timestamp,split,user_index,item_index")
+    );
+    assert_eq!(lines.count() as u64, json["events"].as_u64().unwrap());
+}
+
+#[test]
+fn bad_input_is_a_clear_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("ml-100k")).unwrap();
+    std::fs::write(
+        dir.path().join("ml-100k/u.data"),
+        "1\t2\t3\t4\n1\t2\tx\t5\n",
+    )
+    .unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let out = seqrec(
+        &[
+            "--data-dir",
+            data_dir,
+            "--no-cache",
+            "data",
+            "stats",
+            "--dataset",
+            "ml-100k",
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("u.data:2: rating `x` is not a number"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = seqrec(
+        &[
+            "--data-dir",
+            data_dir,
+            "data",
+            "stats",
+            "--dataset",
+            "ml-10m",
+        ],
+        dir.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("file not found"),
+        "{err}"
+    );
+
+    let out = seqrec(&["data", "stats", "--dataset", "netflix"], dir.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("unknown dataset `netflix`"),
+        "{err}"
+    );
+}

@@ -1,0 +1,106 @@
+//! `cargo xtask bench data`: load + order + split of an ML-10M-sized file.
+
+use crate::process::{Measured, cargo, measure, workspace_root};
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use std::path::PathBuf;
+use std::process::Command;
+
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// Write a 10,000,054-line ML-10M-format file (69,878 users, 10,677 items)
+    /// with the generator, then time the first load (parse, order, split,
+    /// write cache) and the second (from the cache), with peak memory.
+    Data {
+        /// Where the generated data and cache go (default target/bench-data).
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+        /// Reuse an already generated file of the right size.
+        #[arg(long)]
+        reuse: bool,
+    },
+}
+
+pub fn run(bench: Bench) -> Result<()> {
+    match bench {
+        Bench::Data { workdir, reuse } => data(workdir, reuse),
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn data(workdir: Option<PathBuf>, reuse: bool) -> Result<()> {
+    let root = workspace_root();
+    let workdir = workdir.unwrap_or_else(|| root.join("target/bench-data"));
+    cargo(&["build", "--release", "--quiet", "-p", "seqrec-runner"])?;
+    let seqrec = root.join("target/release/seqrec");
+    let ratings = workdir.join("ml-10M100K/ratings.dat");
+    let cache = workdir.join("cache");
+    if !(reuse && ratings.exists()) {
+        eprintln!("generating {} ...", ratings.display());
+        let mut generate = Command::new(&seqrec);
+        generate.args([
+            "data",
+            "generate",
+            "--preset",
+            "ml10m-scale",
+            "--format",
+            "movielens-dat",
+            "--out",
+        ]);
+        generate.arg(&ratings);
+        let (m, _) = measure(generate)?;
+        eprintln!("generated in {:.1} s", m.wall.as_secs_f64());
+    }
+    let lines = std::fs::read(&ratings)
+        .with_context(|| format!("reading {}", ratings.display()))?
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count();
+    let _ = std::fs::remove_dir_all(&cache);
+    let stats = |label: &str| -> Result<(Measured, serde_json::Value)> {
+        let mut cmd = Command::new(&seqrec);
+        cmd.arg("--data-dir")
+            .arg(&workdir)
+            .arg("--cache-dir")
+            .arg(&cache);
+        cmd.args(["data", "stats", "--dataset", "ml-10m", "--json"]);
+        let (m, out) = measure(cmd)?;
+        let json: serde_json::Value = serde_json::from_str(out.trim()).context("stats output")?;
+        eprintln!(
+            "{label}: {:.2} s, peak RSS {:.0} MiB",
+            m.wall.as_secs_f64(),
+            mib(m.peak_rss)
+        );
+        Ok((m, json))
+    };
+    let (first, json) = stats("first load (parse + order + split + write cache)")?;
+    let (second, json2) = stats("second load (from cache)")?;
+    anyhow::ensure!(
+        json2["from_cache"] == true,
+        "the second load did not use the cache"
+    );
+    anyhow::ensure!(json["events"] == json2["events"], "cache changed the data");
+    let report = serde_json::json!({
+        "benchmark": "data",
+        "lines": lines,
+        "users": json["users"],
+        "items": json["items"],
+        "events": json["events"],
+        "first_load_seconds": first.wall.as_secs_f64(),
+        "first_load_peak_rss_mib": mib(first.peak_rss),
+        "cached_load_seconds": second.wall.as_secs_f64(),
+        "cached_load_peak_rss_mib": mib(second.peak_rss),
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    });
+    let out = root.join("target/bench-results");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(
+        out.join("data.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

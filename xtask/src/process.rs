@@ -1,0 +1,76 @@
+//! Running a child process and measuring its wall time and peak memory.
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// What one measured run took.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    pub wall: Duration,
+    /// Peak resident set size of the child, in bytes.
+    pub peak_rss: u64,
+}
+
+/// Runs `command`, waits for it with `wait4` to read its own peak RSS, and
+/// returns its stdout.
+#[allow(unsafe_code)] // wait4 is the only way to get one child's rusage.
+pub fn measure(mut command: Command) -> Result<(Measured, String)> {
+    let out = tempfile_path("stdout");
+    let file = std::fs::File::create(&out)?;
+    command.stdout(file);
+    let started = Instant::now();
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {command:?}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value, and wait4 only writes it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own un-waited child; the pointers are to live locals.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    if rc != pid {
+        bail!("wait4 failed: {}", std::io::Error::last_os_error());
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("{command:?} failed (status {status})");
+    }
+    let stdout = std::fs::read_to_string(&out)?;
+    let _ = std::fs::remove_file(&out);
+    // ru_maxrss is in KiB on Linux.
+    Ok((
+        Measured {
+            wall,
+            peak_rss: usage.ru_maxrss as u64 * 1024,
+        },
+        stdout,
+    ))
+}
+
+fn tempfile_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("xtask-{}-{tag}", std::process::id()))
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs cargo with `args` in the workspace, failing on a non-zero exit.
+pub fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo {} failed", args.join(" "));
+    }
+    Ok(())
+}
