@@ -288,6 +288,36 @@ mod tests {
         assert_eq!(d, vec![1, 0]);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn ordering_is_a_sorted_permutation_per_user(
+            events in proptest::collection::vec((0i64..6, 0i64..9, 0i64..5), 1..200)
+        ) {
+            let raw = RawEvents {
+                users: Keys::Integer(events.iter().map(|e| e.0 * 7).collect()),
+                items: Keys::Integer(events.iter().map(|e| 100 - e.1).collect()),
+                timestamps: events.iter().map(|e| e.2).collect(),
+            };
+            let o = raw.order();
+            let Vocabulary::Integer(users) = &o.users else { panic!("integer keys") };
+            let Vocabulary::Integer(items) = &o.items else { panic!("integer keys") };
+            proptest::prop_assert_eq!(o.sequences.events(), events.len());
+            for (u, &user_key) in users.iter().enumerate() {
+                let user = UserId(u as u32);
+                let got: Vec<(i64, i64)> = o.sequences.items(user).iter()
+                    .zip(o.sequences.timestamps(user))
+                    .map(|(i, &t)| (t, items[i.index()]))
+                    .collect();
+                let mut want: Vec<(i64, i64)> = events.iter()
+                    .filter(|e| e.0 * 7 == user_key)
+                    .map(|e| (e.2, 100 - e.1))
+                    .collect();
+                want.sort();
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+    }
+
     #[test]
     fn equal_timestamps_are_ordered_by_item() {
         let s = order_by_user(1, &[0, 0, 0], &[1, 0, 1], &[5, 5, 5]);
