@@ -1,6 +1,7 @@
 //! Core types of seqrec, shared by every other crate: dense ids, user
 //! sequences in CSR form, the 90/5/5 split, vocabularies back to the source
-//! ids, and the seeded random number generator.
+//! ids, the seeded random number generator, and the [`Scorer`] trait that
+//! every recommender implements.
 //!
 //! This crate has no heavy dependencies (no polars, no burn), so a tool that
 //! only wants the data model can depend on it alone.
@@ -8,6 +9,7 @@
 mod error;
 mod ids;
 pub mod rng;
+mod scorer;
 mod sequences;
 mod split;
 mod vocab;
@@ -15,6 +17,7 @@ mod vocab;
 pub use error::CoreError;
 pub use ids::{ItemId, UserId};
 pub use rng::SeqRng;
+pub use scorer::{Query, ScoreError, Scorer};
 pub use sequences::UserSequences;
 pub use split::{Part, Split, SplitConfig, SplitOutcome, SplitReport};
 pub use vocab::{OriginalKey, Vocabulary, cmp_pair};

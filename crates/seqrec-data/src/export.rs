@@ -2,9 +2,11 @@
 //! GRU4Rec, session-rec) can be run on identical data.
 //!
 //! Columns: `user`, `item` (for LastFM's pair key: `artist`, `track`),
-//! `timestamp`, `split` (`train` / `validation` / `test`), and the dense
-//! `user_index` and `item_index` seqrec uses. Rows are grouped by user in
-//! dense order, each user's events in sequence order.
+//! `timestamp`, `split` (`train` / `validation` / `test`), the dense
+//! `user_index` and `item_index` seqrec uses, and `position`, the event's
+//! index in its user's sequence (the key of outside result files, see
+//! `seqrec_metrics::OutsideScores`). Rows are grouped by user in dense
+//! order, each user's events in sequence order.
 
 use crate::dataset::Dataset;
 use crate::{DataError, Result};
@@ -66,10 +68,12 @@ fn to_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
     let mut item_index = Vec::with_capacity(n);
     let mut timestamps = Vec::with_capacity(n);
     let mut parts = Vec::with_capacity(n);
+    let mut positions = Vec::with_capacity(n);
     for u in 0..split.users() {
         let user = UserId(u as u32);
         for part in [Part::Train, Part::Validation, Part::Test] {
             let range = split.range(user, part);
+            positions.extend(range.clone().map(|p| p as u32));
             let items = &split.sequences().items(user)[range.clone()];
             let times = &split.sequences().timestamps(user)[range];
             user_index.extend(std::iter::repeat_n(u as u32, items.len()));
@@ -89,6 +93,7 @@ fn to_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
     columns.push(Column::new("split".into(), parts));
     columns.push(Column::new("user_index".into(), user_index));
     columns.push(Column::new("item_index".into(), item_index));
+    columns.push(Column::new("position".into(), positions));
     DataFrame::new_infer_height(columns)
 }
 

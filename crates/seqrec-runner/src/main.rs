@@ -32,6 +32,8 @@ enum Command {
     /// Inspect, export and generate datasets.
     #[command(subcommand)]
     Data(commands::data::DataCommand),
+    /// Measure a recommender on a dataset (MRR, Recall, NDCG at k).
+    Evaluate(commands::evaluate::EvaluateArgs),
 }
 
 fn main() -> Result<()> {
@@ -57,5 +59,6 @@ fn main() -> Result<()> {
     };
     match cli.command {
         Command::Data(command) => commands::data::run(command, &common),
+        Command::Evaluate(args) => commands::evaluate::run(args, &common),
     }
 }

@@ -125,7 +125,7 @@ fn generate_then_stats_then_export() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("user,item,timestamp,split,user_index,item_index")
+        Some("user,item,timestamp,split,user_index,item_index,position")
     );
     assert_eq!(lines.count() as u64, json["events"].as_u64().unwrap());
 }
@@ -183,4 +183,68 @@ fn bad_input_is_a_clear_error_not_a_panic() {
         !out.status.success() && err.contains("unknown dataset `netflix`"),
         "{err}"
     );
+}
+
+#[test]
+fn evaluate_outside_scores_of_the_exported_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = seqrec(
+        &[
+            "data",
+            "export",
+            "--dataset",
+            "synthetic-movielens",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A "tool" that recommends exactly the target for every test event.
+    let export = std::fs::read_to_string(dir.path().join("synthetic-movielens.split.csv")).unwrap();
+    let mut lines = String::from("user_index,position,items\n");
+    for row in export.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        if f[3] == "test" {
+            lines.push_str(&format!("{},{},{}\n", f[4], f[6], f[5]));
+        }
+    }
+    let scores = dir.path().join("oracle.csv");
+    std::fs::write(&scores, lines).unwrap();
+    let out = seqrec(
+        &[
+            "evaluate",
+            "--dataset",
+            "synthetic-movielens",
+            "--scores",
+            scores.to_str().unwrap(),
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["mrr@20"], 1.0);
+    assert_eq!(json["recall@20"], 1.0);
+    assert_eq!(json["split"], "test");
+    for key in [
+        "method",
+        "dataset",
+        "events",
+        "users",
+        "ndcg@20",
+        "fit_seconds",
+        "eval_seconds",
+        "mrr@20_macro",
+    ] {
+        assert!(json.get(key).is_some(), "{key} missing");
+    }
 }

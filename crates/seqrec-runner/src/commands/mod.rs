@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod data;
+pub mod evaluate;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,123 @@
+//! BPR matrix factorisation (spec §5): score(j | u) = p_u · q_j + b_j, the
+//! same ranking for every query of a user (time-agnostic). Trained by plain
+//! sequential SGD over all training events, shuffled each epoch, one
+//! uniformly sampled negative per positive.
+
+use crate::BaselineError;
+use crate::bpr::{SgdParams, bpr_item_step, normal_table, sample_negative, two_entries, two_rows};
+use crate::training_data::{TrainingData, train_sequences};
+use seqrec_core::{Query, ScoreError, Scorer, SeqRng, Split};
+use serde::{Deserialize, Serialize};
+
+/// Hyperparameters: the shared SGD settings, written flat in TOML.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BprMfParams {
+    pub sgd: SgdParams,
+}
+
+impl BprMfParams {
+    pub fn validate(&self) -> Result<(), BaselineError> {
+        self.sgd.validate("bpr-mf")
+    }
+
+    /// Trains with the given seed (initialisation, shuffles, negatives).
+    pub fn fit(&self, split: &Split, seed: u64) -> Result<BprMf, BaselineError> {
+        self.validate()?;
+        let k = self.sgd.factors;
+        let data = TrainingData::new(split);
+        let mut rng = SeqRng::new(seed);
+        let mut model = BprMf {
+            factors: k,
+            users: normal_table(split.users(), k, self.sgd.init_std, &mut rng),
+            items: normal_table(data.items, k, self.sgd.init_std, &mut rng),
+            bias: vec![0.0; data.items],
+        };
+        let mut events: Vec<(u32, u32)> = train_sequences(split)
+            .flat_map(|(u, items)| items.iter().map(move |i| (u as u32, i.0)))
+            .collect();
+        for epoch in 0..self.sgd.epochs {
+            rng.shuffle(&mut events);
+            let mut loss = 0.0f64;
+            for &(u, i) in &events {
+                let Some(j) = sample_negative(&data, u as usize, &mut rng) else {
+                    continue;
+                };
+                let g = model.step(u as usize, i as usize, j as usize, &self.sgd);
+                loss -= f64::from(1.0 - g).max(1e-12).ln();
+            }
+            tracing::debug!(
+                epoch,
+                loss = loss / events.len().max(1) as f64,
+                "bpr-mf epoch"
+            );
+        }
+        Ok(model)
+    }
+}
+
+/// The fitted model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BprMf {
+    pub factors: usize,
+    /// `[users × factors]`.
+    pub users: Vec<f32>,
+    /// `[items × factors]`.
+    pub items: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl BprMf {
+    /// One SGD step on (u, i, j); returns σ(-x_uij).
+    pub(crate) fn step(&mut self, u: usize, i: usize, j: usize, sgd: &SgdParams) -> f32 {
+        let k = self.factors;
+        let p_u = &mut self.users[u * k..(u + 1) * k];
+        let context: Vec<f32> = p_u.to_vec();
+        let mut grad = vec![0.0; k];
+        let (q_i, q_j) = two_rows(&mut self.items, k, i, j);
+        let (b_i, b_j) = two_entries(&mut self.bias, i, j);
+        let g = bpr_item_step(
+            &context,
+            q_i,
+            b_i,
+            q_j,
+            b_j,
+            sgd.learning_rate,
+            sgd.regularization,
+            &mut grad,
+        );
+        for f in 0..k {
+            p_u[f] += sgd.learning_rate * (grad[f] - sgd.regularization * context[f]);
+        }
+        g
+    }
+}
+
+impl Scorer for BprMf {
+    fn name(&self) -> &str {
+        "bpr-mf"
+    }
+
+    fn catalogue_size(&self) -> usize {
+        self.bias.len()
+    }
+
+    fn score(&self, queries: &[Query<'_>], scores: &mut [f32]) -> Result<(), ScoreError> {
+        let (k, n) = (self.factors, self.bias.len());
+        for (index, q) in queries.iter().enumerate() {
+            // The ranking ignores the history: reuse the row of the same user.
+            if index > 0 && queries[index - 1].user == q.user {
+                let (done, rest) = scores.split_at_mut(index * n);
+                rest[..n].copy_from_slice(&done[(index - 1) * n..]);
+                continue;
+            }
+            let p = &self.users[q.user.index() * k..(q.user.index() + 1) * k];
+            let row = &mut scores[index * n..(index + 1) * n];
+            for (j, s) in row.iter_mut().enumerate() {
+                let q_j = &self.items[j * k..(j + 1) * k];
+                *s = self.bias[j] + p.iter().zip(q_j).map(|(a, b)| a * b).sum::<f32>();
+            }
+        }
+        Ok(())
+    }
+}

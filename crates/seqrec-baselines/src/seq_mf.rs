@@ -1,0 +1,161 @@
+//! Sequential MF (Karatzoglou 2011; spec §5): the user vector is augmented
+//! by the mean of context factors of the last `window` items,
+//! score(j | u, h) = q_j · (p_u + (1/w) Σ_{s≤w} y_{h_(m-s+1)}) + b_j,
+//! dividing by w even when fewer items precede. Trained with BPR on
+//! (user, window, next item, negative) for every training event.
+
+use crate::bpr::{SgdParams, bpr_item_step, normal_table, sample_negative, two_entries, two_rows};
+use crate::training_data::{TrainingData, train_sequences};
+use crate::{BaselineError, error::invalid};
+use seqrec_core::{ItemId, Query, ScoreError, Scorer, SeqRng, Split};
+use serde::{Deserialize, Serialize};
+
+/// Hyperparameters: window 2 and the BPR-MF settings (`[seq_mf.sgd]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeqMfParams {
+    pub window: usize,
+    pub sgd: SgdParams,
+}
+
+impl Default for SeqMfParams {
+    fn default() -> Self {
+        SeqMfParams {
+            window: 2,
+            sgd: SgdParams::default(),
+        }
+    }
+}
+
+impl SeqMfParams {
+    pub fn validate(&self) -> Result<(), BaselineError> {
+        if self.window == 0 {
+            return Err(invalid("seq-mf", "window must be at least 1"));
+        }
+        self.sgd.validate("seq-mf")
+    }
+
+    /// Trains with the given seed.
+    pub fn fit(&self, split: &Split, seed: u64) -> Result<SeqMf, BaselineError> {
+        self.validate()?;
+        let k = self.sgd.factors;
+        let data = TrainingData::new(split);
+        let mut rng = SeqRng::new(seed);
+        let mut model = SeqMf {
+            factors: k,
+            window: self.window,
+            users: normal_table(split.users(), k, self.sgd.init_std, &mut rng),
+            items: normal_table(data.items, k, self.sgd.init_std, &mut rng),
+            context: normal_table(data.items, k, self.sgd.init_std, &mut rng),
+            bias: vec![0.0; data.items],
+        };
+        // (user, position) of every training event; the window is read from the sequence.
+        let mut events: Vec<(u32, u32)> = train_sequences(split)
+            .flat_map(|(u, items)| (0..items.len()).map(move |p| (u as u32, p as u32)))
+            .collect();
+        let sequences: Vec<&[ItemId]> = train_sequences(split).map(|(_, items)| items).collect();
+        for _ in 0..self.sgd.epochs {
+            rng.shuffle(&mut events);
+            for &(u, p) in &events {
+                let seq = sequences[u as usize];
+                let Some(j) = sample_negative(&data, u as usize, &mut rng) else {
+                    continue;
+                };
+                let window = SeqMf::window_of(&seq[..p as usize], self.window);
+                model.step(
+                    u as usize,
+                    window,
+                    seq[p as usize].index(),
+                    j as usize,
+                    &self.sgd,
+                );
+            }
+        }
+        Ok(model)
+    }
+}
+
+/// The fitted model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeqMf {
+    pub factors: usize,
+    pub window: usize,
+    pub users: Vec<f32>,
+    pub items: Vec<f32>,
+    /// Context factors y, `[items × factors]`.
+    pub context: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl SeqMf {
+    /// The last `w` items of a history (fewer near the start).
+    pub fn window_of(history: &[ItemId], w: usize) -> &[ItemId] {
+        &history[history.len().saturating_sub(w)..]
+    }
+
+    /// p_u + (1/w) Σ y over the window.
+    pub fn context_vector(&self, user: usize, window: &[ItemId]) -> Vec<f32> {
+        let k = self.factors;
+        let mut c = self.users[user * k..(user + 1) * k].to_vec();
+        let scale = 1.0 / self.window as f32;
+        for item in window {
+            let y = &self.context[item.index() * k..(item.index() + 1) * k];
+            for f in 0..k {
+                c[f] += scale * y[f];
+            }
+        }
+        c
+    }
+
+    /// One SGD step; returns σ(-x).
+    pub(crate) fn step(
+        &mut self,
+        u: usize,
+        window: &[ItemId],
+        i: usize,
+        j: usize,
+        sgd: &SgdParams,
+    ) -> f32 {
+        let k = self.factors;
+        let (lr, reg) = (sgd.learning_rate, sgd.regularization);
+        let c = self.context_vector(u, window);
+        let mut grad = vec![0.0; k];
+        let (q_i, q_j) = two_rows(&mut self.items, k, i, j);
+        let (b_i, b_j) = two_entries(&mut self.bias, i, j);
+        let g = bpr_item_step(&c, q_i, b_i, q_j, b_j, lr, reg, &mut grad);
+        let p_u = &mut self.users[u * k..(u + 1) * k];
+        for f in 0..k {
+            p_u[f] += lr * (grad[f] - reg * p_u[f]);
+        }
+        let scale = 1.0 / self.window as f32;
+        for item in window {
+            let y = &mut self.context[item.index() * k..(item.index() + 1) * k];
+            for f in 0..k {
+                y[f] += lr * (scale * grad[f] - reg * y[f]);
+            }
+        }
+        g
+    }
+}
+
+impl Scorer for SeqMf {
+    fn name(&self) -> &str {
+        "seq-mf"
+    }
+
+    fn catalogue_size(&self) -> usize {
+        self.bias.len()
+    }
+
+    fn score(&self, queries: &[Query<'_>], scores: &mut [f32]) -> Result<(), ScoreError> {
+        let (k, n) = (self.factors, self.bias.len());
+        for (q, row) in queries.iter().zip(scores.chunks_exact_mut(n)) {
+            let c = self.context_vector(q.user.index(), SeqMf::window_of(q.history, self.window));
+            for (j, s) in row.iter_mut().enumerate() {
+                let q_j = &self.items[j * k..(j + 1) * k];
+                *s = self.bias[j] + c.iter().zip(q_j).map(|(a, b)| a * b).sum::<f32>();
+            }
+        }
+        Ok(())
+    }
+}

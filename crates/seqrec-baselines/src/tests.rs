@@ -1,0 +1,311 @@
+//! Hand-computable checks of every baseline.
+
+use super::*;
+use seqrec_core::{ItemId, Query, SplitConfig, UserId, UserSequences};
+
+/// A split that keeps every event in training.
+fn all_train(rows: &[&[u32]], items: usize) -> Split {
+    let seqs = UserSequences::from_users(rows.iter().map(|r| {
+        (
+            r.iter().map(|&i| ItemId(i)).collect(),
+            (0..r.len() as i64).collect(),
+        )
+    }));
+    let config = SplitConfig {
+        train_fraction: 1.0,
+        ..SplitConfig::default()
+    };
+    Split::compute(&seqs, items, &config).unwrap().split
+}
+
+/// Users {0,1,2}, {0,1}, {1,3} (the first has a repeat: incidence is binary).
+fn incidence() -> Split {
+    all_train(&[&[0, 1, 2, 0], &[0, 1], &[1, 3]], 4)
+}
+
+fn scores_of(model: &dyn seqrec_core::Scorer, history: &[ItemId]) -> Vec<f32> {
+    let times: Vec<i64> = (0..history.len() as i64).collect();
+    let mut row = vec![0.0; model.catalogue_size()];
+    let q = Query {
+        user: UserId(0),
+        history,
+        times: &times,
+    };
+    model.score(&[q], &mut row).unwrap();
+    row
+}
+
+#[test]
+fn cosine_values_and_neighbour_lists() {
+    // |U_0| = 2, |U_1| = 3, |U_2| = 1, |U_3| = 1; co-occurrences: (0,1) 2,
+    // (0,2) 1, (1,2) 1, (1,3) 1.
+    let knn = ItemKnnParams { neighbours: 100 }.fit(&incidence()).unwrap();
+    let (items, sims) = knn.neighbours.of(1);
+    assert_eq!(items, &[0, 2, 3]);
+    let want = [2.0 / 6f64.sqrt(), 1.0 / 3f64.sqrt(), 1.0 / 3f64.sqrt()];
+    for (s, w) in sims.iter().zip(want) {
+        assert!((f64::from(*s) - w).abs() < 1e-7, "{s} vs {w}");
+    }
+    assert_eq!(knn.neighbours.of(0).0, &[1, 2]); // 0.816 > 0.707
+    assert_eq!(knn.neighbours.of(3).0, &[1]); // never itself, only positive similarities
+    // k = 2: items 2 and 3 tie with item 1 at 1/sqrt(3); the smaller id stays.
+    let knn2 = ItemKnnParams { neighbours: 2 }.fit(&incidence()).unwrap();
+    assert_eq!(knn2.neighbours.of(1).0, &[0, 2]);
+}
+
+#[test]
+fn item_knn_scores_from_the_last_item_only() {
+    let knn = ItemKnnParams::default().fit(&incidence()).unwrap();
+    let row = scores_of(&knn, &[ItemId(3), ItemId(0)]);
+    assert_eq!(row[0], 0.0); // not a neighbour of itself
+    assert!((f64::from(row[1]) - 2.0 / 6f64.sqrt()).abs() < 1e-7);
+    assert!((f64::from(row[2]) - 1.0 / 2f64.sqrt()).abs() < 1e-7);
+    assert_eq!(row[3], 0.0);
+    assert!(scores_of(&knn, &[]).iter().all(|&s| s == 0.0));
+}
+
+#[test]
+fn decay_weights_of_a_history() {
+    let model = DecayKnnParams::default().fit(&incidence()).unwrap();
+    let history = [ItemId(2), ItemId(3), ItemId(0)];
+    let q = Query {
+        user: UserId(0),
+        history: &history,
+        times: &[10, 20, 30],
+    };
+    // Ages in events: 2, 1, 0.
+    assert_eq!(model.decayed_ages(&q), vec![2.0, 1.0, 0.0]);
+    // score(1) = e^-2 sim(2,1) + e^-1 sim(3,1) + e^0 sim(0,1), returned as ln.
+    let s1 = (-2f64).exp() / 3f64.sqrt() + (-1f64).exp() / 3f64.sqrt() + 2.0 / 6f64.sqrt();
+    // score(0) = e^-2 sim(2,0) = e^-2 / sqrt(2); score(2) = sim(0,2) = 1/sqrt(2).
+    let row = scores_of(&model, &history);
+    assert!((f64::from(row[1]) - s1.ln()).abs() < 1e-6);
+    assert!((f64::from(row[0]) - ((-2f64).exp() / 2f64.sqrt()).ln()).abs() < 1e-6);
+    assert!((f64::from(row[2]) - (1.0 / 2f64.sqrt()).ln()).abs() < 1e-6);
+    // Item 3 gets nothing from 2, 3 or 0 except via ... 3's only neighbour is 1: -inf.
+    assert_eq!(row[3], f32::NEG_INFINITY);
+    // Ages in seconds and days come from the timestamps.
+    let seconds = DecayKnnParams {
+        age: Age::Seconds,
+        decay: 0.5,
+        ..Default::default()
+    }
+    .fit(&incidence())
+    .unwrap();
+    assert_eq!(seconds.decayed_ages(&q), vec![10.0, 5.0, 0.0]);
+    let q_days = Query {
+        times: &[0, 86_400, 3 * 86_400],
+        ..q
+    };
+    let days = DecayKnnParams {
+        age: Age::Days,
+        ..Default::default()
+    }
+    .fit(&incidence())
+    .unwrap();
+    assert_eq!(days.decayed_ages(&q_days), vec![3.0, 2.0, 0.0]);
+}
+
+#[test]
+fn very_old_contributions_still_rank_above_nothing() {
+    // Item 2's only contribution comes from 1,000 events ago: e^-1000 underflows
+    // even f64, yet it must not tie with items that got nothing.
+    let model = DecayKnnParams::default().fit(&incidence()).unwrap();
+    let mut history = vec![ItemId(0)];
+    history.extend(std::iter::repeat_n(ItemId(3), 1000));
+    let row = scores_of(&model, &history);
+    assert!(
+        row[2].is_finite() && row[2] > f32::NEG_INFINITY,
+        "{}",
+        row[2]
+    );
+    assert!(row[2] < row[1], "recent support ranks higher");
+    assert_eq!(row[3], f32::NEG_INFINITY);
+}
+
+#[test]
+fn pop_counts_training_events() {
+    let pop = PopParams::default().fit(&incidence()).unwrap();
+    assert_eq!(scores_of(&pop, &[]), vec![3.0, 3.0, 1.0, 1.0]);
+}
+
+#[test]
+fn seq_mf_window_and_one_step_against_the_formula() {
+    let h = [ItemId(5), ItemId(6), ItemId(7)];
+    assert_eq!(SeqMf::window_of(&h, 2), &[ItemId(6), ItemId(7)]);
+    assert_eq!(SeqMf::window_of(&h[..1], 2), &[ItemId(5)]);
+    assert!(SeqMf::window_of(&[], 2).is_empty());
+
+    // One user, 3 items, k = 1: p = 0.5, q = (1, 2, -1), y = (0.2, 0.4, 0.6), b = 0.
+    let mut m = SeqMf {
+        factors: 1,
+        window: 2,
+        users: vec![0.5],
+        items: vec![1.0, 2.0, -1.0],
+        context: vec![0.2, 0.4, 0.6],
+        bias: vec![0.0; 3],
+    };
+    // Window [1] alone (start of a sequence): still divided by w = 2.
+    let c = m.context_vector(0, &[ItemId(1)]);
+    assert!((c[0] - (0.5 + 0.4 / 2.0)).abs() < 1e-7);
+    let sgd = SgdParams {
+        learning_rate: 0.1,
+        regularization: 0.01,
+        ..SgdParams::default()
+    };
+    // Step with window [0, 1], positive 2, negative 1.
+    let g = m.step(0, &[ItemId(0), ItemId(1)], 2, 1, &sgd);
+    let c = 0.5 + (0.2 + 0.4) / 2.0; // 0.8
+    let x = c * (-1.0 - 2.0); // -2.4
+    let want_g = 1.0 / (1.0 + (x as f32).exp());
+    assert!((g - want_g).abs() < 1e-6);
+    let d = -1.0 - 2.0; // q_i - q_j before the step
+    assert!((m.users[0] - (0.5 + 0.1 * (want_g * d - 0.01 * 0.5))).abs() < 1e-6);
+    assert!((m.context[0] - (0.2 + 0.1 * (want_g * d / 2.0 - 0.01 * 0.2))).abs() < 1e-6);
+    assert!((m.context[1] - (0.4 + 0.1 * (want_g * d / 2.0 - 0.01 * 0.4))).abs() < 1e-6);
+    assert!((m.items[2] - (-1.0 + 0.1 * (want_g * c as f32 + 0.01))).abs() < 1e-6);
+    assert!((m.items[1] - (2.0 + 0.1 * (-want_g * c as f32 - 0.01 * 2.0))).abs() < 1e-6);
+    assert!((m.bias[2] - 0.1 * want_g).abs() < 1e-7 && (m.bias[1] + 0.1 * want_g).abs() < 1e-7);
+    assert_eq!(m.context[2], 0.6, "items outside the window are untouched");
+}
+
+fn bigger() -> Split {
+    let rows: Vec<Vec<u32>> = (0..30u32)
+        .map(|u| (0..40u32).map(|k| (u * 3 + k * 7) % 25).collect())
+        .collect();
+    let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+    all_train(&refs, 25)
+}
+
+#[test]
+fn mf_training_is_deterministic_per_seed() {
+    let split = bigger();
+    let params = BprMfParams {
+        sgd: SgdParams {
+            epochs: 3,
+            ..SgdParams::default()
+        },
+    };
+    assert_eq!(
+        params.fit(&split, 7).unwrap(),
+        params.fit(&split, 7).unwrap()
+    );
+    assert_ne!(
+        params.fit(&split, 7).unwrap(),
+        params.fit(&split, 8).unwrap()
+    );
+    let seq = SeqMfParams {
+        sgd: SgdParams {
+            epochs: 2,
+            ..SgdParams::default()
+        },
+        ..Default::default()
+    };
+    assert_eq!(seq.fit(&split, 7).unwrap(), seq.fit(&split, 7).unwrap());
+}
+
+#[test]
+fn bpr_mf_learns_to_prefer_consumed_items() {
+    // Two groups of users consume disjoint halves of the catalogue.
+    let rows: Vec<Vec<u32>> = (0..20u32)
+        .map(|u| {
+            (0..30u32)
+                .map(|k| (u % 2) * 10 + (k * 3 + u) % 10)
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+    let split = all_train(&refs, 20);
+    let model = BprMfParams {
+        sgd: SgdParams {
+            epochs: 30,
+            learning_rate: 0.05,
+            ..SgdParams::default()
+        },
+    }
+    .fit(&split, 1)
+    .unwrap();
+    let mut row = vec![0.0; 20];
+    model
+        .score(
+            &[Query {
+                user: UserId(0),
+                history: &[],
+                times: &[],
+            }],
+            &mut row,
+        )
+        .unwrap();
+    let own: f32 = row[..10].iter().sum();
+    let other: f32 = row[10..].iter().sum();
+    assert!(own > other, "{own} vs {other}");
+}
+
+#[test]
+fn invalid_params_are_rejected() {
+    assert!(ItemKnnParams { neighbours: 0 }.validate().is_err());
+    assert!(
+        DecayKnnParams {
+            decay: -1.0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err()
+    );
+    let negative_lr = SgdParams {
+        learning_rate: -0.01,
+        ..SgdParams::default()
+    };
+    assert!(
+        BprMfParams {
+            sgd: negative_lr.clone()
+        }
+        .validate()
+        .is_err()
+    );
+    assert!(
+        SeqMfParams {
+            window: 0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err()
+    );
+    assert!(
+        SeqMfParams {
+            sgd: negative_lr,
+            ..Default::default()
+        }
+        .validate()
+        .is_err()
+    );
+    let err = BaselineParams::from_toml("[item_knn]\nneighbors = 5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("neighbors"), "{err}");
+    let err = BaselineParams::from_toml("[bpr_mf]\nlearning_rate = -1.0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("learning_rate"), "{err}");
+    assert!(BaselineParams::from_toml("[seq_mf]\nwindow = 3\n[seq_mf.sgd]\nfactors = 8\n").is_ok());
+    assert!(matches!(
+        Baseline::parse("knn"),
+        Err(BaselineError::UnknownMethod(_))
+    ));
+}
+
+#[test]
+fn defaults_are_table_1() {
+    let p = BaselineParams::default();
+    assert_eq!(p.item_knn.neighbours, 100);
+    assert_eq!(
+        (p.decay_knn.neighbours, p.decay_knn.decay, p.decay_knn.age),
+        (100, 1.0, Age::Events)
+    );
+    assert_eq!((p.bpr_mf.sgd.factors, p.bpr_mf.sgd.epochs), (20, 30));
+    assert_eq!(
+        (p.bpr_mf.sgd.learning_rate, p.bpr_mf.sgd.regularization),
+        (0.01, 0.01)
+    );
+    assert_eq!(p.seq_mf.window, 2);
+}

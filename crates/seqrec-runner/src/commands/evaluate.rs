@@ -1,0 +1,137 @@
+//! `seqrec evaluate`: measure a recommender on a dataset's validation or test split.
+
+use super::Common;
+use super::data::load;
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use seqrec_core::Part;
+use seqrec_metrics::{EvalConfig, EvalReport, OutsideScores, TieRule, evaluate};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Dataset name or table path (see `seqrec data stats --help`).
+    #[arg(long)]
+    dataset: String,
+    /// TOML file of loading options.
+    #[arg(long)]
+    options: Option<PathBuf>,
+    /// Results of another tool on the exported split (`user_index,position,items`
+    /// or `user_index,position,scores`; see docs/evaluation.md).
+    #[arg(long)]
+    scores: PathBuf,
+    #[arg(long, value_enum, default_value = "test")]
+    split: SplitArg,
+    /// How ties with the target count (spec: pessimistic).
+    #[arg(long, value_enum, default_value = "pessimistic")]
+    tie_rule: TieArg,
+    /// Leave items already in the history out of the ranking.
+    #[arg(long)]
+    exclude_seen: bool,
+    /// Cutoffs k, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "5,10,20")]
+    cutoffs: Vec<usize>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SplitArg {
+    Validation,
+    Test,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TieArg {
+    Pessimistic,
+    Optimistic,
+    Average,
+}
+
+pub fn run(args: EvaluateArgs, common: &Common) -> Result<()> {
+    let data = load(&args.dataset, args.options.as_deref(), common)?;
+    let part = match args.split {
+        SplitArg::Validation => Part::Validation,
+        SplitArg::Test => Part::Test,
+    };
+    let config = EvalConfig {
+        cutoffs: args.cutoffs.clone(),
+        tie_rule: match args.tie_rule {
+            TieArg::Pessimistic => TieRule::Pessimistic,
+            TieArg::Optimistic => TieRule::Optimistic,
+            TieArg::Average => TieRule::Average,
+        },
+        exclude_seen: args.exclude_seen,
+        ..EvalConfig::default()
+    };
+    let fit_started = Instant::now();
+    let scorer = OutsideScores::read(&args.scores, data.split.catalogue_size())
+        .with_context(|| format!("reading {}", args.scores.display()))?;
+    let fit_seconds = fit_started.elapsed().as_secs_f64();
+    let bar = ProgressBar::new(0).with_message(format!("evaluating {}", args.scores.display()));
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} events ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let report = evaluate(&scorer, &data.split, part, &config, Some(&bar))?;
+    bar.finish_and_clear();
+    let eval_seconds = started.elapsed().as_secs_f64();
+    let method = format!("outside:{}", args.scores.display());
+    write_report(
+        &method,
+        &data.name,
+        &report,
+        fit_seconds,
+        eval_seconds,
+        args.json,
+    )
+}
+
+/// Prints a report as JSON (one object) or as a short table.
+pub fn write_report(
+    method: &str,
+    dataset: &str,
+    report: &EvalReport,
+    fit_seconds: f64,
+    eval_seconds: f64,
+    json: bool,
+) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let mut object = serde_json::Map::new();
+        object.insert("method".into(), method.into());
+        object.insert("dataset".into(), dataset.into());
+        object.insert("split".into(), report.part.name().into());
+        object.insert("events".into(), report.events.into());
+        object.insert("users".into(), report.users.into());
+        object.insert("tie_rule".into(), serde_json::to_value(report.tie_rule)?);
+        object.insert("exclude_seen".into(), report.exclude_seen.into());
+        for (key, value) in report.to_map() {
+            object.insert(key, value.into());
+        }
+        object.insert("fit_seconds".into(), fit_seconds.into());
+        object.insert("eval_seconds".into(), eval_seconds.into());
+        writeln!(out, "{}", serde_json::Value::Object(object))?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{method} on {dataset}, {} split: {} events, {} users",
+        report.part.name(),
+        report.events,
+        report.users
+    )?;
+    for (key, value) in report.to_map() {
+        writeln!(out, "  {key:<16} {value:.5}")?;
+    }
+    writeln!(
+        out,
+        "  fit {fit_seconds:.2} s, evaluation {eval_seconds:.2} s"
+    )?;
+    Ok(())
+}
