@@ -19,11 +19,21 @@ pub enum Bench {
         #[arg(long)]
         reuse: bool,
     },
+    /// Fit and evaluate every baseline (Table 1 settings) on the ML-10M-scale
+    /// synthetic file of `bench data` (generated if missing), all test events.
+    Baselines {
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+        /// Only these methods (default: all five).
+        #[arg(long, value_delimiter = ',')]
+        methods: Vec<String>,
+    },
 }
 
 pub fn run(bench: Bench) -> Result<()> {
     match bench {
         Bench::Data { workdir, reuse } => data(workdir, reuse),
+        Bench::Baselines { workdir, methods } => baselines(workdir, methods),
     }
 }
 
@@ -31,13 +41,12 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn data(workdir: Option<PathBuf>, reuse: bool) -> Result<()> {
+/// Builds the release binary and makes sure the ML-10M-scale file exists.
+fn prepare(workdir: &std::path::Path, reuse: bool) -> Result<PathBuf> {
     let root = workspace_root();
-    let workdir = workdir.unwrap_or_else(|| root.join("target/bench-data"));
     cargo(&["build", "--release", "--quiet", "-p", "seqrec-runner"])?;
     let seqrec = root.join("target/release/seqrec");
     let ratings = workdir.join("ml-10M100K/ratings.dat");
-    let cache = workdir.join("cache");
     if !(reuse && ratings.exists()) {
         eprintln!("generating {} ...", ratings.display());
         let mut generate = Command::new(&seqrec);
@@ -54,6 +63,15 @@ fn data(workdir: Option<PathBuf>, reuse: bool) -> Result<()> {
         let (m, _) = measure(generate)?;
         eprintln!("generated in {:.1} s", m.wall.as_secs_f64());
     }
+    Ok(seqrec)
+}
+
+fn data(workdir: Option<PathBuf>, reuse: bool) -> Result<()> {
+    let root = workspace_root();
+    let workdir = workdir.unwrap_or_else(|| root.join("target/bench-data"));
+    let seqrec = prepare(&workdir, reuse)?;
+    let ratings = workdir.join("ml-10M100K/ratings.dat");
+    let cache = workdir.join("cache");
     let lines = std::fs::read(&ratings)
         .with_context(|| format!("reading {}", ratings.display()))?
         .iter()
@@ -102,5 +120,64 @@ fn data(workdir: Option<PathBuf>, reuse: bool) -> Result<()> {
         serde_json::to_string_pretty(&report)?,
     )?;
     println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+fn baselines(workdir: Option<PathBuf>, methods: Vec<String>) -> Result<()> {
+    let root = workspace_root();
+    let workdir = workdir.unwrap_or_else(|| root.join("target/bench-data"));
+    let seqrec = prepare(&workdir, true)?;
+    let methods = if methods.is_empty() {
+        ["pop", "item-knn", "decay-knn", "bpr-mf", "seq-mf"]
+            .map(String::from)
+            .to_vec()
+    } else {
+        methods
+    };
+    let mut results = Vec::new();
+    for method in &methods {
+        let mut cmd = Command::new(&seqrec);
+        cmd.arg("--data-dir")
+            .arg(&workdir)
+            .arg("--cache-dir")
+            .arg(workdir.join("cache"));
+        cmd.args([
+            "evaluate",
+            "--dataset",
+            "ml-10m",
+            "--split",
+            "test",
+            "--json",
+            "--method",
+            method,
+        ]);
+        let (m, out) = measure(cmd).with_context(|| format!("running {method}"))?;
+        let json: serde_json::Value =
+            serde_json::from_str(out.trim()).context("evaluate output")?;
+        eprintln!(
+            "{method:>10}: fit {:.1} s, evaluation of {} test events {:.1} s, peak RSS {:.0} MiB",
+            json["fit_seconds"].as_f64().unwrap_or(f64::NAN),
+            json["events"],
+            json["eval_seconds"].as_f64().unwrap_or(f64::NAN),
+            mib(m.peak_rss)
+        );
+        results.push(serde_json::json!({
+            "method": method,
+            "fit_seconds": json["fit_seconds"],
+            "eval_seconds": json["eval_seconds"],
+            "events": json["events"],
+            "mrr@20": json["mrr@20"],
+            "recall@20": json["recall@20"],
+            "wall_seconds": m.wall.as_secs_f64(),
+            "peak_rss_mib": mib(m.peak_rss),
+        }));
+    }
+    let out = root.join("target/bench-results");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(
+        out.join("baselines.json"),
+        serde_json::to_string_pretty(&results)?,
+    )?;
+    println!("{}", serde_json::to_string_pretty(&results)?);
     Ok(())
 }

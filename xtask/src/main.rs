@@ -3,6 +3,7 @@
 // A command-line tool: printing results to stdout is its job.
 #![allow(clippy::print_stdout)]
 
+mod baselines;
 mod bench;
 mod process;
 
@@ -21,10 +22,19 @@ enum Command {
     /// Run a benchmark and print its figures.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// Evaluate every baseline on ml-latest-small and ml-100k into docs/baselines.md.
+    Baselines {
+        /// Data root (else $SEQREC_DATA_DIR, else ../shared/datasets).
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 2017)]
+        seed: u64,
+    },
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Bench(bench) => bench::run(bench),
+        Command::Baselines { data_dir, seed } => baselines::run(data_dir, seed),
     }
 }

@@ -36,6 +36,7 @@ impl BprMfParams {
         let mut events: Vec<(u32, u32)> = train_sequences(split)
             .flat_map(|(u, items)| items.iter().map(move |i| (u as u32, i.0)))
             .collect();
+        let mut scratch = vec![0.0; 2 * k];
         for epoch in 0..self.sgd.epochs {
             rng.shuffle(&mut events);
             let mut loss = 0.0f64;
@@ -43,7 +44,7 @@ impl BprMfParams {
                 let Some(j) = sample_negative(&data, u as usize, &mut rng) else {
                     continue;
                 };
-                let g = model.step(u as usize, i as usize, j as usize, &self.sgd);
+                let g = model.step(u as usize, i as usize, j as usize, &self.sgd, &mut scratch);
                 loss -= f64::from(1.0 - g).max(1e-12).ln();
             }
             tracing::debug!(
@@ -68,23 +69,30 @@ pub struct BprMf {
 }
 
 impl BprMf {
-    /// One SGD step on (u, i, j); returns σ(-x_uij).
-    pub(crate) fn step(&mut self, u: usize, i: usize, j: usize, sgd: &SgdParams) -> f32 {
+    /// One SGD step on (u, i, j); returns σ(-x_uij). `scratch` holds 2k floats.
+    pub(crate) fn step(
+        &mut self,
+        u: usize,
+        i: usize,
+        j: usize,
+        sgd: &SgdParams,
+        scratch: &mut [f32],
+    ) -> f32 {
         let k = self.factors;
         let p_u = &mut self.users[u * k..(u + 1) * k];
-        let context: Vec<f32> = p_u.to_vec();
-        let mut grad = vec![0.0; k];
+        let (context, grad) = scratch.split_at_mut(k);
+        context.copy_from_slice(p_u);
         let (q_i, q_j) = two_rows(&mut self.items, k, i, j);
         let (b_i, b_j) = two_entries(&mut self.bias, i, j);
         let g = bpr_item_step(
-            &context,
+            context,
             q_i,
             b_i,
             q_j,
             b_j,
             sgd.learning_rate,
             sgd.regularization,
-            &mut grad,
+            grad,
         );
         for f in 0..k {
             p_u[f] += sgd.learning_rate * (grad[f] - sgd.regularization * context[f]);

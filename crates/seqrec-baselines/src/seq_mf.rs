@@ -54,6 +54,7 @@ impl SeqMfParams {
             .flat_map(|(u, items)| (0..items.len()).map(move |p| (u as u32, p as u32)))
             .collect();
         let sequences: Vec<&[ItemId]> = train_sequences(split).map(|(_, items)| items).collect();
+        let mut scratch = vec![0.0; 2 * k];
         for _ in 0..self.sgd.epochs {
             rng.shuffle(&mut events);
             for &(u, p) in &events {
@@ -68,6 +69,7 @@ impl SeqMfParams {
                     seq[p as usize].index(),
                     j as usize,
                     &self.sgd,
+                    &mut scratch,
                 );
             }
         }
@@ -95,8 +97,14 @@ impl SeqMf {
 
     /// p_u + (1/w) Σ y over the window.
     pub fn context_vector(&self, user: usize, window: &[ItemId]) -> Vec<f32> {
+        let mut c = vec![0.0; self.factors];
+        self.context_into(user, window, &mut c);
+        c
+    }
+
+    fn context_into(&self, user: usize, window: &[ItemId], c: &mut [f32]) {
         let k = self.factors;
-        let mut c = self.users[user * k..(user + 1) * k].to_vec();
+        c.copy_from_slice(&self.users[user * k..(user + 1) * k]);
         let scale = 1.0 / self.window as f32;
         for item in window {
             let y = &self.context[item.index() * k..(item.index() + 1) * k];
@@ -104,10 +112,9 @@ impl SeqMf {
                 c[f] += scale * y[f];
             }
         }
-        c
     }
 
-    /// One SGD step; returns σ(-x).
+    /// One SGD step; returns σ(-x). `scratch` holds 2k floats.
     pub(crate) fn step(
         &mut self,
         u: usize,
@@ -115,14 +122,15 @@ impl SeqMf {
         i: usize,
         j: usize,
         sgd: &SgdParams,
+        scratch: &mut [f32],
     ) -> f32 {
         let k = self.factors;
         let (lr, reg) = (sgd.learning_rate, sgd.regularization);
-        let c = self.context_vector(u, window);
-        let mut grad = vec![0.0; k];
+        let (c, grad) = scratch.split_at_mut(k);
+        self.context_into(u, window, c);
         let (q_i, q_j) = two_rows(&mut self.items, k, i, j);
         let (b_i, b_j) = two_entries(&mut self.bias, i, j);
-        let g = bpr_item_step(&c, q_i, b_i, q_j, b_j, lr, reg, &mut grad);
+        let g = bpr_item_step(c, q_i, b_i, q_j, b_j, lr, reg, grad);
         let p_u = &mut self.users[u * k..(u + 1) * k];
         for f in 0..k {
             p_u[f] += lr * (grad[f] - reg * p_u[f]);
@@ -149,8 +157,13 @@ impl Scorer for SeqMf {
 
     fn score(&self, queries: &[Query<'_>], scores: &mut [f32]) -> Result<(), ScoreError> {
         let (k, n) = (self.factors, self.bias.len());
+        let mut c = vec![0.0; k];
         for (q, row) in queries.iter().zip(scores.chunks_exact_mut(n)) {
-            let c = self.context_vector(q.user.index(), SeqMf::window_of(q.history, self.window));
+            self.context_into(
+                q.user.index(),
+                SeqMf::window_of(q.history, self.window),
+                &mut c,
+            );
             for (j, s) in row.iter_mut().enumerate() {
                 let q_j = &self.items[j * k..(j + 1) * k];
                 *s = self.bias[j] + c.iter().zip(q_j).map(|(a, b)| a * b).sum::<f32>();

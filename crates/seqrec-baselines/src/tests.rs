@@ -154,7 +154,7 @@ fn seq_mf_window_and_one_step_against_the_formula() {
         ..SgdParams::default()
     };
     // Step with window [0, 1], positive 2, negative 1.
-    let g = m.step(0, &[ItemId(0), ItemId(1)], 2, 1, &sgd);
+    let g = m.step(0, &[ItemId(0), ItemId(1)], 2, 1, &sgd, &mut [0.0; 2]);
     let c = 0.5 + (0.2 + 0.4) / 2.0; // 0.8
     let x = c * (-1.0 - 2.0); // -2.4
     let want_g = 1.0 / (1.0 + (x as f32).exp());

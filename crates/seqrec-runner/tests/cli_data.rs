@@ -248,3 +248,97 @@ fn evaluate_outside_scores_of_the_exported_split() {
         assert!(json.get(key).is_some(), "{key} missing");
     }
 }
+
+#[test]
+fn evaluate_a_baseline_with_params_from_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("params.toml");
+    std::fs::write(&config, "[item_knn]\nneighbours = 20\n").unwrap();
+    let out = seqrec(
+        &[
+            "evaluate",
+            "--dataset",
+            "synthetic-lastfm",
+            "--method",
+            "item-knn",
+            "--config",
+            config.to_str().unwrap(),
+            "--split",
+            "validation",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["method"], "item-knn");
+    assert_eq!(json["split"], "validation");
+    assert!(json["mrr@20"].as_f64().unwrap() > 0.0);
+
+    std::fs::write(&config, "[item_knn]\nneighbours = 0\n").unwrap();
+    let out = seqrec(
+        &[
+            "evaluate",
+            "--dataset",
+            "synthetic-lastfm",
+            "--method",
+            "item-knn",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("neighbours must be at least 1"),
+        "{err}"
+    );
+
+    let out = seqrec(
+        &[
+            "evaluate",
+            "--dataset",
+            "synthetic-lastfm",
+            "--method",
+            "gru4rec",
+        ],
+        dir.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("unknown method `gru4rec`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn knn_beats_pop_on_planted_structure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mrr = |method: &str| -> f64 {
+        let out = seqrec(
+            &[
+                "evaluate",
+                "--dataset",
+                "synthetic-lastfm",
+                "--method",
+                method,
+                "--json",
+            ],
+            dir.path(),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["mrr@20"].as_f64().unwrap()
+    };
+    let (pop, knn, decay) = (mrr("pop"), mrr("item-knn"), mrr("decay-knn"));
+    assert!(knn > 2.0 * pop, "item-knn {knn} vs pop {pop}");
+    assert!(decay > pop, "decay-knn {decay} vs pop {pop}");
+}

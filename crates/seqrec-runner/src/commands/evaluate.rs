@@ -5,7 +5,8 @@ use super::data::load;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use seqrec_core::Part;
+use seqrec_baselines::{Baseline, BaselineParams};
+use seqrec_core::{Part, Scorer};
 use seqrec_metrics::{EvalConfig, EvalReport, OutsideScores, TieRule, evaluate};
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,10 +20,20 @@ pub struct EvaluateArgs {
     /// TOML file of loading options.
     #[arg(long)]
     options: Option<PathBuf>,
+    /// The method to fit and evaluate: pop, item-knn, decay-knn, bpr-mf, seq-mf.
+    #[arg(long, required_unless_present = "scores", conflicts_with = "scores")]
+    method: Option<String>,
+    /// TOML file of method hyperparameters (`[item_knn]`, `[bpr_mf]`, ...;
+    /// Table 1 values by default).
+    #[arg(long, requires = "method")]
+    config: Option<PathBuf>,
+    /// Seed of every random choice of the method.
+    #[arg(long, default_value_t = 2017)]
+    seed: u64,
     /// Results of another tool on the exported split (`user_index,position,items`
     /// or `user_index,position,scores`; see docs/evaluation.md).
     #[arg(long)]
-    scores: PathBuf,
+    scores: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "test")]
     split: SplitArg,
     /// How ties with the target count (spec: pessimistic).
@@ -69,19 +80,18 @@ pub fn run(args: EvaluateArgs, common: &Common) -> Result<()> {
         ..EvalConfig::default()
     };
     let fit_started = Instant::now();
-    let scorer = OutsideScores::read(&args.scores, data.split.catalogue_size())
-        .with_context(|| format!("reading {}", args.scores.display()))?;
+    let (method, scorer) = fit(&args, &data.split)?;
     let fit_seconds = fit_started.elapsed().as_secs_f64();
-    let bar = ProgressBar::new(0).with_message(format!("evaluating {}", args.scores.display()));
+    tracing::info!(method, fit_seconds, "fitted");
+    let bar = ProgressBar::new(0).with_message(format!("evaluating {method}"));
     bar.set_style(
         ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} events ({eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let report = evaluate(&scorer, &data.split, part, &config, Some(&bar))?;
+    let report = evaluate(scorer.as_ref(), &data.split, part, &config, Some(&bar))?;
     bar.finish_and_clear();
     let eval_seconds = started.elapsed().as_secs_f64();
-    let method = format!("outside:{}", args.scores.display());
     write_report(
         &method,
         &data.name,
@@ -90,6 +100,33 @@ pub fn run(args: EvaluateArgs, common: &Common) -> Result<()> {
         eval_seconds,
         args.json,
     )
+}
+
+/// Fits the requested method, or reads the outside scores.
+fn fit(
+    args: &EvaluateArgs,
+    split: &seqrec_core::Split,
+) -> Result<(String, Box<dyn Scorer + Send>)> {
+    if let Some(path) = &args.scores {
+        let scores = OutsideScores::read(path, split.catalogue_size())
+            .with_context(|| format!("reading {}", path.display()))?;
+        return Ok((format!("outside:{}", path.display()), Box::new(scores)));
+    }
+    let name = args.method.as_deref().unwrap_or_default();
+    let method = Baseline::parse(name)?;
+    let params = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            BaselineParams::from_toml(&text).with_context(|| format!("in {}", path.display()))?
+        }
+        None => BaselineParams::default(),
+    };
+    let spinner = ProgressBar::new_spinner().with_message(format!("fitting {name}"));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let model = method.fit(&params, split, args.seed)?;
+    spinner.finish_and_clear();
+    Ok((name.to_owned(), model))
 }
 
 /// Prints a report as JSON (one object) or as a short table.
