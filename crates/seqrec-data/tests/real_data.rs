@@ -17,10 +17,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SEQREC_DATA_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"));
+    // cargo runs tests from the package directory, so a relative
+    // SEQREC_DATA_DIR (as typed in the workspace root) is taken relative to
+    // the workspace root.
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = match std::env::var_os("SEQREC_DATA_DIR").filter(|d| !d.is_empty()) {
+        Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
+        Some(d) => workspace.join(d),
+        None => workspace.join("../shared/datasets"),
+    };
     if dir.join("ml-100k/u.data").exists() && dir.join("ml-latest-small/ratings.csv").exists() {
         return Some(dir);
     }
