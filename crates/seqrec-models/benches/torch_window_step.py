@@ -1,0 +1,97 @@
+"""PyTorch reference for `examples/window_step.rs`: the same training window
+(B lanes x 20 steps of the attentional user-based GRU of spec 4.4, full
+softmax cross-entropy, backward, Adam) written straightforwardly, to compare
+throughput on the same machine.
+
+    python3 torch_window_step.py device=cpu hidden=100 lanes=100 items=9000 windows=5
+    python3 torch_window_step.py device=cuda hidden=1000 lanes=1000 items=10677 users=69878
+"""
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+STEPS = 20
+
+
+def arg(name, default):
+    for a in sys.argv[1:]:
+        if a.startswith(name + "="):
+            return type(default)(a.split("=", 1)[1])
+    return default
+
+
+class AttentionalCell(nn.Module):
+    def __init__(self, n, user=True):
+        super().__init__()
+        self.n, self.user = n, user
+        k = 3 if user else 2
+        self.gates = nn.Linear(k * n, 2 * n)
+        self.cand_h, self.cand_i = nn.Linear(n, n), nn.Linear(n, n)
+        if user:
+            self.cand_v = nn.Linear(n, n)
+            self.att_h, self.att_i, self.att_v = nn.Linear(n, n), nn.Linear(n, n), nn.Linear(n, n)
+        for name, p in self.named_parameters():
+            r = 0.01 if name.startswith("att_") else 0.1
+            nn.init.uniform_(p, -r, r)
+
+    def forward(self, h, e_i, e_v):
+        if self.user:
+            xi = torch.sigmoid(self.att_h(h) + self.att_i(e_i) + self.att_v(e_v))
+            x, v = (1 - xi) * e_i, xi * e_v
+            g = torch.sigmoid(self.gates(torch.cat([h, x, v], 1)))
+        else:
+            x = e_i
+            g = torch.sigmoid(self.gates(torch.cat([h, x], 1)))
+        u, r = g[:, : self.n], g[:, self.n :]
+        pre = self.cand_h(r * h) + self.cand_i(x)
+        if self.user:
+            pre = pre + self.cand_v(v)
+        return (1 - u) * h + u * torch.tanh(pre)
+
+
+def main():
+    device = arg("device", "cpu")
+    hidden, lanes = arg("hidden", 100), arg("lanes", 100)
+    items, users, windows = arg("items", 9000), arg("users", 600), arg("windows", 5)
+    user = arg("integration", "attentional") != "none"
+    torch.manual_seed(1)
+    item_emb = nn.Parameter(torch.empty(items, hidden, device=device).uniform_(-0.1, 0.1))
+    user_emb = nn.Parameter(torch.empty(users, hidden, device=device).uniform_(-0.1, 0.1))
+    cell = AttentionalCell(hidden, user).to(device)
+    out = nn.Linear(hidden, items).to(device)
+    nn.init.uniform_(out.weight, -0.1, 0.1)
+    nn.init.uniform_(out.bias, -0.1, 0.1)
+    params = [item_emb, user_emb, *cell.parameters(), *out.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-3, eps=1e-8)
+    timings = []
+    for window in range(windows + 1):
+        seq = torch.randint(0, items, (STEPS + 1, lanes), device=device)
+        lane_users = torch.randint(0, users, (lanes,), device=device)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        e_v = user_emb[lane_users]
+        h = torch.zeros(lanes, hidden, device=device)
+        states = []
+        for t in range(STEPS):
+            h = cell(h, item_emb[seq[t]], e_v)
+            states.append(h)
+        logits = out(torch.cat(states, 0))
+        loss = nn.functional.cross_entropy(logits, seq[1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        value = loss.item()
+        seconds = time.perf_counter() - start
+        if window > 0:
+            timings.append(seconds)
+        print(f"window {window}: loss {value:.4f}, {seconds:.3f} s")
+    mean = sum(timings) / len(timings)
+    print(f"torch-{device} hidden={hidden} lanes={lanes} items={items} threads={torch.get_num_threads()}: "
+          f"{mean:.3f} s/window, {lanes * STEPS / mean:.0f} tuples/s")
+
+
+if __name__ == "__main__":
+    main()
