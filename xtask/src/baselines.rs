@@ -63,27 +63,21 @@ pub fn run(data_dir: Option<PathBuf>, seed: u64) -> Result<()> {
             r["dataset"].as_str().unwrap_or("?"),
             r["method"].as_str().unwrap_or("?"),
         );
+        let metrics = [f("mrr@20"), f("recall@20"), f("ndcg@20"), f("mrr@20_macro")];
+        let (fit, eval) = (f("fit_seconds"), f("eval_seconds"));
+        let shown: Vec<String> = metrics.iter().map(|v| format!("{v:.5}")).collect();
         writeln!(
             md,
-            "| {d} | {m} | {:.5} | {:.5} | {:.5} | {:.5} | {} | {:.2} | {:.2} |",
-            f("mrr@20"),
-            f("recall@20"),
-            f("ndcg@20"),
-            f("mrr@20_macro"),
-            r["events"],
-            f("fit_seconds"),
-            f("eval_seconds")
+            "| {d} | {m} | {} | {} | {fit:.2} | {eval:.2} |",
+            shown.join(" | "),
+            r["events"]
         )?;
+        let exact: Vec<String> = metrics.iter().map(f64::to_string).collect();
         writeln!(
             csv,
-            "{d},{m},{},{},{},{},{},{},{}",
-            f("mrr@20"),
-            f("recall@20"),
-            f("ndcg@20"),
-            f("mrr@20_macro"),
-            r["events"],
-            f("fit_seconds"),
-            f("eval_seconds")
+            "{d},{m},{},{},{fit},{eval}",
+            exact.join(","),
+            r["events"]
         )?;
     }
     std::fs::write(docs.join("baselines.md"), md)?;

@@ -3,7 +3,7 @@
 
 use crate::training_data::TrainingData;
 use crate::{BaselineError, error::invalid};
-use seqrec_core::SeqRng;
+use seqrec_core::{Part, SeqRng, Split, UserId};
 use serde::{Deserialize, Serialize};
 
 /// SGD settings (Table 1: 20 factors, 30 epochs, learning rate 0.01; spec
@@ -81,6 +81,44 @@ pub(crate) fn sample_negative(data: &TrainingData, user: usize, rng: &mut SeqRng
         if !data.has(user, j) {
             return Some(j);
         }
+    }
+}
+
+/// The SGD epochs BPR-MF and sequential MF share: each epoch shuffles every
+/// training event `(user, position)` with `rng`, draws one negative per event
+/// and calls `step(user, position, negative, scratch)`, which returns σ(-x);
+/// the mean BPR loss of each epoch goes to the debug log. `scratch` holds
+/// `2 * factors` floats for the step.
+pub(crate) fn run_epochs(
+    method: &'static str,
+    split: &Split,
+    data: &TrainingData,
+    sgd: &SgdParams,
+    rng: &mut SeqRng,
+    mut step: impl FnMut(usize, usize, usize, &mut [f32]) -> f32,
+) {
+    let mut events: Vec<(u32, u32)> = (0..split.users())
+        .flat_map(|u| {
+            (0..split.range(UserId(u as u32), Part::Train).len()).map(move |p| (u as u32, p as u32))
+        })
+        .collect();
+    let mut scratch = vec![0.0; 2 * sgd.factors];
+    for epoch in 0..sgd.epochs {
+        rng.shuffle(&mut events);
+        let mut loss = 0.0f64;
+        for &(u, p) in &events {
+            let Some(j) = sample_negative(data, u as usize, rng) else {
+                continue;
+            };
+            let g = step(u as usize, p as usize, j as usize, &mut scratch);
+            loss -= f64::from(1.0 - g).max(1e-12).ln();
+        }
+        tracing::debug!(
+            method,
+            epoch,
+            loss = loss / events.len().max(1) as f64,
+            "SGD epoch"
+        );
     }
 }
 

@@ -4,9 +4,9 @@
 //! uniformly sampled negative per positive.
 
 use crate::BaselineError;
-use crate::bpr::{SgdParams, bpr_item_step, normal_table, sample_negative, two_entries, two_rows};
-use crate::training_data::{TrainingData, train_sequences};
-use seqrec_core::{Query, ScoreError, Scorer, SeqRng, Split};
+use crate::bpr::{SgdParams, bpr_item_step, normal_table, run_epochs, two_entries, two_rows};
+use crate::training_data::TrainingData;
+use seqrec_core::{Query, ScoreError, Scorer, SeqRng, Split, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Hyperparameters: the shared SGD settings, written flat in TOML.
@@ -33,26 +33,11 @@ impl BprMfParams {
             items: normal_table(data.items, k, self.sgd.init_std, &mut rng),
             bias: vec![0.0; data.items],
         };
-        let mut events: Vec<(u32, u32)> = train_sequences(split)
-            .flat_map(|(u, items)| items.iter().map(move |i| (u as u32, i.0)))
-            .collect();
-        let mut scratch = vec![0.0; 2 * k];
-        for epoch in 0..self.sgd.epochs {
-            rng.shuffle(&mut events);
-            let mut loss = 0.0f64;
-            for &(u, i) in &events {
-                let Some(j) = sample_negative(&data, u as usize, &mut rng) else {
-                    continue;
-                };
-                let g = model.step(u as usize, i as usize, j as usize, &self.sgd, &mut scratch);
-                loss -= f64::from(1.0 - g).max(1e-12).ln();
-            }
-            tracing::debug!(
-                epoch,
-                loss = loss / events.len().max(1) as f64,
-                "bpr-mf epoch"
-            );
-        }
+        let sgd = &self.sgd;
+        run_epochs("bpr-mf", split, &data, sgd, &mut rng, |u, p, j, scratch| {
+            let i = split.train(UserId(u as u32))[p].index();
+            model.step(u, i, j, sgd, scratch)
+        });
         Ok(model)
     }
 }

@@ -4,10 +4,10 @@
 //! dividing by w even when fewer items precede. Trained with BPR on
 //! (user, window, next item, negative) for every training event.
 
-use crate::bpr::{SgdParams, bpr_item_step, normal_table, sample_negative, two_entries, two_rows};
-use crate::training_data::{TrainingData, train_sequences};
+use crate::bpr::{SgdParams, bpr_item_step, normal_table, run_epochs, two_entries, two_rows};
+use crate::training_data::TrainingData;
 use crate::{BaselineError, error::invalid};
-use seqrec_core::{ItemId, Query, ScoreError, Scorer, SeqRng, Split};
+use seqrec_core::{ItemId, Query, ScoreError, Scorer, SeqRng, Split, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Hyperparameters: window 2 and the BPR-MF settings (`[seq_mf.sgd]`).
@@ -49,30 +49,12 @@ impl SeqMfParams {
             context: normal_table(data.items, k, self.sgd.init_std, &mut rng),
             bias: vec![0.0; data.items],
         };
-        // (user, position) of every training event; the window is read from the sequence.
-        let mut events: Vec<(u32, u32)> = train_sequences(split)
-            .flat_map(|(u, items)| (0..items.len()).map(move |p| (u as u32, p as u32)))
-            .collect();
-        let sequences: Vec<&[ItemId]> = train_sequences(split).map(|(_, items)| items).collect();
-        let mut scratch = vec![0.0; 2 * k];
-        for _ in 0..self.sgd.epochs {
-            rng.shuffle(&mut events);
-            for &(u, p) in &events {
-                let seq = sequences[u as usize];
-                let Some(j) = sample_negative(&data, u as usize, &mut rng) else {
-                    continue;
-                };
-                let window = SeqMf::window_of(&seq[..p as usize], self.window);
-                model.step(
-                    u as usize,
-                    window,
-                    seq[p as usize].index(),
-                    j as usize,
-                    &self.sgd,
-                    &mut scratch,
-                );
-            }
-        }
+        let (sgd, w) = (&self.sgd, self.window);
+        run_epochs("seq-mf", split, &data, sgd, &mut rng, |u, p, j, scratch| {
+            let sequence = split.train(UserId(u as u32));
+            let window = SeqMf::window_of(&sequence[..p], w);
+            model.step(u, window, sequence[p].index(), j, sgd, scratch)
+        });
         Ok(model)
     }
 }
