@@ -309,3 +309,9 @@ fn defaults_are_table_1() {
     );
     assert_eq!(p.seq_mf.window, 2);
 }
+
+#[test]
+fn the_shipped_config_is_table_1() {
+    let shipped = BaselineParams::from_toml(include_str!("../../../configs/baselines.toml")).unwrap();
+    assert_eq!(shipped, BaselineParams::default());
+}
