@@ -312,6 +312,7 @@ fn defaults_are_table_1() {
 
 #[test]
 fn the_shipped_config_is_table_1() {
-    let shipped = BaselineParams::from_toml(include_str!("../../../configs/baselines.toml")).unwrap();
+    let shipped =
+        BaselineParams::from_toml(include_str!("../../../configs/baselines.toml")).unwrap();
     assert_eq!(shipped, BaselineParams::default());
 }
