@@ -161,6 +161,14 @@ pub(crate) fn bpr_item_step(
     g
 }
 
+/// One score row of a factor model: `row[j] = context · q_j + b_j`.
+pub(crate) fn score_row(context: &[f32], items: &[f32], bias: &[f32], row: &mut [f32]) {
+    let k = context.len();
+    for ((s, q_j), b) in row.iter_mut().zip(items.chunks_exact(k)).zip(bias) {
+        *s = b + context.iter().zip(q_j).map(|(a, b)| a * b).sum::<f32>();
+    }
+}
+
 /// Two distinct rows of a row-major table, mutably.
 pub(crate) fn two_rows(
     table: &mut [f32],

@@ -4,7 +4,9 @@
 //! uniformly sampled negative per positive.
 
 use crate::BaselineError;
-use crate::bpr::{SgdParams, bpr_item_step, normal_table, run_epochs, two_entries, two_rows};
+use crate::bpr::{
+    SgdParams, bpr_item_step, normal_table, run_epochs, score_row, two_entries, two_rows,
+};
 use crate::training_data::TrainingData;
 use seqrec_core::{Query, ScoreError, Scorer, SeqRng, Split, UserId};
 use serde::{Deserialize, Serialize};
@@ -105,11 +107,12 @@ impl Scorer for BprMf {
                 continue;
             }
             let p = &self.users[q.user.index() * k..(q.user.index() + 1) * k];
-            let row = &mut scores[index * n..(index + 1) * n];
-            for (j, s) in row.iter_mut().enumerate() {
-                let q_j = &self.items[j * k..(j + 1) * k];
-                *s = self.bias[j] + p.iter().zip(q_j).map(|(a, b)| a * b).sum::<f32>();
-            }
+            score_row(
+                p,
+                &self.items,
+                &self.bias,
+                &mut scores[index * n..(index + 1) * n],
+            );
         }
         Ok(())
     }

@@ -4,7 +4,9 @@
 //! dividing by w even when fewer items precede. Trained with BPR on
 //! (user, window, next item, negative) for every training event.
 
-use crate::bpr::{SgdParams, bpr_item_step, normal_table, run_epochs, two_entries, two_rows};
+use crate::bpr::{
+    SgdParams, bpr_item_step, normal_table, run_epochs, score_row, two_entries, two_rows,
+};
 use crate::training_data::TrainingData;
 use crate::{BaselineError, error::invalid};
 use seqrec_core::{ItemId, Query, ScoreError, Scorer, SeqRng, Split, UserId};
@@ -138,18 +140,15 @@ impl Scorer for SeqMf {
     }
 
     fn score(&self, queries: &[Query<'_>], scores: &mut [f32]) -> Result<(), ScoreError> {
-        let (k, n) = (self.factors, self.bias.len());
-        let mut c = vec![0.0; k];
+        let n = self.bias.len();
+        let mut c = vec![0.0; self.factors];
         for (q, row) in queries.iter().zip(scores.chunks_exact_mut(n)) {
             self.context_into(
                 q.user.index(),
                 SeqMf::window_of(q.history, self.window),
                 &mut c,
             );
-            for (j, s) in row.iter_mut().enumerate() {
-                let q_j = &self.items[j * k..(j + 1) * k];
-                *s = self.bias[j] + c.iter().zip(q_j).map(|(a, b)| a * b).sum::<f32>();
-            }
+            score_row(&c, &self.items, &self.bias, row);
         }
         Ok(())
     }

@@ -338,12 +338,7 @@ fn summarise(
     }
     let mut macro_sums = MetricSums::new(cutoffs.len());
     for u in &per_user {
-        macro_sums.queries += 1;
-        for m in 0..3 {
-            for (c, v) in u.values.values[m].iter().enumerate() {
-                macro_sums.sums[m][c] += v;
-            }
-        }
+        macro_sums.add_values(&u.values);
     }
     EvalReport {
         scorer: scorer.to_owned(),

@@ -68,6 +68,16 @@ impl MetricSums {
         }
     }
 
+    /// Adds one set of mean values as a single entry (a user, for macro averages).
+    pub fn add_values(&mut self, values: &MetricValues) {
+        self.queries += 1;
+        for (sums, means) in self.sums.iter_mut().zip(&values.values) {
+            for (s, v) in sums.iter_mut().zip(means) {
+                *s += v;
+            }
+        }
+    }
+
     /// Adds another set of sums.
     pub fn merge(&mut self, other: &MetricSums) {
         self.queries += other.queries;

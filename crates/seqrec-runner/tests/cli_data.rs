@@ -13,6 +13,21 @@ fn seqrec(args: &[&str], cache: &std::path::Path) -> Output {
         .expect("seqrec runs")
 }
 
+/// Fails with the run's stderr unless it succeeded.
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The JSON object a successful run printed.
+fn json_of(out: &Output) -> serde_json::Value {
+    assert_ok(out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn stats_json_has_the_documented_keys() {
     let cache = tempfile::tempdir().unwrap();
@@ -26,12 +41,7 @@ fn stats_json_has_the_documented_keys() {
         ],
         cache.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = json_of(&out);
     for key in [
         "users",
         "items",
@@ -75,11 +85,7 @@ fn generate_then_stats_then_export() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let data_dir = dir.path().to_str().unwrap();
     let out = seqrec(
         &[
@@ -93,12 +99,7 @@ fn generate_then_stats_then_export() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = json_of(&out);
     assert_eq!(json["parsed_events"], 5000);
     assert_eq!(json["users"], 100);
 
@@ -116,11 +117,7 @@ fn generate_then_stats_then_export() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = std::fs::read_to_string(export_dir.join("ml-10m.split.csv")).unwrap();
     let mut lines = text.lines();
     assert_eq!(
@@ -199,11 +196,7 @@ fn evaluate_outside_scores_of_the_exported_split() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     // A "tool" that recommends exactly the target for every test event.
     let export = std::fs::read_to_string(dir.path().join("synthetic-movielens.split.csv")).unwrap();
     let mut lines = String::from("user_index,position,items\n");
@@ -226,12 +219,7 @@ fn evaluate_outside_scores_of_the_exported_split() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = json_of(&out);
     assert_eq!(json["mrr@20"], 1.0);
     assert_eq!(json["recall@20"], 1.0);
     assert_eq!(json["split"], "test");
@@ -269,12 +257,7 @@ fn evaluate_a_baseline_with_params_from_toml() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = json_of(&out);
     assert_eq!(json["method"], "item-knn");
     assert_eq!(json["split"], "validation");
     assert!(json["mrr@20"].as_f64().unwrap() > 0.0);
@@ -330,12 +313,7 @@ fn knn_beats_pop_on_planted_structure() {
             ],
             dir.path(),
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let json = json_of(&out);
         json["mrr@20"].as_f64().unwrap()
     };
     let (pop, knn, decay) = (mrr("pop"), mrr("item-knn"), mrr("decay-knn"));

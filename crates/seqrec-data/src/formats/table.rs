@@ -104,12 +104,12 @@ pub(crate) fn read(path: &Path, options: &TableOptions) -> Result<RawEvents> {
             path: path.into(),
             message: format!("row {}: {message}", row + 1),
         },
-        TableFormat::Delimited(sep) => locate(path, sep, options, row, message),
+        TableFormat::Delimited(sep) => locate(path, sep, row, message),
     })
 }
 
 /// Turns a failed row into a file:line error with a line scan.
-fn locate(path: &Path, sep: u8, options: &TableOptions, row: usize, message: String) -> DataError {
+fn locate(path: &Path, sep: u8, row: usize, message: String) -> DataError {
     let mut header: Vec<String> = Vec::new();
     let mut data_row = 0usize;
     let found = find_bad_line(path, |line_no, line| {
@@ -133,7 +133,6 @@ fn locate(path: &Path, sep: u8, options: &TableOptions, row: usize, message: Str
         if this == row {
             return Err(message.clone());
         }
-        let _ = options;
         Ok(())
     });
     match found {
