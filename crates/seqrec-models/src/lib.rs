@@ -2,10 +2,44 @@
 //! the linear, rectified-linear and attentional user-based GRUs of Donkers,
 //! Loepp and Ziegler (RecSys 2017).
 //!
-//! This is the only crate of the workspace that depends on burn. Work in
-//! progress: the cells (`cell`) are done; the sequence model, training,
-//! checkpoints and the `Scorer` implementation are the rest of the GRU issue.
+//! * [`cell`]: the recurrent cell, one skeleton with the user integration
+//!   as a variant; [`model`]: embeddings + cell + output layer.
+//! * [`lanes`]: the truncated-BPTT lane schedule; [`training`]: the loop
+//!   ([`fit`]); [`checkpoint`]: atomic checkpoints for `resume`.
+//! * [`GruScorer`]: the trained model behind the project's `Scorer` trait.
+//!
+//! This is the only crate of the workspace that depends on burn.
+//!
+//! ```no_run
+//! use seqrec_models::{GruParams, GruVariant, TrainOptions, fit};
+//! # fn demo(split: &seqrec_core::Split) -> Result<(), seqrec_models::GruError> {
+//! let params = GruParams { hidden: 64, lanes: 64, epochs: 3, ..GruParams::default() };
+//! let fitted = fit(GruVariant::AttentionalUserGru, &params, split, 2017, &TrainOptions::default())?;
+//! println!("best epoch {:?}", fitted.report.best_epoch);
+//! # Ok(()) }
+//! ```
 
+mod backend;
 pub mod cell;
+pub mod checkpoint;
+mod clip;
+mod dropout;
+mod error;
+pub mod lanes;
+pub mod memory;
+pub mod model;
+mod output;
+mod params;
+mod scorer;
+pub mod training;
 
+pub use backend::Backend;
 pub use cell::{CellSettings, GruCell, GruCellConfig, Threshold, UserIntegration};
+pub use clip::{clip_global_norm, global_norm};
+pub use error::GruError;
+pub use lanes::LaneSwitch;
+pub use memory::MemoryEstimate;
+pub use model::{GruModel, GruModelConfig};
+pub use params::{GruParams, GruVariant};
+pub use scorer::GruScorer;
+pub use training::{EpochRecord, FittedGru, TrainOptions, TrainingReport, fit};

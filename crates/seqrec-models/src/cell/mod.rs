@@ -6,10 +6,11 @@
 //! transformation (Chung et al. 2014), not after (the cuDNN form).
 
 use burn::config::Config;
-use burn::module::Module;
-use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::module::{Module, Param};
+use burn::nn::Linear;
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+use seqrec_core::SeqRng;
 use serde::{Deserialize, Serialize};
 
 /// How the user embedding enters the cell.
@@ -94,32 +95,42 @@ pub struct CellSettings {
 }
 
 impl GruCellConfig {
-    /// Builds the cell on `device` with the spec's initialisation.
+    /// Builds the cell on `device` with the spec's initialisation, drawn
+    /// from `SeqRng::new(0)`.
     pub fn init(&self, device: &Device) -> GruCell {
+        self.init_seeded(device, &mut SeqRng::new(0))
+    }
+
+    /// Builds the cell with weights drawn from `rng` (the same numbers on
+    /// every backend, so a seed means one initial model everywhere).
+    pub fn init_seeded(&self, device: &Device, rng: &mut SeqRng) -> GruCell {
         let n = self.hidden;
-        let uniform = |range: f64| Initializer::Uniform {
-            min: -range,
-            max: range,
-        };
-        let linear = |inputs: usize, outputs: usize, range: f64| {
-            LinearConfig::new(inputs, outputs)
-                .with_initializer(uniform(range))
-                .init(device)
+        let mut linear = |inputs: usize, outputs: usize, range: f64| {
+            uniform_linear(inputs, outputs, range, rng, device)
         };
         let r = self.init_range;
         let with_user = self.integration != UserIntegration::None;
         let attention = self.integration == UserIntegration::Attentional;
+        let rectified = self.integration == UserIntegration::Rectified;
         let a = self.attention_init_range;
+        // Built in a fixed order so the draws from `rng` never depend on layout.
+        let gates = linear(if with_user { 3 * n } else { 2 * n }, 2 * n, r);
+        let candidate_hidden = linear(n, n, r);
+        let candidate_item = linear(n, n, r);
+        let candidate_user = with_user.then(|| linear(n, n, r));
+        let thresholds = rectified.then(|| linear(3 * n, 2 * n, r));
+        let attention_hidden = attention.then(|| linear(n, n, a));
+        let attention_item = attention.then(|| linear(n, n, a));
+        let attention_user = attention.then(|| linear(n, n, a));
         GruCell {
-            gates: linear(if with_user { 3 * n } else { 2 * n }, 2 * n, r),
-            candidate_hidden: linear(n, n, r),
-            candidate_item: linear(n, n, r),
-            candidate_user: with_user.then(|| linear(n, n, r)),
-            thresholds: (self.integration == UserIntegration::Rectified)
-                .then(|| linear(3 * n, 2 * n, r)),
-            attention_hidden: attention.then(|| linear(n, n, a)),
-            attention_item: attention.then(|| linear(n, n, a)),
-            attention_user: attention.then(|| linear(n, n, a)),
+            gates,
+            candidate_hidden,
+            candidate_item,
+            candidate_user,
+            thresholds,
+            attention_hidden,
+            attention_item,
+            attention_user,
             settings: CellSettings {
                 hidden: n,
                 integration: self.integration,
@@ -128,6 +139,39 @@ impl GruCellConfig {
                 temperature: self.temperature,
             },
         }
+    }
+}
+
+/// A tensor of `shape` with entries uniform in [-range, range] from `rng`.
+pub fn uniform_tensor<const D: usize>(
+    shape: [usize; D],
+    range: f64,
+    rng: &mut SeqRng,
+    device: &Device,
+) -> Tensor<D> {
+    let count: usize = shape.iter().product();
+    let values: Vec<f32> = (0..count)
+        .map(|_| ((rng.next_f64() * 2.0 - 1.0) * range) as f32)
+        .collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// y = x W + b with W `[inputs × outputs]` and b uniform in [-range, range].
+pub fn uniform_linear(
+    inputs: usize,
+    outputs: usize,
+    range: f64,
+    rng: &mut SeqRng,
+    device: &Device,
+) -> Linear {
+    Linear {
+        weight: Param::from_tensor(uniform_tensor([inputs, outputs], range, rng, device)),
+        bias: Some(Param::from_tensor(uniform_tensor(
+            [outputs],
+            range,
+            rng,
+            device,
+        ))),
     }
 }
 

@@ -1,0 +1,79 @@
+//! Which burn backend runs the model. burn 0.22 selects it through a
+//! `Device`; this enum is the user-facing name of each.
+
+use crate::GruError;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+/// A compute backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// burn's `flex` CPU backend (the default: faster than ndarray here,
+    /// see the README's measurements).
+    #[default]
+    Flex,
+    /// burn's `ndarray` CPU backend.
+    Ndarray,
+    /// A GPU through wgpu/Vulkan (feature `vulkan`).
+    Vulkan,
+    /// A GPU through CUDA (feature `cuda`).
+    Cuda,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 4] = [
+        Backend::Flex,
+        Backend::Ndarray,
+        Backend::Vulkan,
+        Backend::Cuda,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
+            Backend::Vulkan => "vulkan",
+            Backend::Cuda => "cuda",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Self, GruError> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.name() == name)
+            .ok_or_else(|| GruError::Unknown {
+                kind: "backend",
+                name: name.to_owned(),
+                known: "flex, ndarray, vulkan, cuda",
+            })
+    }
+
+    /// Whether this backend runs on the CPU.
+    pub fn is_cpu(self) -> bool {
+        matches!(self, Backend::Flex | Backend::Ndarray)
+    }
+
+    /// The (non-autodiff) device of this backend.
+    #[allow(deprecated)] // ndarray is deprecated in burn 0.22 but is the backend the project was asked for.
+    pub fn device(self) -> Result<Device, GruError> {
+        match self {
+            Backend::Flex => Ok(Device::flex()),
+            Backend::Ndarray => Ok(Device::ndarray()),
+            #[cfg(feature = "vulkan")]
+            Backend::Vulkan => Ok(Device::vulkan(burn::tensor::DeviceKind::DiscreteGpu(0))),
+            #[cfg(not(feature = "vulkan"))]
+            Backend::Vulkan => Err(GruError::BackendMissing("vulkan")),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Ok(Device::cuda(0)),
+            #[cfg(not(feature = "cuda"))]
+            Backend::Cuda => Err(GruError::BackendMissing("cuda")),
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,568 @@
+//! Training per spec §4.5: lanes of user sequences, 20-step truncated-BPTT
+//! windows with the detached state carried across windows, dropout, the L2
+//! term on looked-up user rows, global-norm clipping, Adam; validation after
+//! every epoch and the best epoch kept; a checkpoint after every epoch.
+
+use crate::checkpoint::{Checkpoint, CheckpointState, DataFingerprint};
+use crate::clip::clip_global_norm;
+use crate::lanes::{LaneSchedule, Window};
+use crate::memory::{MemoryEstimate, available_memory};
+use crate::model::{GruModel, GruModelConfig, index_tensor};
+use crate::output::softmax_cross_entropy;
+use crate::{Backend, GruCellConfig, GruError, GruParams, GruScorer, GruVariant, dropout};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use indicatif::ProgressBar;
+use seqrec_core::{ItemId, Part, SeqRng, Split, UserId};
+use seqrec_metrics::{EvalConfig, evaluate};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// How to run a training (as opposed to what to train: [`GruParams`]).
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    pub backend: Backend,
+    /// Checkpoint file written after every epoch.
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from `checkpoint` if it exists.
+    pub resume: bool,
+    /// A progress bar to drive (tuples of the current epoch).
+    pub progress: Option<ProgressBar>,
+    /// Stop each epoch after this many windows (benchmarks and tests).
+    pub max_windows_per_epoch: Option<usize>,
+    /// Skip the validation pass after each epoch (benchmarks); the last
+    /// epoch is then kept.
+    pub skip_validation: bool,
+    /// Return after this many epochs of this call, as if killed (tests of
+    /// `resume`).
+    pub stop_after_epochs: Option<usize>,
+    /// Evaluation threads (default: rayon's pool).
+    pub threads: Option<usize>,
+}
+
+/// What one epoch did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based.
+    pub epoch: usize,
+    /// Mean over windows of the window loss (cross-entropy + L2 term).
+    pub loss: f64,
+    pub windows: usize,
+    pub tuples: usize,
+    pub train_seconds: f64,
+    pub tuples_per_second: f64,
+    /// Mean global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Windows whose gradients were clipped.
+    pub clipped_windows: usize,
+    pub validation_mrr20: Option<f64>,
+    pub validation_recall20: Option<f64>,
+    pub validation_seconds: f64,
+}
+
+/// The history and outcome of a training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingReport {
+    pub variant: GruVariant,
+    pub params: GruParams,
+    pub seed: u64,
+    pub backend: Backend,
+    pub history: Vec<EpochRecord>,
+    /// The epoch whose parameters were kept (best validation MRR@20).
+    pub best_epoch: Option<usize>,
+    pub epochs_run: usize,
+    /// Whether `patience` ended the run before `epochs`.
+    pub stopped_early: bool,
+    /// Epochs already done in the checkpoint this run resumed from.
+    pub resumed_after: Option<usize>,
+    pub memory_estimate_bytes: u64,
+}
+
+impl TrainingReport {
+    /// Training tuples per second over all epochs, validation excluded.
+    pub fn train_tuples_per_second(&self) -> f64 {
+        let tuples: usize = self.history.iter().map(|e| e.tuples).sum();
+        let seconds: f64 = self.history.iter().map(|e| e.train_seconds).sum();
+        if seconds > 0.0 {
+            tuples as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// A trained model and how it was trained.
+#[derive(Debug)]
+pub struct FittedGru {
+    pub scorer: GruScorer,
+    pub report: TrainingReport,
+}
+
+fn fingerprint(split: &Split) -> DataFingerprint {
+    DataFingerprint {
+        users: split.users(),
+        items: split.catalogue_size(),
+        train_events: split.events(Part::Train),
+        validation_events: split.events(Part::Validation),
+    }
+}
+
+fn model_bytes(model: &GruModel) -> Result<Vec<u8>, GruError> {
+    let bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| GruError::Checkpoint {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
+    Ok(bytes.to_vec())
+}
+
+fn load_model(model: GruModel, bytes: &[u8], path: &std::path::Path) -> Result<GruModel, GruError> {
+    let bad = |m: String| GruError::Checkpoint {
+        path: path.to_path_buf(),
+        message: m,
+    };
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| bad(e.to_string()))?;
+    model
+        .try_load_record(record)
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Trains `variant` on the training part of `split`.
+pub fn fit(
+    variant: GruVariant,
+    params: &GruParams,
+    split: &Split,
+    seed: u64,
+    options: &TrainOptions,
+) -> Result<FittedGru, GruError> {
+    params.validate()?;
+    let inner = options.backend.device()?;
+    let device = inner.clone().autodiff();
+    let (items, users) = (split.catalogue_size(), split.users());
+    let estimate = MemoryEstimate::of(variant, params, items, users);
+    check_memory(&estimate, params, options.backend)?;
+
+    let config = GruModelConfig::new(
+        items,
+        users,
+        GruCellConfig::new(params.hidden)
+            .with_integration(variant.integration())
+            .with_init_range(params.init_range)
+            .with_attention_init_range(params.attention_init_range)
+            .with_omega(params.omega)
+            .with_threshold(params.threshold)
+            .with_temperature(params.temperature),
+    );
+    let mut model = config.init(&device, &mut SeqRng::derive(seed, 0));
+    let mut optim = AdamConfig::new()
+        .with_beta_1(params.beta1 as f32)
+        .with_beta_2(params.beta2 as f32)
+        .with_epsilon(params.epsilon as f32)
+        .init();
+    let mut state = CheckpointState {
+        variant,
+        params: params.clone(),
+        seed,
+        data: fingerprint(split),
+        epochs_done: 0,
+        history: Vec::new(),
+        best_epoch: None,
+        epochs_without_improvement: 0,
+    };
+    let mut best: Option<GruModel> = None;
+    let mut resumed_after = None;
+    if let Some(path) = options
+        .checkpoint
+        .as_ref()
+        .filter(|p| options.resume && p.exists())
+    {
+        let checkpoint = Checkpoint::load(path)?;
+        let saved = &checkpoint.state;
+        let mismatch = |m: String| GruError::CheckpointMismatch {
+            path: path.clone(),
+            message: m,
+        };
+        if saved.variant != variant || saved.seed != seed {
+            return Err(mismatch(format!(
+                "it is {} with seed {}, this run is {} with seed {seed}",
+                saved.variant.name(),
+                saved.seed,
+                variant.name()
+            )));
+        }
+        if saved.params != *params {
+            return Err(mismatch("the hyperparameters differ".into()));
+        }
+        if saved.data != state.data {
+            return Err(mismatch(format!(
+                "it was trained on {:?}, this data is {:?}",
+                saved.data, state.data
+            )));
+        }
+        model = load_model(model, &checkpoint.model, path)?;
+        let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer))
+            .map_err(|e| GruError::Checkpoint {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        optim = optim.load_record(record);
+        if !checkpoint.best_model.is_empty() {
+            best = Some(load_model(model.valid(), &checkpoint.best_model, path)?);
+        }
+        resumed_after = Some(saved.epochs_done);
+        tracing::info!(path = %path.display(), epochs_done = saved.epochs_done, "resuming");
+        state = checkpoint.state;
+    }
+
+    let sequences: Vec<(u32, &[ItemId])> = (0..users)
+        .map(|u| (u as u32, split.train(UserId(u as u32))))
+        .filter(|(_, s)| s.len() >= 2)
+        .collect();
+    if sequences.is_empty() {
+        return Err(GruError::NoTrainingData);
+    }
+    let mut trainer = WindowTrainer {
+        params,
+        device: &device,
+        inner: &inner,
+        chunk_rows: params.chunk_rows(items),
+    };
+    let mut stopped_early = false;
+    let mut epochs_this_call = 0;
+    while state.epochs_done < params.epochs {
+        if options.stop_after_epochs == Some(epochs_this_call) {
+            break;
+        }
+        let epoch = state.epochs_done + 1;
+        let mut order = sequences.clone();
+        SeqRng::derive(seed, (1 << 32) | epoch as u64).shuffle(&mut order);
+        let mut dropout_rng = SeqRng::derive(seed, (2 << 32) | epoch as u64);
+        let schedule = LaneSchedule::new(order, params.lanes, params.window, params.lane_switch);
+        if let Some(bar) = &options.progress {
+            bar.set_length(schedule.total_tuples() as u64);
+            bar.set_position(0);
+            bar.set_message(format!(
+                "{} epoch {epoch}/{}",
+                variant.name(),
+                params.epochs
+            ));
+        }
+        let lanes = schedule.lanes();
+        let mut h = Tensor::<2>::zeros([lanes, params.hidden], &device);
+        let mut record = EpochRecord {
+            epoch,
+            loss: 0.0,
+            windows: 0,
+            tuples: 0,
+            train_seconds: 0.0,
+            tuples_per_second: 0.0,
+            grad_norm: 0.0,
+            clipped_windows: 0,
+            validation_mrr20: None,
+            validation_recall20: None,
+            validation_seconds: 0.0,
+        };
+        let started = Instant::now();
+        for (index, window) in schedule.enumerate() {
+            if options.max_windows_per_epoch == Some(index) {
+                break;
+            }
+            let tuples = window.tuples();
+            if tuples == 0 {
+                continue;
+            }
+            let outcome;
+            (model, h, outcome) = trainer.step(model, &mut optim, &window, h, &mut dropout_rng);
+            if !outcome.loss.is_finite() {
+                return Err(GruError::NonFiniteLoss {
+                    epoch,
+                    window: index + 1,
+                    loss: outcome.loss,
+                });
+            }
+            record.loss += f64::from(outcome.loss);
+            record.grad_norm += outcome.grad_norm;
+            record.clipped_windows += usize::from(outcome.grad_norm > params.clip_norm);
+            record.windows += 1;
+            record.tuples += tuples;
+            if let Some(bar) = &options.progress {
+                bar.inc(tuples as u64);
+            }
+        }
+        record.train_seconds = started.elapsed().as_secs_f64();
+        if record.windows > 0 {
+            record.loss /= record.windows as f64;
+            record.grad_norm /= record.windows as f64;
+        }
+        record.tuples_per_second = record.tuples as f64 / record.train_seconds.max(1e-9);
+        let validation_started = Instant::now();
+        let improved = if options.skip_validation || split.events(Part::Validation) == 0 {
+            true // Nothing to choose on: keep the latest epoch.
+        } else {
+            let scorer = GruScorer::new(
+                variant.name(),
+                model.valid(),
+                inner.clone(),
+                options.backend.is_cpu(),
+            );
+            let config = EvalConfig {
+                cutoffs: vec![20],
+                batch_size: params.eval_batch,
+                threads: options.threads,
+                ..EvalConfig::default()
+            };
+            let report = evaluate(&scorer, split, Part::Validation, &config, None)
+                .map_err(|e| GruError::Validation(e.to_string()))?;
+            let (mrr, recall) = (report.get("mrr@20"), report.get("recall@20"));
+            record.validation_mrr20 = mrr;
+            record.validation_recall20 = recall;
+            let best_so_far = state
+                .best_epoch
+                .and_then(|b| state.history.get(b - 1))
+                .and_then(|r| r.validation_mrr20);
+            match (mrr, best_so_far) {
+                (Some(m), Some(b)) => m > b,
+                _ => true,
+            }
+        };
+        record.validation_seconds = validation_started.elapsed().as_secs_f64();
+        tracing::info!(
+            method = variant.name(),
+            epoch,
+            loss = record.loss,
+            tuples_per_second = record.tuples_per_second.round(),
+            validation_mrr20 = record.validation_mrr20,
+            validation_recall20 = record.validation_recall20,
+            grad_norm = record.grad_norm,
+            "epoch done"
+        );
+        if let Some(bar) = &options.progress {
+            bar.println(format!(
+                "{} epoch {epoch}: loss {:.4}, {:.0} tuples/s, validation MRR@20 {}",
+                variant.name(),
+                record.loss,
+                record.tuples_per_second,
+                record
+                    .validation_mrr20
+                    .map_or("-".to_owned(), |m| format!("{m:.5}"))
+            ));
+        }
+        if improved {
+            best = Some(model.valid());
+            state.best_epoch = Some(epoch);
+            state.epochs_without_improvement = 0;
+        } else {
+            state.epochs_without_improvement += 1;
+        }
+        state.history.push(record);
+        state.epochs_done = epoch;
+        epochs_this_call += 1;
+        if let Some(path) = &options.checkpoint {
+            let checkpoint = Checkpoint {
+                state: state.clone(),
+                model: model_bytes(&model)?,
+                optimizer: optim
+                    .to_record()
+                    .into_bytes()
+                    .map_err(|e| GruError::Checkpoint {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?
+                    .to_vec(),
+                best_model: match &best {
+                    Some(b) => model_bytes(b)?,
+                    None => Vec::new(),
+                },
+            };
+            checkpoint.save(path)?;
+        }
+        if let Some(patience) = params.patience
+            && state.epochs_without_improvement >= patience
+        {
+            stopped_early = state.epochs_done < params.epochs;
+            tracing::info!(
+                epoch,
+                patience,
+                "no improvement for `patience` epochs; stopping"
+            );
+            break;
+        }
+    }
+    let kept = best.unwrap_or_else(|| model.valid());
+    Ok(FittedGru {
+        scorer: GruScorer::new(variant.name(), kept, inner, options.backend.is_cpu()),
+        report: TrainingReport {
+            variant,
+            params: params.clone(),
+            seed,
+            backend: options.backend,
+            epochs_run: state.epochs_done,
+            history: state.history,
+            best_epoch: state.best_epoch,
+            stopped_early,
+            resumed_after,
+            memory_estimate_bytes: estimate.total(),
+        },
+    })
+}
+
+fn check_memory(
+    estimate: &MemoryEstimate,
+    params: &GruParams,
+    backend: Backend,
+) -> Result<(), GruError> {
+    let gib = 1u64 << 30;
+    let limit = match params.memory_limit_gib {
+        Some(l) => Some(((l * gib as f64) as u64, "memory_limit_gib".to_owned())),
+        None if backend.is_cpu() => {
+            available_memory().map(|m| (m, "available memory of this machine".to_owned()))
+        }
+        None => None,
+    };
+    tracing::info!(
+        estimate_gib = estimate.total() as f64 / gib as f64,
+        "estimated peak memory"
+    );
+    match limit {
+        Some((limit, source)) => estimate.check(limit, &source),
+        None => {
+            tracing::warn!(
+                "no memory limit known for this device; set memory_limit_gib to have runs that cannot fit refused"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// What one window did.
+struct StepOutcome {
+    loss: f32,
+    grad_norm: f64,
+}
+
+/// One training window: forward, hand-written output backward, autodiff
+/// through the recurrence, clipping, Adam.
+struct WindowTrainer<'a> {
+    params: &'a GruParams,
+    device: &'a Device,
+    inner: &'a Device,
+    chunk_rows: usize,
+}
+
+impl WindowTrainer<'_> {
+    fn step(
+        &mut self,
+        model: GruModel,
+        optim: &mut ModuleOptimizer,
+        w: &Window,
+        h: Tensor<2>,
+        rng: &mut SeqRng,
+    ) -> (GruModel, Tensor<2>, StepOutcome) {
+        let (mut grads, h_next, loss) = self.gradients(&model, w, h, rng);
+        let grad_norm = clip_global_norm(&model, &mut grads, self.params.clip_norm);
+        let model = optim.step(self.params.learning_rate, model, grads);
+        let loss = loss.into_scalar::<f32>();
+        (model, h_next, StepOutcome { loss, grad_norm })
+    }
+
+    /// The window's gradients (before clipping), the carried state and the
+    /// loss (a one-element tensor, not yet read).
+    fn gradients(
+        &self,
+        model: &GruModel,
+        w: &Window,
+        h: Tensor<2>,
+        rng: &mut SeqRng,
+    ) -> (GradientsParams, Tensor<2>, Tensor<1>) {
+        let p = self.params;
+        let (lanes, steps, n) = (w.lanes, w.steps, p.hidden);
+        let device = self.device;
+        // All steps' embeddings at once: one gather and one scatter in backward.
+        let mut e_items = model.embed_items(&w.inputs, device);
+        if p.item_keep < 1.0 {
+            e_items = e_items * dropout::mask(steps * lanes, n, p.item_keep, rng, device);
+        }
+        let e_users = model.embed_users(&w.users, device).map(|u| {
+            if p.user_keep < 1.0 {
+                u * dropout::mask(steps * lanes, n, p.user_keep, rng, device)
+            } else {
+                u
+            }
+        });
+        let mut h = h;
+        let mut states = Vec::with_capacity(steps);
+        for s in 0..steps {
+            if w.any_reset(s) {
+                let keep: Vec<f32> = w.reset[s * lanes..(s + 1) * lanes]
+                    .iter()
+                    .map(|&r| if r { 0.0 } else { 1.0 })
+                    .collect();
+                h = h * Tensor::<2>::from_data(TensorData::new(keep, [lanes, 1]), device);
+            }
+            let e_i = e_items.clone().narrow(0, s * lanes, lanes);
+            let e_v = e_users
+                .as_ref()
+                .map(|u| u.clone().narrow(0, s * lanes, lanes));
+            h = model.step(h, e_i, e_v);
+            states.push(h.clone());
+        }
+        let h_next = h.detach();
+        let active: Vec<u32> = (0..steps * lanes)
+            .filter(|&i| w.active[i])
+            .map(|i| i as u32)
+            .collect();
+        let targets: Vec<u32> = active.iter().map(|&i| w.targets[i as usize]).collect();
+        let mut states = Tensor::cat(states, 0);
+        if active.len() < steps * lanes {
+            states = states.select(0, index_tensor(&active, device));
+        }
+        let bias = model.output.bias.as_ref().map(|b| b.val().inner());
+        let items = model.items();
+        let out = softmax_cross_entropy(
+            states.clone().inner(),
+            &targets,
+            model.output.weight.val().inner(),
+            bias.unwrap_or_else(|| Tensor::zeros([items], self.inner)),
+            self.chunk_rows,
+            1.0 / active.len() as f64,
+            self.inner,
+        );
+        // d(loss)/d(states) is known; backpropagate it through the recurrence
+        // with the surrogate Σ states ⊙ dstates, plus the L2 term.
+        let mut objective = (states * out.states).sum();
+        let mut loss = out.loss_sum.mul_scalar(1.0 / active.len() as f64);
+        if p.user_l2 > 0.0
+            && !w.stretch_users.is_empty()
+            && let Some(rows) = model.embed_users(&w.stretch_users, device)
+        {
+            let count = w.stretch_users.len() as f64;
+            let mut penalty = rows
+                .powi_scalar(2)
+                .sum()
+                .mul_scalar(0.5 * p.user_l2 / count);
+            if p.user_l2_weights
+                && let Some(weights) = model.user_weight_half_square()
+            {
+                penalty = penalty + weights.mul_scalar(p.user_l2);
+            }
+            loss = loss + penalty.clone().inner();
+            objective = objective + penalty;
+        }
+        let mut grads = GradientsParams::from_grads(objective.backward(), model);
+        grads.register(model.output.weight.id, out.weight);
+        if let Some(b) = &model.output.bias {
+            grads.register(b.id, out.bias);
+        }
+        (grads, h_next, loss)
+    }
+}
+
+#[cfg(test)]
+mod tests;
