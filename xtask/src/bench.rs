@@ -28,12 +28,16 @@ pub enum Bench {
         #[arg(long, value_delimiter = ',')]
         methods: Vec<String>,
     },
+    /// Training tuples/s and evaluation events/s of the GRUs (ours on each
+    /// backend, then PyTorch CPU on the same work), ml-latest-small shapes.
+    Gru(crate::bench_gru::GruBench),
 }
 
 pub fn run(bench: Bench) -> Result<()> {
     match bench {
         Bench::Data { workdir, reuse } => data(workdir, reuse),
         Bench::Baselines { workdir, methods } => baselines(workdir, methods),
+        Bench::Gru(gru) => crate::bench_gru::run(gru),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod baselines;
 mod bench;
+mod bench_gru;
 mod process;
 
 use anyhow::Result;

@@ -38,4 +38,11 @@ pub trait Scorer: Sync {
     fn parallel_batches(&self) -> bool {
         true
     }
+
+    /// Queries per call this scorer works best with (a sequence model
+    /// amortises its unrolls over bigger batches); None: the evaluator's
+    /// setting. Results never depend on it.
+    fn preferred_batch_size(&self) -> Option<usize> {
+        None
+    }
 }

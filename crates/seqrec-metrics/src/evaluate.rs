@@ -200,7 +200,8 @@ pub fn evaluate(
     if let Some(bar) = progress {
         bar.set_length(events.len() as u64);
     }
-    let ranges = batches(&events, config.batch_size);
+    let batch_size = scorer.preferred_batch_size().unwrap_or(config.batch_size);
+    let ranges = batches(&events, batch_size.max(1));
     let mut ranks = vec![0f64; events.len()];
     // Disjoint output slices, one per batch.
     let mut slots: Vec<&mut [f64]> = Vec::with_capacity(ranges.len());

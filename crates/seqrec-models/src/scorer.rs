@@ -14,6 +14,7 @@ pub struct GruScorer {
     model: GruModel,
     device: Device,
     parallel: bool,
+    batch: Option<usize>,
 }
 
 /// Queries that share one sequence: `queries[first..end]`, histories growing.
@@ -34,7 +35,14 @@ impl GruScorer {
             model,
             device,
             parallel,
+            batch: None,
         }
+    }
+
+    /// Queries per scoring call the evaluator should use.
+    pub fn with_batch_size(mut self, batch: usize) -> Self {
+        self.batch = Some(batch);
+        self
     }
 
     pub fn model(&self) -> &GruModel {
@@ -154,5 +162,9 @@ impl Scorer for GruScorer {
 
     fn parallel_batches(&self) -> bool {
         self.parallel
+    }
+
+    fn preferred_batch_size(&self) -> Option<usize> {
+        self.batch
     }
 }

@@ -397,7 +397,8 @@ pub fn fit(
     }
     let kept = best.unwrap_or_else(|| model.valid());
     Ok(FittedGru {
-        scorer: GruScorer::new(variant.name(), kept, inner, options.backend.is_cpu()),
+        scorer: GruScorer::new(variant.name(), kept, inner, options.backend.is_cpu())
+            .with_batch_size(params.eval_batch),
         report: TrainingReport {
             variant,
             params: params.clone(),

@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use seqrec_baselines::{Baseline, BaselineParams};
 use seqrec_core::{Part, Scorer};
 use seqrec_metrics::{EvalConfig, EvalReport, OutsideScores, TieRule, evaluate};
+use seqrec_models::{Backend, GruParams, GruVariant, TrainOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,13 +21,16 @@ pub struct EvaluateArgs {
     /// TOML file of loading options.
     #[arg(long)]
     options: Option<PathBuf>,
-    /// The method to fit and evaluate: pop, item-knn, decay-knn, bpr-mf, seq-mf.
+    /// The method to fit and evaluate: pop, item-knn, decay-knn, bpr-mf,
+    /// seq-mf, gru, linear-user-gru, rectified-user-gru, attentional-user-gru.
     #[arg(long, required_unless_present = "scores", conflicts_with = "scores")]
     method: Option<String>,
-    /// TOML file of method hyperparameters (`[item_knn]`, `[bpr_mf]`, ...;
-    /// Table 1 values by default).
+    /// TOML file of method hyperparameters (`[item_knn]`, `[bpr_mf]`, ...,
+    /// `[gru]` for the four GRUs; Table 1 values by default).
     #[arg(long, requires = "method")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    gru: GruArgs,
     /// Seed of every random choice of the method.
     #[arg(long, default_value_t = 2017)]
     seed: u64,
@@ -48,6 +52,24 @@ pub struct EvaluateArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// How the GRUs run (ignored by the other methods).
+#[derive(Debug, Args)]
+pub struct GruArgs {
+    /// Compute backend of the GRUs: flex, ndarray (CPU), vulkan, cuda (GPU
+    /// builds with those features).
+    #[arg(long, default_value = "flex")]
+    pub backend: String,
+    /// Checkpoint file written after every epoch.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from `--checkpoint` if it exists.
+    #[arg(long, requires = "checkpoint")]
+    pub resume: bool,
+    /// Write the per-epoch training history (JSON) here.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -80,7 +102,7 @@ pub fn run(args: EvaluateArgs, common: &Common) -> Result<()> {
         ..EvalConfig::default()
     };
     let fit_started = Instant::now();
-    let (method, scorer) = fit(&args, &data.split)?;
+    let (method, scorer, extra) = fit(&args, &data.split)?;
     let fit_seconds = fit_started.elapsed().as_secs_f64();
     tracing::info!(method, fit_seconds, "fitted");
     let bar = ProgressBar::new(0).with_message(format!("evaluating {method}"));
@@ -98,35 +120,107 @@ pub fn run(args: EvaluateArgs, common: &Common) -> Result<()> {
         &report,
         fit_seconds,
         eval_seconds,
+        &extra,
         args.json,
     )
 }
+
+/// The settings file of `--config`: the baselines' tables and `[gru]`.
+fn read_config(path: Option<&std::path::Path>) -> Result<(BaselineParams, GruParams)> {
+    let Some(path) = path else {
+        return Ok((BaselineParams::default(), GruParams::default()));
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let gru = match table.remove("gru") {
+        Some(value) => {
+            let params: GruParams = value
+                .try_into()
+                .with_context(|| format!("in the [gru] table of {}", path.display()))?;
+            params
+                .validate()
+                .with_context(|| format!("in {}", path.display()))?;
+            params
+        }
+        None => GruParams::default(),
+    };
+    let baselines = BaselineParams::from_toml(&toml::to_string(&table)?)
+        .with_context(|| format!("in {}", path.display()))?;
+    Ok((baselines, gru))
+}
+
+type Extra = serde_json::Map<String, serde_json::Value>;
 
 /// Fits the requested method, or reads the outside scores.
 fn fit(
     args: &EvaluateArgs,
     split: &seqrec_core::Split,
-) -> Result<(String, Box<dyn Scorer + Send>)> {
+) -> Result<(String, Box<dyn Scorer + Send>, Extra)> {
     if let Some(path) = &args.scores {
         let scores = OutsideScores::read(path, split.catalogue_size())
             .with_context(|| format!("reading {}", path.display()))?;
-        return Ok((format!("outside:{}", path.display()), Box::new(scores)));
+        let name = format!("outside:{}", path.display());
+        return Ok((name, Box::new(scores), Extra::new()));
     }
     let name = args.method.as_deref().unwrap_or_default();
-    let method = Baseline::parse(name)?;
-    let params = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            BaselineParams::from_toml(&text).with_context(|| format!("in {}", path.display()))?
-        }
-        None => BaselineParams::default(),
-    };
+    let (baselines, gru) = read_config(args.config.as_deref())?;
+    if let Ok(variant) = GruVariant::parse(name) {
+        let (scorer, extra) = fit_gru(variant, &gru, &args.gru, split, args.seed)?;
+        return Ok((name.to_owned(), scorer, extra));
+    }
+    let method = Baseline::parse(name).map_err(|_| {
+        anyhow::anyhow!(
+            "unknown method `{name}`; known: pop, item-knn, decay-knn, bpr-mf, seq-mf, gru, linear-user-gru, rectified-user-gru, attentional-user-gru"
+        )
+    })?;
     let spinner = ProgressBar::new_spinner().with_message(format!("fitting {name}"));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let model = method.fit(&params, split, args.seed)?;
+    let model = method.fit(&baselines, split, args.seed)?;
     spinner.finish_and_clear();
-    Ok((name.to_owned(), model))
+    Ok((name.to_owned(), model, Extra::new()))
+}
+
+/// Trains a GRU with a progress bar; the extra report keys are its history.
+pub fn fit_gru(
+    variant: GruVariant,
+    params: &GruParams,
+    args: &GruArgs,
+    split: &seqrec_core::Split,
+    seed: u64,
+) -> Result<(Box<dyn Scorer + Send>, Extra)> {
+    let backend = Backend::parse(&args.backend)?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} tuples ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let options = TrainOptions {
+        backend,
+        checkpoint: args.checkpoint.clone(),
+        resume: args.resume,
+        progress: Some(bar.clone()),
+        ..TrainOptions::default()
+    };
+    let fitted = seqrec_models::fit(variant, params, split, seed, &options)
+        .with_context(|| format!("training {}", variant.name()))?;
+    bar.finish_and_clear();
+    let report = &fitted.report;
+    if let Some(path) = &args.history {
+        let json = serde_json::to_string_pretty(report)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let mut extra = Extra::new();
+    extra.insert("epochs_run".into(), report.epochs_run.into());
+    extra.insert("best_epoch".into(), report.best_epoch.into());
+    extra.insert(
+        "train_tuples_per_second".into(),
+        report.train_tuples_per_second().into(),
+    );
+    extra.insert("backend".into(), backend.name().into());
+    extra.insert("stopped_early".into(), report.stopped_early.into());
+    Ok((Box::new(fitted.scorer), extra))
 }
 
 /// Prints a report as JSON (one object) or as a short table.
@@ -136,6 +230,7 @@ pub fn write_report(
     report: &EvalReport,
     fit_seconds: f64,
     eval_seconds: f64,
+    extra: &Extra,
     json: bool,
 ) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -153,6 +248,9 @@ pub fn write_report(
         }
         object.insert("fit_seconds".into(), fit_seconds.into());
         object.insert("eval_seconds".into(), eval_seconds.into());
+        for (key, value) in extra {
+            object.insert(key.clone(), value.clone());
+        }
         writeln!(out, "{}", serde_json::Value::Object(object))?;
         return Ok(());
     }
@@ -170,5 +268,8 @@ pub fn write_report(
         out,
         "  fit {fit_seconds:.2} s, evaluation {eval_seconds:.2} s"
     )?;
+    for (key, value) in extra {
+        writeln!(out, "  {key:<16} {value}")?;
+    }
     Ok(())
 }

@@ -1,0 +1,173 @@
+"""PyTorch reference for `gru_throughput.rs`: the same work, written
+straightforwardly. Training: lanes of user sequences, 20-step windows with the
+state carried (detached) and reset when a lane takes a new user at a window
+boundary, item/user dropout (keep 0.8/0.5), full-softmax cross-entropy over
+the active lane-steps, L2 on the looked-up user rows, global-norm clipping at
+5, Adam (eps 1e-8). Evaluation: batches of users run from the start of their
+sequences; every catalogue item is scored at each test position and the
+target ranked (ties count against it).
+
+    pip install torch numpy
+    python3 torch_gru_throughput.py variant=gru hidden=100 threads=2
+"""
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+WINDOW = 20
+
+
+def arg(name, default):
+    for a in sys.argv[1:]:
+        if a.startswith(name + "="):
+            return type(default)(a.split("=", 1)[1])
+    return default
+
+
+class Cell(nn.Module):
+    """Spec 4.1 (integration none) and 4.4 (attentional); reset before T(r*h)."""
+
+    def __init__(self, n, attentional):
+        super().__init__()
+        self.n, self.user = n, attentional
+        self.gates = nn.Linear((3 if attentional else 2) * n, 2 * n)
+        self.cand_h, self.cand_i = nn.Linear(n, n), nn.Linear(n, n)
+        if attentional:
+            self.cand_v = nn.Linear(n, n)
+            self.att_h, self.att_i, self.att_v = nn.Linear(n, n), nn.Linear(n, n), nn.Linear(n, n)
+        for name, p in self.named_parameters():
+            r = 0.01 if name.startswith("att_") else 0.1
+            nn.init.uniform_(p, -r, r)
+
+    def forward(self, h, e_i, e_v):
+        if self.user:
+            xi = torch.sigmoid(self.att_h(h) + self.att_i(e_i) + self.att_v(e_v))
+            x, v = (1 - xi) * e_i, xi * e_v
+            g = torch.sigmoid(self.gates(torch.cat([h, x, v], 1)))
+        else:
+            x = e_i
+            g = torch.sigmoid(self.gates(torch.cat([h, x], 1)))
+        u, r = g[:, : self.n], g[:, self.n :]
+        pre = self.cand_h(r * h) + self.cand_i(x)
+        if self.user:
+            pre = pre + self.cand_v(v)
+        return (1 - u) * h + u * torch.tanh(pre)
+
+
+def windows_of(train, lanes):
+    """The lane schedule of spec 4.5 (switch at window boundaries)."""
+    order = list(range(len(train)))
+    nxt = min(lanes, len(order))
+    lane_user = order[:nxt] + [None] * (lanes - nxt)
+    pos = [0] * lanes
+    fresh = [True] * lanes
+    while any(u is not None for u in lane_user):
+        inp = np.zeros((WINDOW, lanes), np.int64)
+        tgt = np.zeros((WINDOW, lanes), np.int64)
+        usr = np.zeros((WINDOW, lanes), np.int64)
+        act = np.zeros((WINDOW, lanes), bool)
+        reset = np.array(fresh, dtype=np.float32)
+        fresh = [False] * lanes
+        for lane in range(lanes):
+            u = lane_user[lane]
+            if u is None:
+                continue
+            seq = train[u]
+            for s in range(WINDOW):
+                if pos[lane] + 1 >= len(seq):
+                    break
+                inp[s, lane], tgt[s, lane] = seq[pos[lane]], seq[pos[lane] + 1]
+                usr[s, lane], act[s, lane] = u, True
+                pos[lane] += 1
+            if pos[lane] + 1 >= len(seq):
+                lane_user[lane] = order[nxt] if nxt < len(order) else None
+                nxt += 1
+                pos[lane], fresh[lane] = 0, True
+        yield inp, tgt, usr, act, reset
+
+
+def main():
+    variant = arg("variant", "gru")
+    hidden, lanes = arg("hidden", 100), arg("lanes", 100)
+    users, items, length = arg("users", 610), arg("items", 8917), arg("length", 164)
+    max_windows = arg("windows", 20)
+    torch.set_num_threads(arg("threads", 2))
+    torch.manual_seed(1)
+    rng = np.random.default_rng(1)
+    seqs = rng.integers(0, items, size=(users, length))
+    n_train = int(0.9 * length)
+    rest = length - n_train
+    test_start = n_train + rest // 2
+    train = [s[:n_train] for s in seqs]
+    attentional = variant == "attentional-user-gru"
+
+    item_emb = nn.Parameter(torch.empty(items, hidden).uniform_(-0.1, 0.1))
+    user_emb = nn.Parameter(torch.empty(users, hidden).uniform_(-0.1, 0.1))
+    cell = Cell(hidden, attentional)
+    out = nn.Linear(hidden, items)
+    nn.init.uniform_(out.weight, -0.1, 0.1)
+    nn.init.uniform_(out.bias, -0.1, 0.1)
+    params = [item_emb, *cell.parameters(), *out.parameters()] + ([user_emb] if attentional else [])
+    opt = torch.optim.Adam(params, lr=1e-3, eps=1e-8)
+
+    h = torch.zeros(lanes, hidden)
+    tuples, start = 0, time.perf_counter()
+    for w, (inp, tgt, usr, act, reset) in enumerate(windows_of(train, lanes)):
+        if w == max_windows:
+            break
+        inp, tgt, usr = torch.from_numpy(inp), torch.from_numpy(tgt), torch.from_numpy(usr)
+        act = torch.from_numpy(act)
+        h = h * (1 - torch.from_numpy(reset)).unsqueeze(1)
+        e_i = F.dropout(item_emb[inp], p=0.2, training=True)
+        e_v = F.dropout(user_emb[usr], p=0.5, training=True) if attentional else None
+        states = []
+        for s in range(WINDOW):
+            h = cell(h, e_i[s], e_v[s] if attentional else None)
+            states.append(h)
+        h = h.detach()
+        flat = torch.cat(states, 0)
+        mask = act.reshape(-1)
+        loss = F.cross_entropy(out(flat[mask]), tgt.reshape(-1)[mask])
+        if attentional:
+            lane_users = torch.unique(usr[act])
+            loss = loss + 0.01 * 0.5 * (user_emb[lane_users] ** 2).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        loss.item()
+        tuples += int(mask.sum())
+    train_tps = tuples / (time.perf_counter() - start)
+
+    # Evaluation: about 1024 test events per batch, users kept whole.
+    per_user = length - test_start
+    batch_users = max(1, 1024 // per_user)
+    events, start = 0, time.perf_counter()
+    with torch.no_grad():
+        for b in range(0, users, batch_users):
+            batch = torch.from_numpy(seqs[b : b + batch_users])
+            lanes_b = batch.shape[0]
+            e_v = user_emb[torch.arange(b, b + lanes_b)] if attentional else None
+            h = torch.zeros(lanes_b, hidden)
+            wanted = []
+            for t in range(length - 1):
+                h = cell(h, item_emb[batch[:, t]], e_v)
+                if t + 1 >= test_start:
+                    wanted.append((h, batch[:, t + 1]))
+            states = torch.cat([s for s, _ in wanted], 0)
+            targets = torch.cat([t for _, t in wanted], 0)
+            scores = out(states)
+            target_scores = scores.gather(1, targets.unsqueeze(1))
+            ranks = 1 + (scores >= target_scores).sum(1) - 1  # ties count against the target
+            events += ranks.numel()
+    eval_eps = events / (time.perf_counter() - start)
+    print(f"torch-cpu {variant} hidden={hidden} lanes={lanes} items={items} windows={max_windows} "
+          f"threads={torch.get_num_threads()}: train {train_tps:.0f} tuples/s, eval {eval_eps:.0f} events/s ({events} events)")
+
+
+if __name__ == "__main__":
+    main()

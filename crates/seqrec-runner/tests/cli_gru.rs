@@ -1,0 +1,147 @@
+//! `seqrec evaluate` with the GRUs, as a user runs it.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn seqrec(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seqrec"))
+        .args(args)
+        .env("SEQREC_CACHE_DIR", cache)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("seqrec runs")
+}
+
+/// 20 users, each walking a cycle of 9 items from its own start: a sequence
+/// model can learn it, a popularity count cannot.
+fn write_cycles(dir: &Path) -> String {
+    let mut csv = String::from("user,item,timestamp\n");
+    for u in 0..20 {
+        for k in 0..40 {
+            csv.push_str(&format!("{u},{},{}\n", (u + k) % 9, 1000 + k));
+        }
+    }
+    let path = dir.join("cycles.csv");
+    std::fs::write(&path, csv).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn evaluate_a_gru_reports_its_training_and_writes_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_cycles(dir.path());
+    let config = dir.path().join("gru.toml");
+    std::fs::write(
+        &config,
+        "[gru]\nhidden = 16\nlanes = 8\nwindow = 5\nepochs = 12\nlearning_rate = 0.02\nitem_keep = 1.0\nuser_keep = 1.0\n",
+    )
+    .unwrap();
+    let checkpoint = dir.path().join("run.ckpt");
+    let history = dir.path().join("history.json");
+    let run = |method: &str| {
+        seqrec(
+            &[
+                "evaluate",
+                "--dataset",
+                &data,
+                "--method",
+                method,
+                "--config",
+                config.to_str().unwrap(),
+                "--checkpoint",
+                checkpoint.to_str().unwrap(),
+                "--history",
+                history.to_str().unwrap(),
+                "--cutoffs",
+                "1,20",
+                "--json",
+            ],
+            dir.path(),
+        )
+    };
+    let out = run("linear-user-gru");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["method"], "linear-user-gru");
+    assert_eq!(json["epochs_run"], 12);
+    assert_eq!(json["backend"], "flex");
+    assert!(json["best_epoch"].as_u64().unwrap() >= 1);
+    assert!(json["train_tuples_per_second"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["recall@1"].as_f64().unwrap(), 1.0, "{json}");
+    assert!(checkpoint.exists());
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&history).unwrap()).unwrap();
+    assert_eq!(history["history"].as_array().unwrap().len(), 12);
+
+    // The checkpoint belongs to linear-user-gru: resuming another method is refused.
+    let out = seqrec(
+        &[
+            "evaluate",
+            "--dataset",
+            &data,
+            "--method",
+            "gru",
+            "--config",
+            config.to_str().unwrap(),
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--resume",
+        ],
+        dir.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("does not match"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_gru_settings_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_cycles(dir.path());
+    let config = dir.path().join("gru.toml");
+    let fails_with = |toml: &str, extra: &[&str], needle: &str| {
+        std::fs::write(&config, toml).unwrap();
+        let mut args = vec![
+            "evaluate",
+            "--dataset",
+            &data,
+            "--method",
+            "gru",
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = seqrec(&args, dir.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(needle),
+            "{needle}: {err}"
+        );
+    };
+    fails_with("[gru]\nhiden = 3\n", &[], "hiden");
+    fails_with("[gru]\nlanes = 0\n", &[], "lanes must be positive");
+    fails_with(
+        "[gru]\nepochs = 1\n",
+        &["--backend", "tpu"],
+        "unknown backend `tpu`",
+    );
+    #[cfg(not(feature = "cuda"))]
+    fails_with(
+        "[gru]\nepochs = 1\n",
+        &["--backend", "cuda"],
+        "--features cuda",
+    );
+    fails_with(
+        "[gru]\nepochs = 1\nhidden = 8\nmemory_limit_gib = 0.000001\n",
+        &[],
+        "memory_limit_gib",
+    );
+}
