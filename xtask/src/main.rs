@@ -6,6 +6,7 @@
 mod baselines;
 mod bench;
 mod bench_gru;
+mod gru_quality;
 mod process;
 
 use anyhow::Result;
@@ -31,11 +32,15 @@ enum Command {
         #[arg(long, default_value_t = 2017)]
         seed: u64,
     },
+    /// The four GRUs on ml-100k and ml-latest-small (two settings, two
+    /// seeds) beside the baselines, with significance: docs/gru-quality.md.
+    GruQuality(gru_quality::GruQuality),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Bench(bench) => bench::run(bench),
         Command::Baselines { data_dir, seed } => baselines::run(data_dir, seed),
+        Command::GruQuality(args) => gru_quality::run(args),
     }
 }

@@ -46,6 +46,9 @@ pub enum GruError {
     /// A checkpoint from a different configuration or dataset.
     #[error("checkpoint {path} does not match this run: {message}")]
     CheckpointMismatch { path: PathBuf, message: String },
+    /// A backend failure (reading a tensor from the device, for instance).
+    #[error("backend error: {0}")]
+    Backend(String),
     /// A failure of the validation evaluation.
     #[error("validation failed: {0}")]
     Validation(String),

@@ -29,6 +29,7 @@ pub mod lanes;
 pub mod memory;
 pub mod model;
 mod output;
+mod output_host;
 mod params;
 mod scorer;
 pub mod training;

@@ -4,7 +4,6 @@
 //! LastFM setting). The gradient with respect to the states is handed back
 //! to autodiff for the recurrent part.
 
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
 /// Loss and gradients of the mean cross-entropy over some rows.
@@ -49,14 +48,16 @@ pub(crate) fn softmax_cross_entropy(
             .collect();
         let t: Tensor<2, Int> = Tensor::from_data(TensorData::new(t, [len, 1]), device);
         let logits = h.clone().matmul(weight.clone()) + bias.clone().unsqueeze::<2>();
-        let log_p = log_softmax(logits, 1);
-        loss_sum = loss_sum - log_p.clone().gather(1, t.clone()).sum();
-        // ∂(mean CE)/∂logits = (softmax − one-hot) · scale.
-        let minus_one = Tensor::<2>::full([len, 1], -1.0, device);
-        let g = log_p
-            .exp()
-            .scatter(1, t, minus_one, IndexingUpdateOp::Add)
-            .mul_scalar(scale);
+        // One exponential pass: e = exp(o − max), loss = max + ln Σe − o[target],
+        // ∂(mean CE)/∂o = (e / Σe − one-hot) · scale.
+        let max = logits.clone().max_dim(1);
+        let target_logit = logits.clone().gather(1, t.clone());
+        let e = (logits - max.clone()).exp();
+        let sum = e.clone().sum_dim(1);
+        loss_sum = loss_sum + (max + sum.clone().log() - target_logit).sum();
+        let minus_scale = Tensor::<2>::full([len, 1], -scale, device);
+        let g =
+            (e * (sum.recip().mul_scalar(scale))).scatter(1, t, minus_scale, IndexingUpdateOp::Add);
         d_weight = d_weight + h.transpose().matmul(g.clone());
         d_bias = d_bias + g.clone().sum_dim(0).squeeze_dim::<1>(0);
         d_states.push(g.matmul(weight_t.clone()));

@@ -8,7 +8,8 @@ use crate::clip::clip_global_norm;
 use crate::lanes::{LaneSchedule, Window};
 use crate::memory::{MemoryEstimate, available_memory};
 use crate::model::{GruModel, GruModelConfig, index_tensor};
-use crate::output::softmax_cross_entropy;
+use crate::output::{OutputGradients, softmax_cross_entropy};
+use crate::output_host::softmax_cross_entropy_host;
 use crate::{Backend, GruCellConfig, GruError, GruParams, GruScorer, GruVariant, dropout};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
@@ -233,6 +234,7 @@ pub fn fit(
         device: &device,
         inner: &inner,
         chunk_rows: params.chunk_rows(items),
+        host_output: options.backend.is_cpu(),
     };
     let mut stopped_early = false;
     let mut epochs_this_call = 0;
@@ -279,7 +281,7 @@ pub fn fit(
                 continue;
             }
             let outcome;
-            (model, h, outcome) = trainer.step(model, &mut optim, &window, h, &mut dropout_rng);
+            (model, h, outcome) = trainer.step(model, &mut optim, &window, h, &mut dropout_rng)?;
             if !outcome.loss.is_finite() {
                 return Err(GruError::NonFiniteLoss {
                     epoch,
@@ -455,6 +457,17 @@ struct WindowTrainer<'a> {
     device: &'a Device,
     inner: &'a Device,
     chunk_rows: usize,
+    /// Compute the output layer on the host (CPU backends): fused and parallel.
+    host_output: bool,
+}
+
+fn backend_error(e: impl std::fmt::Debug) -> GruError {
+    GruError::Backend(format!("{e:?}"))
+}
+
+/// A host vector of a tensor's values.
+fn host(t: Tensor<2>) -> Result<Vec<f32>, GruError> {
+    t.into_data().try_to_vec::<f32>().map_err(backend_error)
 }
 
 impl WindowTrainer<'_> {
@@ -465,12 +478,12 @@ impl WindowTrainer<'_> {
         w: &Window,
         h: Tensor<2>,
         rng: &mut SeqRng,
-    ) -> (GruModel, Tensor<2>, StepOutcome) {
-        let (mut grads, h_next, loss) = self.gradients(&model, w, h, rng);
+    ) -> Result<(GruModel, Tensor<2>, StepOutcome), GruError> {
+        let (mut grads, h_next, loss) = self.gradients(&model, w, h, rng)?;
         let grad_norm = clip_global_norm(&model, &mut grads, self.params.clip_norm);
         let model = optim.step(self.params.learning_rate, model, grads);
         let loss = loss.into_scalar::<f32>();
-        (model, h_next, StepOutcome { loss, grad_norm })
+        Ok((model, h_next, StepOutcome { loss, grad_norm }))
     }
 
     /// The window's gradients (before clipping), the carried state and the
@@ -481,7 +494,7 @@ impl WindowTrainer<'_> {
         w: &Window,
         h: Tensor<2>,
         rng: &mut SeqRng,
-    ) -> (GradientsParams, Tensor<2>, Tensor<1>) {
+    ) -> Result<(GradientsParams, Tensor<2>, Tensor<1>), GruError> {
         let p = self.params;
         let (lanes, steps, n) = (w.lanes, w.steps, p.hidden);
         let device = self.device;
@@ -524,21 +537,49 @@ impl WindowTrainer<'_> {
         if active.len() < steps * lanes {
             states = states.select(0, index_tensor(&active, device));
         }
-        let bias = model.output.bias.as_ref().map(|b| b.val().inner());
         let items = model.items();
-        let out = softmax_cross_entropy(
-            states.clone().inner(),
-            &targets,
-            model.output.weight.val().inner(),
-            bias.unwrap_or_else(|| Tensor::zeros([items], self.inner)),
-            self.chunk_rows,
-            1.0 / active.len() as f64,
-            self.inner,
-        );
+        let bias = match &model.output.bias {
+            Some(b) => b.val().inner(),
+            None => Tensor::zeros([items], self.inner),
+        };
+        let scale = 1.0 / active.len() as f64;
+        let out = if self.host_output {
+            let inner = self.inner;
+            let bias: Vec<f32> = bias
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(backend_error)?;
+            let g = softmax_cross_entropy_host(
+                &host(states.clone().inner())?,
+                &targets,
+                &host(model.output.weight.val().inner())?,
+                &bias,
+                n,
+                self.chunk_rows,
+                scale as f32,
+            );
+            OutputGradients {
+                loss_sum: Tensor::from_data(TensorData::new(vec![g.loss_sum as f32], [1]), inner),
+                weight: Tensor::<2>::from_data(TensorData::new(g.weight_t, [items, n]), inner)
+                    .transpose(),
+                bias: Tensor::from_data(TensorData::new(g.bias, [items]), inner),
+                states: Tensor::from_data(TensorData::new(g.states, [active.len(), n]), inner),
+            }
+        } else {
+            softmax_cross_entropy(
+                states.clone().inner(),
+                &targets,
+                model.output.weight.val().inner(),
+                bias,
+                self.chunk_rows,
+                scale,
+                self.inner,
+            )
+        };
         // d(loss)/d(states) is known; backpropagate it through the recurrence
         // with the surrogate Σ states ⊙ dstates, plus the L2 term.
         let mut objective = (states * out.states).sum();
-        let mut loss = out.loss_sum.mul_scalar(1.0 / active.len() as f64);
+        let mut loss = out.loss_sum.mul_scalar(scale);
         if p.user_l2 > 0.0
             && !w.stretch_users.is_empty()
             && let Some(rows) = model.embed_users(&w.stretch_users, device)
@@ -561,7 +602,7 @@ impl WindowTrainer<'_> {
         if let Some(b) = &model.output.bias {
             grads.register(b.id, out.bias);
         }
-        (grads, h_next, loss)
+        Ok((grads, h_next, loss))
     }
 }
 

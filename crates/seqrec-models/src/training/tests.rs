@@ -6,8 +6,8 @@ use super::*;
 use crate::lanes::{LaneSchedule, LaneSwitch};
 use crate::{Threshold, UserIntegration};
 use burn::module::Param;
+use burn::tensor::TensorData;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Int, TensorData};
 
 fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()
@@ -123,62 +123,69 @@ fn window_gradient_matches_finite_differences_for_every_variant() {
                 .with_temperature(0.5),
         );
         let model = config.init(&device, &mut SeqRng::new(11));
-        let trainer = WindowTrainer {
-            params: &params,
-            device: &device,
-            inner: &inner,
-            chunk_rows: 2, // Several chunks, so the chunking is checked too.
-        };
-        for w in &windows {
-            let h = Tensor::<2>::zeros([2, 3], &device);
-            let (grads, _, loss) = trainer.gradients(&model, w, h, &mut SeqRng::new(0));
-            let plain = model.valid();
-            let want_loss = reference_loss(&plain, w, &params, &inner);
-            let got_loss = f64::from(loss.into_scalar::<f32>());
-            assert!(
-                (got_loss - want_loss).abs() < 1e-5,
-                "{variant:?}: loss {got_loss} vs {want_loss}"
-            );
-            let mut probe = model.valid();
-            let names: Vec<(&str, ParamIdOf)> = matrices(&mut probe)
-                .into_iter()
-                .map(|(name, p)| (name, (p.id, p.val().dims()[0] * p.val().dims()[1])))
-                .collect();
-            for (k, (name, (id, len))) in names.into_iter().enumerate() {
-                let analytic = floats(
-                    grads
-                        .get::<2>(id)
-                        .unwrap_or_else(|| panic!("{variant:?}: no gradient for {name}")),
+        for host_output in [false, true] {
+            let trainer = WindowTrainer {
+                params: &params,
+                device: &device,
+                inner: &inner,
+                chunk_rows: 2, // Several chunks, so the chunking is checked too.
+                host_output,
+            };
+            for w in &windows {
+                let h = Tensor::<2>::zeros([2, 3], &device);
+                let (grads, _, loss) = trainer
+                    .gradients(&model, w, h, &mut SeqRng::new(0))
+                    .unwrap();
+                let plain = model.valid();
+                let want_loss = reference_loss(&plain, w, &params, &inner);
+                let got_loss = f64::from(loss.into_scalar::<f32>());
+                assert!(
+                    (got_loss - want_loss).abs() < 1e-5,
+                    "{variant:?}: loss {got_loss} vs {want_loss}"
                 );
-                for index in [0, len / 3, len / 2, len - 1] {
-                    let eps = 1e-2f32;
-                    let loss_at = |delta: f32| {
-                        let mut m = model.valid();
-                        nudge(matrices(&mut m).swap_remove(k).1, index, delta, &inner);
-                        reference_loss(&m, w, &params, &inner)
-                    };
-                    let numeric = (loss_at(eps) - loss_at(-eps)) / (2.0 * f64::from(eps));
-                    let a = f64::from(analytic[index]);
-                    assert!(
-                        (numeric - a).abs() <= 2e-3 + 0.03 * a.abs(),
-                        "{variant:?} {name}[{index}]: analytic {a}, numeric {numeric}"
+                let mut probe = model.valid();
+                let names: Vec<(&str, ParamIdOf)> = matrices(&mut probe)
+                    .into_iter()
+                    .map(|(name, p)| (name, (p.id, p.val().dims()[0] * p.val().dims()[1])))
+                    .collect();
+                for (k, (name, (id, len))) in names.into_iter().enumerate() {
+                    let analytic = floats(
+                        grads
+                            .get::<2>(id)
+                            .unwrap_or_else(|| panic!("{variant:?}: no gradient for {name}")),
                     );
+                    for index in [0, len / 3, len / 2, len - 1] {
+                        let eps = 1e-2f32;
+                        let loss_at = |delta: f32| {
+                            let mut m = model.valid();
+                            nudge(matrices(&mut m).swap_remove(k).1, index, delta, &inner);
+                            reference_loss(&m, w, &params, &inner)
+                        };
+                        let numeric = (loss_at(eps) - loss_at(-eps)) / (2.0 * f64::from(eps));
+                        let a = f64::from(analytic[index]);
+                        assert!(
+                            (numeric - a).abs() <= 2e-3 + 0.03 * a.abs(),
+                            "{variant:?} {name}[{index}]: analytic {a}, numeric {numeric}"
+                        );
+                    }
                 }
             }
-        }
-        // The hard threshold gives the thresholds no gradient (spec decision).
-        if variant.integration() == UserIntegration::Rectified {
-            let hard = GruModelConfig::new(
-                5,
-                3,
-                GruCellConfig::new(3).with_integration(UserIntegration::Rectified),
-            )
-            .init(&device, &mut SeqRng::new(11));
-            let h = Tensor::<2>::zeros([2, 3], &device);
-            let (grads, _, _) = trainer.gradients(&hard, &windows[0], h, &mut SeqRng::new(0));
-            let id = hard.cell.thresholds.as_ref().unwrap().weight.id;
-            let g = grads.get::<2>(id).map(floats).unwrap_or_default();
-            assert!(g.iter().all(|&x| x == 0.0), "{g:?}");
+            // The hard threshold gives the thresholds no gradient (spec decision).
+            if variant.integration() == UserIntegration::Rectified {
+                let hard = GruModelConfig::new(
+                    5,
+                    3,
+                    GruCellConfig::new(3).with_integration(UserIntegration::Rectified),
+                )
+                .init(&device, &mut SeqRng::new(11));
+                let h = Tensor::<2>::zeros([2, 3], &device);
+                let (grads, _, _) = trainer
+                    .gradients(&hard, &windows[0], h, &mut SeqRng::new(0))
+                    .unwrap();
+                let id = hard.cell.thresholds.as_ref().unwrap().weight.id;
+                let g = grads.get::<2>(id).map(floats).unwrap_or_default();
+                assert!(g.iter().all(|&x| x == 0.0), "{g:?}");
+            }
         }
     }
 }
@@ -207,13 +214,16 @@ fn dropout_masks_change_with_the_rng_and_padding_gets_no_loss() {
         device: &device,
         inner: &inner,
         chunk_rows: 8,
+        host_output: true,
     };
-    let (_, _, loss) = trainer.gradients(
-        &model,
-        &w,
-        Tensor::zeros([1, 4], &device),
-        &mut SeqRng::new(0),
-    );
+    let (_, _, loss) = trainer
+        .gradients(
+            &model,
+            &w,
+            Tensor::zeros([1, 4], &device),
+            &mut SeqRng::new(0),
+        )
+        .unwrap();
     let want = reference_loss(&model.valid(), &w, &params, &inner);
     assert!((f64::from(loss.into_scalar::<f32>()) - want).abs() < 1e-5);
     // With dropout the loss depends on the mask stream.
@@ -226,17 +236,19 @@ fn dropout_masks_change_with_the_rng_and_padding_gets_no_loss() {
         device: &device,
         inner: &inner,
         chunk_rows: 8,
+        host_output: false,
     };
     let run = |seed| {
-        let (_, _, l) = trainer.gradients(
-            &model,
-            &w,
-            Tensor::zeros([1, 4], &device),
-            &mut SeqRng::new(seed),
-        );
+        let (_, _, l) = trainer
+            .gradients(
+                &model,
+                &w,
+                Tensor::zeros([1, 4], &device),
+                &mut SeqRng::new(seed),
+            )
+            .unwrap();
         l.into_scalar::<f32>()
     };
     assert_eq!(run(1), run(1));
     assert_ne!(run(1), run(2));
-    let _unused: Option<Tensor<1, Int>> = None;
 }

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use seqrec_baselines::{Baseline, BaselineParams};
 use seqrec_core::{Part, Scorer};
-use seqrec_metrics::{EvalConfig, EvalReport, OutsideScores, TieRule, evaluate};
+use seqrec_metrics::{EvalConfig, EvalReport, Metric, OutsideScores, TieRule, evaluate};
 use seqrec_models::{Backend, GruParams, GruVariant, TrainOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -52,6 +52,10 @@ pub struct EvaluateArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Write each evaluated user's metrics here (CSV: `user_index,events`,
+    /// then every metric at every cutoff), for significance tests.
+    #[arg(long)]
+    per_user: Option<PathBuf>,
 }
 
 /// How the GRUs run (ignored by the other methods).
@@ -114,6 +118,9 @@ pub fn run(args: EvaluateArgs, common: &Common) -> Result<()> {
     let report = evaluate(scorer.as_ref(), &data.split, part, &config, Some(&bar))?;
     bar.finish_and_clear();
     let eval_seconds = started.elapsed().as_secs_f64();
+    if let Some(path) = &args.per_user {
+        write_per_user(path, &report).with_context(|| format!("writing {}", path.display()))?;
+    }
     write_report(
         &method,
         &data.name,
@@ -221,6 +228,29 @@ pub fn fit_gru(
     extra.insert("backend".into(), backend.name().into());
     extra.insert("stopped_early".into(), report.stopped_early.into());
     Ok((Box::new(fitted.scorer), extra))
+}
+
+/// One CSV row per evaluated user.
+pub fn write_per_user(path: &std::path::Path, report: &EvalReport) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    write!(out, "user_index,events")?;
+    for metric in Metric::ALL {
+        for k in &report.cutoffs {
+            write!(out, ",{}@{k}", metric.name())?;
+        }
+    }
+    writeln!(out)?;
+    for user in &report.per_user {
+        write!(out, "{},{}", user.user.0, user.events)?;
+        for metric in Metric::ALL {
+            for i in 0..report.cutoffs.len() {
+                write!(out, ",{}", user.values.get(metric, i))?;
+            }
+        }
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Prints a report as JSON (one object) or as a short table.
