@@ -65,23 +65,33 @@ fn read_per_user(path: &Path) -> Result<BTreeMap<u32, f64>> {
     Ok(out)
 }
 
+/// How cells are run.
+struct Runner {
+    seqrec: PathBuf,
+    data_dir: PathBuf,
+    force: bool,
+}
+
 /// Runs (or reuses) one `seqrec evaluate` cell.
 fn cell(
-    seqrec: &Path,
-    data_dir: &Path,
+    runner: &Runner,
     dir: &Path,
     dataset: &str,
     method: &str,
     config: Option<&Path>,
     seed: u64,
-    force: bool,
 ) -> Result<Cell> {
+    let Runner {
+        seqrec,
+        data_dir,
+        force,
+    } = runner;
     std::fs::create_dir_all(dir)?;
     let stem = dir.join(format!("{method}-{seed}"));
     let json_path = stem.with_extension("json");
     let per_user = stem.with_extension("per-user.csv");
     let history = stem.with_extension("history.json");
-    if force || !json_path.exists() {
+    if *force || !json_path.exists() {
         let mut cmd = Command::new(seqrec);
         cmd.arg("--data-dir").arg(data_dir);
         cmd.args([
@@ -126,6 +136,15 @@ fn cell(
     })
 }
 
+/// A p-value with three significant digits.
+fn p_value(p: f64) -> String {
+    if p < 1e-3 {
+        format!("{p:.2e}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
 fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len().max(1) as f64
 }
@@ -163,7 +182,11 @@ pub fn run(args: GruQuality) -> Result<()> {
         .or_else(|| std::env::var_os("SEQREC_DATA_DIR").map(PathBuf::from))
         .unwrap_or_else(|| root.join("../shared/datasets"));
     cargo(&["build", "--release", "--quiet", "-p", "seqrec-runner"])?;
-    let seqrec = root.join("target/release/seqrec");
+    let runner = Runner {
+        seqrec: root.join("target/release/seqrec"),
+        data_dir,
+        force: args.force,
+    };
     let work = root.join("target/gru-quality");
     let mut md = String::from(
         "# The GRUs on the small MovieLens sets\n\n\
@@ -193,32 +216,14 @@ pub fn run(args: GruQuality) -> Result<()> {
             let base_dir = work.join("baselines").join(dataset);
             let mut baselines: Vec<(&str, Vec<Cell>)> = Vec::new();
             for method in BASELINES {
-                let c = cell(
-                    &seqrec,
-                    &data_dir,
-                    &base_dir,
-                    dataset,
-                    method,
-                    None,
-                    args.seeds[0],
-                    args.force,
-                )?;
+                let c = cell(&runner, &base_dir, dataset, method, None, args.seeds[0])?;
                 baselines.push((method, vec![c]));
             }
             let mut grus: Vec<(&str, Vec<Cell>)> = Vec::new();
             for variant in VARIANTS {
                 let mut cells = Vec::new();
                 for &seed in &args.seeds {
-                    cells.push(cell(
-                        &seqrec,
-                        &data_dir,
-                        &dir,
-                        dataset,
-                        variant,
-                        Some(&config),
-                        seed,
-                        args.force,
-                    )?);
+                    cells.push(cell(&runner, &dir, dataset, variant, Some(&config), seed)?);
                 }
                 grus.push((variant, cells));
             }
@@ -346,11 +351,11 @@ pub fn run(args: GruQuality) -> Result<()> {
             for (name, c) in &comparisons {
                 writeln!(
                     md,
-                    "| {name} | {:+.5} | [{:+.5}, {:+.5}] | {:.3g} |",
+                    "| {name} | {:+.5} | [{:+.5}, {:+.5}] | {} |",
                     c["mean_difference"].as_f64().unwrap_or(f64::NAN),
                     c["ci_low"].as_f64().unwrap_or(f64::NAN),
                     c["ci_high"].as_f64().unwrap_or(f64::NAN),
-                    c["wilcoxon_p"].as_f64().unwrap_or(f64::NAN)
+                    p_value(c["wilcoxon_p"].as_f64().unwrap_or(f64::NAN))
                 )?;
             }
             md.push('\n');
