@@ -1,4 +1,4 @@
-"""PyTorch reference for `examples/window_step.rs`: the same training window
+"""PyTorch reference for the former `examples/window_step.rs` (commit 91a7826): the same training window
 (B lanes x 20 steps of the attentional user-based GRU of spec 4.4, full
 softmax cross-entropy, backward, Adam) written straightforwardly, to compare
 throughput on the same machine.
