@@ -13,9 +13,7 @@ const DATASETS: [&str; 2] = ["ml-latest-small", "ml-100k"];
 /// Runs `seqrec evaluate --json` for every method and dataset.
 pub fn run(data_dir: Option<PathBuf>, seed: u64) -> Result<()> {
     let root = workspace_root();
-    let data_dir = data_dir
-        .or_else(|| std::env::var_os("SEQREC_DATA_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| root.join("../shared/datasets"));
+    let data_dir = crate::process::data_dir(data_dir);
     cargo(&["build", "--release", "--quiet", "-p", "seqrec-runner"])?;
     let seqrec = root.join("target/release/seqrec");
     let mut rows = Vec::new();

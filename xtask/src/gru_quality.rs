@@ -177,10 +177,7 @@ fn compare(a: &[Cell], b: &[Cell]) -> Result<Value> {
 
 pub fn run(args: GruQuality) -> Result<()> {
     let root = workspace_root();
-    let data_dir = args
-        .data_dir
-        .or_else(|| std::env::var_os("SEQREC_DATA_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| root.join("../shared/datasets"));
+    let data_dir = crate::process::data_dir(args.data_dir);
     cargo(&["build", "--release", "--quiet", "-p", "seqrec-runner"])?;
     let runner = Runner {
         seqrec: root.join("target/release/seqrec"),

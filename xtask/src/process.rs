@@ -74,3 +74,9 @@ pub fn cargo(args: &[&str]) -> Result<()> {
     }
     Ok(())
 }
+
+/// The data root: `arg`, else `$SEQREC_DATA_DIR`, else `../shared/datasets`.
+pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.or_else(|| std::env::var_os("SEQREC_DATA_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| workspace_root().join("../shared/datasets"))
+}

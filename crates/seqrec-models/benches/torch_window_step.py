@@ -6,49 +6,14 @@ throughput on the same machine.
     python3 torch_window_step.py device=cpu hidden=100 lanes=100 items=9000 windows=5
     python3 torch_window_step.py device=cuda hidden=1000 lanes=1000 items=10677 users=69878
 """
-import sys
 import time
 
 import torch
 import torch.nn as nn
 
+from torch_gru_throughput import Cell, arg  # one definition of each
+
 STEPS = 20
-
-
-def arg(name, default):
-    for a in sys.argv[1:]:
-        if a.startswith(name + "="):
-            return type(default)(a.split("=", 1)[1])
-    return default
-
-
-class AttentionalCell(nn.Module):
-    def __init__(self, n, user=True):
-        super().__init__()
-        self.n, self.user = n, user
-        k = 3 if user else 2
-        self.gates = nn.Linear(k * n, 2 * n)
-        self.cand_h, self.cand_i = nn.Linear(n, n), nn.Linear(n, n)
-        if user:
-            self.cand_v = nn.Linear(n, n)
-            self.att_h, self.att_i, self.att_v = nn.Linear(n, n), nn.Linear(n, n), nn.Linear(n, n)
-        for name, p in self.named_parameters():
-            r = 0.01 if name.startswith("att_") else 0.1
-            nn.init.uniform_(p, -r, r)
-
-    def forward(self, h, e_i, e_v):
-        if self.user:
-            xi = torch.sigmoid(self.att_h(h) + self.att_i(e_i) + self.att_v(e_v))
-            x, v = (1 - xi) * e_i, xi * e_v
-            g = torch.sigmoid(self.gates(torch.cat([h, x, v], 1)))
-        else:
-            x = e_i
-            g = torch.sigmoid(self.gates(torch.cat([h, x], 1)))
-        u, r = g[:, : self.n], g[:, self.n :]
-        pre = self.cand_h(r * h) + self.cand_i(x)
-        if self.user:
-            pre = pre + self.cand_v(v)
-        return (1 - u) * h + u * torch.tanh(pre)
 
 
 def main():
@@ -59,7 +24,7 @@ def main():
     torch.manual_seed(1)
     item_emb = nn.Parameter(torch.empty(items, hidden, device=device).uniform_(-0.1, 0.1))
     user_emb = nn.Parameter(torch.empty(users, hidden, device=device).uniform_(-0.1, 0.1))
-    cell = AttentionalCell(hidden, user).to(device)
+    cell = Cell(hidden, user).to(device)
     out = nn.Linear(hidden, items).to(device)
     nn.init.uniform_(out.weight, -0.1, 0.1)
     nn.init.uniform_(out.bias, -0.1, 0.1)

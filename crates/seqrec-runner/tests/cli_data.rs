@@ -2,31 +2,9 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use std::process::{Command, Output};
+mod common;
 
-fn seqrec(args: &[&str], cache: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seqrec"))
-        .args(args)
-        .env("SEQREC_CACHE_DIR", cache)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("seqrec runs")
-}
-
-/// Fails with the run's stderr unless it succeeded.
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The JSON object a successful run printed.
-fn json_of(out: &Output) -> serde_json::Value {
-    assert_ok(out);
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use common::{assert_ok, json_of, seqrec};
 
 #[test]
 fn stats_json_has_the_documented_keys() {

@@ -2,17 +2,10 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn seqrec(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seqrec"))
-        .args(args)
-        .env("SEQREC_CACHE_DIR", cache)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("seqrec runs")
-}
+use common::{assert_fails_with, json_of, seqrec};
+use std::path::Path;
 
 /// 20 users, each walking a cycle of 9 items from its own start: a sequence
 /// model can learn it, a popularity count cannot.
@@ -61,13 +54,7 @@ fn evaluate_a_gru_reports_its_training_and_writes_a_checkpoint() {
             dir.path(),
         )
     };
-    let out = run("linear-user-gru");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = json_of(&run("linear-user-gru"));
     assert_eq!(json["method"], "linear-user-gru");
     assert_eq!(json["epochs_run"], 12);
     assert_eq!(json["backend"], "flex");
@@ -95,11 +82,7 @@ fn evaluate_a_gru_reports_its_training_and_writes_a_checkpoint() {
         ],
         dir.path(),
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("does not match"),
-        "{err}"
-    );
+    assert_fails_with(&out, "does not match");
 }
 
 #[test]
@@ -119,12 +102,7 @@ fn bad_gru_settings_are_clear_errors() {
             config.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let out = seqrec(&args, dir.path());
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && err.contains(needle),
-            "{needle}: {err}"
-        );
+        assert_fails_with(&seqrec(&args, dir.path()), needle);
     };
     fails_with("[gru]\nhiden = 3\n", &[], "hiden");
     fails_with("[gru]\nlanes = 0\n", &[], "lanes must be positive");

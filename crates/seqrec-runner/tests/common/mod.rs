@@ -1,0 +1,40 @@
+//! Running the `seqrec` binary as a user does, shared by the CLI tests.
+
+#![allow(dead_code)] // Each test file uses its own subset.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `seqrec args` with its own cache directory and no RUST_LOG.
+pub fn seqrec(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seqrec"))
+        .args(args)
+        .env("SEQREC_CACHE_DIR", cache)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("seqrec runs")
+}
+
+/// Fails with the run's stderr unless it succeeded.
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The JSON object a successful run printed.
+pub fn json_of(out: &Output) -> serde_json::Value {
+    assert_ok(out);
+    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+}
+
+/// Fails unless the run failed with `needle` in its stderr.
+pub fn assert_fails_with(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains(needle),
+        "expected a failure containing `{needle}`, got: {err}"
+    );
+}
