@@ -3,9 +3,10 @@
 //! autodiff, and the L2 term, against a plain reference loss.
 
 use super::*;
-use crate::lanes::{LaneSchedule, LaneSwitch};
+use crate::lanes::{LaneSchedule, LaneSwitch, Window};
 use crate::{Threshold, UserIntegration};
 use burn::module::Param;
+use burn::tensor::Device;
 use burn::tensor::TensorData;
 use burn::tensor::activation::log_softmax;
 
