@@ -191,7 +191,9 @@ pub fn run(args: GruQuality) -> Result<()> {
          Test split, pessimistic ties, no exclusion of seen items; each GRU keeps the epoch with the\n\
          best validation MRR@20. GRU values are means over the seeds (each seed in brackets).\n\
          Significance: per-user MRR@20 (averaged over the seeds), Wilcoxon signed-rank p and a\n\
-         95% paired-bootstrap interval of the mean difference (spec §3).\n",
+         95% paired-bootstrap interval of the mean difference (spec §3). Baselines: Table 1\n\
+         settings, first seed only. Timings are what the runs took, not benchmarks (cells may have\n\
+         shared the machine); see the README for throughput measurements.\n",
     );
     let mut csv = String::from(
         "setting,dataset,method,seed,mrr@20,recall@20,ndcg@20,mrr@20_macro,validation_mrr@20,best_epoch,epochs_run,train_tuples_per_second,fit_seconds\n",

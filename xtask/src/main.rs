@@ -6,6 +6,7 @@
 mod baselines;
 mod bench;
 mod bench_gru;
+mod fetch;
 mod gru_quality;
 mod process;
 
@@ -35,6 +36,9 @@ enum Command {
     /// The four GRUs on ml-100k and ml-latest-small (two settings, two
     /// seeds) beside the baselines, with significance: docs/gru-quality.md.
     GruQuality(gru_quality::GruQuality),
+    /// Download ML-10M and LastFM-1K (datasets/manifest.toml) into the data
+    /// root, verifying SHA-256, and unpack them where the loaders look.
+    FetchData(fetch::FetchArgs),
 }
 
 fn main() -> Result<()> {
@@ -42,5 +46,6 @@ fn main() -> Result<()> {
         Command::Bench(bench) => bench::run(bench),
         Command::Baselines { data_dir, seed } => baselines::run(data_dir, seed),
         Command::GruQuality(args) => gru_quality::run(args),
+        Command::FetchData(args) => fetch::run(args),
     }
 }
