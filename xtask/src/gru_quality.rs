@@ -25,7 +25,7 @@ const BASELINES: [&str; 5] = ["pop", "item-knn", "decay-knn", "bpr-mf", "seq-mf"
 
 #[derive(Debug, clap::Args)]
 pub struct GruQuality {
-    /// Data root (else $SEQREC_DATA_DIR, else ../shared/datasets).
+    /// Data root (else $SEQREC_DATA_DIR, else datasets/).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     #[arg(long, value_delimiter = ',', default_value = "ml-100k,ml-latest-small")]

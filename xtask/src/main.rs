@@ -1,4 +1,4 @@
-//! `cargo xtask`: project automation (benchmarks now; reproduction and CI later).
+//! `cargo xtask`: project automation: reproduction, CI, benchmarks, data.
 
 // A command-line tool: printing results to stdout is its job.
 #![allow(clippy::print_stdout)]
@@ -9,6 +9,7 @@ mod bench_gru;
 mod fetch;
 mod gru_quality;
 mod process;
+mod reproduce;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -27,7 +28,7 @@ enum Command {
     Bench(bench::Bench),
     /// Evaluate every baseline on ml-latest-small and ml-100k into docs/baselines.md.
     Baselines {
-        /// Data root (else $SEQREC_DATA_DIR, else ../shared/datasets).
+        /// Data root (else $SEQREC_DATA_DIR, else datasets/).
         #[arg(long)]
         data_dir: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = 2017)]
@@ -39,6 +40,12 @@ enum Command {
     /// Download ML-10M and LastFM-1K (datasets/manifest.toml) into the data
     /// root, verifying SHA-256, and unpack them where the loaders look.
     FetchData(fetch::FetchArgs),
+    /// Run a preset (quick, paper, ci) into results/<preset>/: Table 2
+    /// beside the paper, significance, claims, plots. `--check` compares a
+    /// fresh run with the committed results.
+    Reproduce(reproduce::ReproduceArgs),
+    /// Run exactly what CI runs (.ci/run: fmt, clippy, the README's tests).
+    Ci,
 }
 
 fn main() -> Result<()> {
@@ -47,5 +54,7 @@ fn main() -> Result<()> {
         Command::Baselines { data_dir, seed } => baselines::run(data_dir, seed),
         Command::GruQuality(args) => gru_quality::run(args),
         Command::FetchData(args) => fetch::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
+        Command::Ci => reproduce::ci(),
     }
 }

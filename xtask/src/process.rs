@@ -75,8 +75,8 @@ pub fn cargo(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// The data root: `arg`, else `$SEQREC_DATA_DIR`, else `../shared/datasets`.
+/// The data root: `arg`, else `$SEQREC_DATA_DIR`, else `datasets/` of the workspace.
 pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
     arg.or_else(|| std::env::var_os("SEQREC_DATA_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| workspace_root().join("../shared/datasets"))
+        .unwrap_or_else(|| workspace_root().join("datasets"))
 }

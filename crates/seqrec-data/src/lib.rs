@@ -23,6 +23,7 @@ mod raw;
 mod report;
 mod stats;
 pub mod synthetic;
+mod titles;
 
 pub use dataset::{
     DATA_DIR_ENV, Dataset, DatasetName, LoadRequest, load, load_file, resolve_data_dir,
@@ -35,6 +36,7 @@ pub use options::{
 };
 pub use report::{LoadReport, SkippedLine, Skips};
 pub use stats::DatasetStats;
+pub use titles::{Titles, read_titles, titles_path};
 
 /// The format of a file given directly to [`load_file`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

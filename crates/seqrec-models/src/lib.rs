@@ -43,4 +43,4 @@ pub use memory::MemoryEstimate;
 pub use model::{GruModel, GruModelConfig};
 pub use params::{GruParams, GruVariant};
 pub use scorer::GruScorer;
-pub use training::{EpochRecord, FittedGru, TrainOptions, TrainingReport, fit};
+pub use training::{EpochRecord, FittedGru, TrainOptions, TrainingReport, fit, load_scorer};

@@ -2,7 +2,7 @@
 
 mod commands;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
@@ -34,21 +34,23 @@ enum Command {
     Data(commands::data::DataCommand),
     /// Measure a recommender on a dataset (MRR, Recall, NDCG at k).
     Evaluate(commands::evaluate::EvaluateArgs),
+    /// Fit a method and save it as a model directory.
+    Train(commands::train::TrainArgs),
+    /// The top items for a user from a saved model, with titles where the
+    /// dataset has them.
+    Recommend(commands::train::RecommendArgs),
+    /// Run a preset (methods × datasets × seeds) into results/<preset>/:
+    /// Table 2 beside the paper, significance, claims, plots.
+    Reproduce(commands::reproduce::ReproduceArgs),
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let level = match cli.verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
+    let log_file = match &cli.command {
+        Command::Reproduce(args) => Some(args.log_path()),
+        _ => None,
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(cli.verbose, log_file.as_deref())?;
     let common = commands::Common {
         data_dir: seqrec_data::resolve_data_dir(cli.data_dir.as_deref()),
         cache_dir: if cli.no_cache {
@@ -60,5 +62,49 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Data(command) => commands::data::run(command, &common),
         Command::Evaluate(args) => commands::evaluate::run(args, &common),
+        Command::Train(args) => commands::train::train(args, &common),
+        Command::Recommend(args) => commands::train::recommend(args, &common),
+        Command::Reproduce(args) => commands::reproduce::reproduce(args, &common),
     }
+}
+
+/// Logs to stderr at the verbosity asked for (RUST_LOG overrides) and, for
+/// long runs, everything at info level to a file as well.
+fn init_logging(verbose: u8, file: Option<&std::path::Path>) -> Result<()> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)));
+    let file_layer = match file {
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening the log {}", path.display()))?;
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(log))
+                    .with_filter(EnvFilter::new("info")),
+            )
+        }
+        None => None,
+    };
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file_layer)
+        .init();
+    Ok(())
 }

@@ -15,7 +15,7 @@ use indicatif::ProgressBar;
 use seqrec_core::{ItemId, Part, SeqRng, Split, UserId};
 use seqrec_metrics::{EvalConfig, evaluate};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use window::WindowTrainer;
 
@@ -126,17 +126,7 @@ pub fn fit(
     let estimate = MemoryEstimate::of(variant, params, items, users);
     check_memory(&estimate, params, options.backend)?;
 
-    let config = GruModelConfig::new(
-        items,
-        users,
-        GruCellConfig::new(params.hidden)
-            .with_integration(variant.integration())
-            .with_init_range(params.init_range)
-            .with_attention_init_range(params.attention_init_range)
-            .with_omega(params.omega)
-            .with_threshold(params.threshold)
-            .with_temperature(params.temperature),
-    );
+    let config = model_config(variant, params, items, users);
     let mut model = config.init(&device, &mut SeqRng::derive(seed, 0));
     let mut optim = AdamConfig::new()
         .with_beta_1(params.beta1 as f32)
@@ -341,6 +331,55 @@ pub fn fit(
             memory_estimate_bytes: estimate.total(),
         },
     })
+}
+
+/// The model shape and initialisation of `variant` under `params`.
+fn model_config(
+    variant: GruVariant,
+    params: &GruParams,
+    items: usize,
+    users: usize,
+) -> GruModelConfig {
+    GruModelConfig::new(
+        items,
+        users,
+        GruCellConfig::new(params.hidden)
+            .with_integration(variant.integration())
+            .with_init_range(params.init_range)
+            .with_attention_init_range(params.attention_init_range)
+            .with_omega(params.omega)
+            .with_threshold(params.threshold)
+            .with_temperature(params.temperature),
+    )
+}
+
+/// Reads a trained model back from a checkpoint written by [`fit`]: the
+/// parameters of the best epoch (the last one where no validation chose),
+/// ready to score on `backend`, with the checkpoint's state (method,
+/// settings, seed, data shape, history).
+pub fn load_scorer(
+    path: &Path,
+    backend: Backend,
+) -> Result<(GruScorer, CheckpointState), GruError> {
+    let checkpoint = crate::checkpoint::Checkpoint::load(path)?;
+    let state = checkpoint.state.clone();
+    let device = backend.device()?;
+    let config = model_config(
+        state.variant,
+        &state.params,
+        state.data.items,
+        state.data.users,
+    );
+    let model = config.init(&device, &mut SeqRng::derive(state.seed, 0));
+    let bytes = if checkpoint.best_model.is_empty() {
+        &checkpoint.model
+    } else {
+        &checkpoint.best_model
+    };
+    let model = resume::load_model(model, bytes, path)?;
+    let scorer = GruScorer::new(state.variant.name(), model, device, backend.is_cpu())
+        .with_batch_size(state.params.eval_batch);
+    Ok((scorer, state))
 }
 
 fn check_memory(

@@ -25,7 +25,7 @@ fn model_bytes(model: &GruModel, path: &Path) -> Result<Vec<u8>, GruError> {
     Ok(bytes.to_vec())
 }
 
-fn load_model(model: GruModel, bytes: &[u8], path: &Path) -> Result<GruModel, GruError> {
+pub(super) fn load_model(model: GruModel, bytes: &[u8], path: &Path) -> Result<GruModel, GruError> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
         .map_err(|e| failure(path, e))?;
     model.try_load_record(record).map_err(|e| failure(path, e))

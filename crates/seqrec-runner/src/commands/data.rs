@@ -141,15 +141,24 @@ pub fn run(command: DataCommand, common: &Common) -> Result<()> {
 
 /// Loads a dataset by name with options from an optional TOML file.
 pub fn load(dataset: &str, options: Option<&Path>, common: &Common) -> Result<Dataset> {
-    let name = DatasetName::parse(dataset)?;
-    let options = match options {
+    load_with(dataset, read_options(options)?, common)
+}
+
+/// The loading options of `--options FILE` (the spec's defaults without one).
+pub fn read_options(path: Option<&Path>) -> Result<DatasetOptions> {
+    Ok(match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             DatasetOptions::from_toml(&text).with_context(|| format!("in {}", path.display()))?
         }
         None => DatasetOptions::default(),
-    };
+    })
+}
+
+/// Loads `dataset` with `options`, through the split cache.
+pub fn load_with(dataset: &str, options: DatasetOptions, common: &Common) -> Result<Dataset> {
+    let name = DatasetName::parse(dataset)?;
     let request = LoadRequest {
         data_dir: common.data_dir.clone(),
         options,

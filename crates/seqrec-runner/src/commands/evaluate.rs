@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use seqrec_baselines::{Baseline, BaselineParams};
 use seqrec_core::{Part, Scorer};
-use seqrec_metrics::{EvalConfig, EvalReport, Metric, OutsideScores, TieRule, evaluate};
+use seqrec_metrics::{EvalConfig, EvalReport, OutsideScores, TieRule, evaluate};
 use seqrec_models::{Backend, GruParams, GruVariant, TrainOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -133,7 +133,7 @@ pub fn run(args: EvaluateArgs, common: &Common) -> Result<()> {
 }
 
 /// The settings file of `--config`: the baselines' tables and `[gru]`.
-fn read_config(path: Option<&std::path::Path>) -> Result<(BaselineParams, GruParams)> {
+pub fn read_config(path: Option<&std::path::Path>) -> Result<(BaselineParams, GruParams)> {
     let Some(path) = path else {
         return Ok((BaselineParams::default(), GruParams::default()));
     };
@@ -232,25 +232,7 @@ pub fn fit_gru(
 
 /// One CSV row per evaluated user.
 pub fn write_per_user(path: &std::path::Path, report: &EvalReport) -> Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    write!(out, "user_index,events")?;
-    for metric in Metric::ALL {
-        for k in &report.cutoffs {
-            write!(out, ",{}@{k}", metric.name())?;
-        }
-    }
-    writeln!(out)?;
-    for user in &report.per_user {
-        write!(out, "{},{}", user.user.0, user.events)?;
-        for metric in Metric::ALL {
-            for i in 0..report.cutoffs.len() {
-                write!(out, ",{}", user.values.get(metric, i))?;
-            }
-        }
-        writeln!(out)?;
-    }
-    out.flush()?;
-    Ok(())
+    Ok(seqrec_runner::experiment::write_per_user(path, report)?)
 }
 
 /// Prints a report as JSON (one object) or as a short table.

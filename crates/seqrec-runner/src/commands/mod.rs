@@ -2,6 +2,8 @@
 
 pub mod data;
 pub mod evaluate;
+pub mod reproduce;
+pub mod train;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,147 @@
+//! `seqrec train`: fit a method and save it as a model directory;
+//! `seqrec recommend`: the top items for a user from a saved model.
+
+use super::Common;
+use super::data::{load_with, read_options};
+use super::evaluate::read_config;
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use seqrec_data::DatasetName;
+use seqrec_models::Backend;
+use seqrec_runner::Method;
+use seqrec_runner::model_dir::{self, TrainSpec};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Dataset name or table path.
+    #[arg(long)]
+    dataset: String,
+    /// TOML file of loading options.
+    #[arg(long)]
+    options: Option<PathBuf>,
+    /// pop, item-knn, decay-knn, bpr-mf, seq-mf, gru, linear-user-gru,
+    /// rectified-user-gru, attentional-user-gru.
+    #[arg(long)]
+    method: String,
+    /// TOML file of hyperparameters (`[gru]`, `[bpr_mf]`, ...).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long, default_value_t = 2017)]
+    seed: u64,
+    /// GRU compute backend: flex, ndarray, vulkan, cuda.
+    #[arg(long, default_value = "flex")]
+    backend: String,
+    /// The model directory to write (`model.toml`, and `model.ckpt` for GRUs).
+    /// A killed GRU training continues from its checkpoint when run again.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn train(args: TrainArgs, common: &Common) -> Result<()> {
+    let method = Method::parse(&args.method)?;
+    let (baselines, gru) = read_config(args.config.as_deref())?;
+    let options = read_options(args.options.as_deref())?;
+    let data = load_with(&args.dataset, options.clone(), common)?;
+    let spec = TrainSpec {
+        method,
+        gru,
+        baselines,
+        seed: args.seed,
+        backend: Backend::parse(&args.backend)?,
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} tuples ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (saved, _) = model_dir::train(&spec, &data, &options, &args.out, Some(bar.clone()))
+        .with_context(|| format!("training {method} on {}", args.dataset))?;
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "saved {} ({}, seed {}) to {}: validation MRR@20 {:.5}, Recall@20 {:.5}",
+        saved.method,
+        saved.dataset,
+        saved.seed,
+        args.out.display(),
+        saved.validation.get("mrr@20").copied().unwrap_or(f64::NAN),
+        saved
+            .validation
+            .get("recall@20")
+            .copied()
+            .unwrap_or(f64::NAN),
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// A model directory written by `seqrec train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// The user's original id (as in the dataset's files).
+    #[arg(long)]
+    user: String,
+    /// How many items.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+    /// Leave out items the user already has in their history.
+    #[arg(long)]
+    exclude_seen: bool,
+    /// GRU compute backend (default: the one it was trained with).
+    #[arg(long)]
+    backend: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn recommend(args: RecommendArgs, common: &Common) -> Result<()> {
+    let saved = model_dir::read_saved(&args.model)?;
+    let data = load_with(&saved.dataset, saved.options.clone(), common)?;
+    let backend = match &args.backend {
+        Some(name) => Backend::parse(name)?,
+        None => saved.backend,
+    };
+    let scorer = model_dir::load_scorer(&args.model, &saved, &data, backend)?;
+    let titles = match DatasetName::parse(&saved.dataset) {
+        Ok(name) => seqrec_data::read_titles(&name, &common.data_dir)?,
+        Err(_) => None,
+    };
+    let list = model_dir::recommend(
+        scorer.as_ref(),
+        &data,
+        &args.user,
+        args.top,
+        args.exclude_seen,
+        titles.as_ref(),
+    )?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&list)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "top {} for user {} by {} on {}:",
+        list.len(),
+        args.user,
+        saved.method,
+        saved.dataset
+    )?;
+    for r in &list {
+        match &r.title {
+            Some(title) => writeln!(
+                out,
+                "{:>3}. {:<10} {title}  ({:.4})",
+                r.rank, r.item, r.score
+            )?,
+            None => writeln!(out, "{:>3}. {}  ({:.4})", r.rank, r.item, r.score)?,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+use super::*;
+use seqrec_metrics::TieRule;
+use seqrec_models::{LaneSwitch, Threshold};
+
+fn preset(name: &str) -> ExperimentConfig {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../configs")
+        .join(format!("{name}.toml"));
+    match ExperimentConfig::from_file(&path) {
+        Ok(config) => config,
+        Err(e) => panic!("{} does not parse: {e}", path.display()),
+    }
+}
+
+fn error_of(text: &str) -> String {
+    match ExperimentConfig::from_toml(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const MINIMAL: &str = "name = \"t\"\nseeds = [1]\n[[datasets]]\nname = \"synthetic-movielens\"\n";
+
+/// A config with `top` keys, then `tables`, then one dataset with `dataset` lines.
+fn config(top: &str, tables: &str, dataset: &str) -> String {
+    format!(
+        "name = \"t\"\nseeds = [1]\n{top}\n{tables}\n[[datasets]]\nname = \"synthetic-movielens\"\n{dataset}\n"
+    )
+}
+
+#[test]
+fn the_paper_preset_is_table_1() {
+    let config = preset("paper");
+    assert_eq!(config.dataset_names(), ["ml-10m", "lastfm-1k"]);
+    assert_eq!(config.all_methods(), Method::ALL.to_vec());
+    assert_eq!(config.evaluation.tie_rule, TieRule::Pessimistic);
+    assert!(!config.evaluation.exclude_seen);
+    for dataset in &config.datasets {
+        assert!(dataset.required);
+        // Defaults are Table 1 (spec §4.5, §5), stated here independently.
+        let g = &dataset.gru;
+        assert_eq!(
+            (g.hidden, g.lanes, g.window, g.epochs),
+            (1000, 1000, 20, 10)
+        );
+        assert_eq!(g.patience, None);
+        assert_eq!(
+            (g.learning_rate, g.beta1, g.beta2, g.epsilon),
+            (1e-3, 0.9, 0.999, 1e-8)
+        );
+        assert_eq!(
+            (g.item_keep, g.user_keep, g.user_l2, g.clip_norm),
+            (0.8, 0.5, 0.01, 5.0)
+        );
+        assert_eq!(
+            (g.init_range, g.threshold, g.lane_switch),
+            (0.1, Threshold::Hard, LaneSwitch::Window)
+        );
+        let b = &dataset.baselines;
+        assert_eq!(
+            (
+                b.item_knn.neighbours,
+                b.decay_knn.neighbours,
+                b.decay_knn.decay
+            ),
+            (100, 100, 1.0)
+        );
+        assert_eq!(
+            (
+                b.bpr_mf.sgd.factors,
+                b.bpr_mf.sgd.epochs,
+                b.bpr_mf.sgd.learning_rate
+            ),
+            (20, 30, 0.01)
+        );
+        assert_eq!(b.bpr_mf.sgd.regularization, 0.01);
+        assert_eq!(
+            (b.seq_mf.window, b.seq_mf.sgd.factors, b.seq_mf.sgd.epochs),
+            (2, 20, 30)
+        );
+        assert_eq!(*g, GruParams::default());
+        assert_eq!(*b, BaselineParams::default());
+        assert_eq!(dataset.options, DatasetOptions::default());
+    }
+    assert_eq!(config.datasets[1].paper_column, PaperColumn::Lastfm);
+}
+
+#[test]
+fn quick_and_ci_presets_parse_with_per_dataset_overrides() {
+    let quick = preset("quick");
+    assert_eq!(
+        quick.dataset_names(),
+        [
+            "synthetic-movielens",
+            "synthetic-lastfm",
+            "ml-100k",
+            "ml-latest-small"
+        ]
+    );
+    assert!(quick.datasets.iter().all(|d| d.gru.hidden <= 128));
+    assert!(!quick.datasets[2].required && quick.datasets[0].required);
+    let ci = preset("ci");
+    let lanes: Vec<usize> = ci.datasets.iter().map(|d| d.gru.lanes).collect();
+    assert_eq!(
+        lanes,
+        [16, 8],
+        "the synthetic-lastfm override sets lanes only"
+    );
+    assert!(
+        ci.datasets
+            .iter()
+            .all(|d| d.gru.hidden == 32 && d.gru.epochs == 8)
+    );
+    assert!(
+        ci.datasets
+            .iter()
+            .all(|d| d.baselines.bpr_mf.sgd.epochs == 10)
+    );
+    let synthetic = |d: &DatasetPlan| DatasetName::parse(&d.name).is_ok_and(|n| n.is_synthetic());
+    assert!(
+        ci.datasets.iter().all(synthetic),
+        "CI runs on built-in data only"
+    );
+}
+
+#[test]
+fn the_resolved_config_reads_back_as_itself() {
+    for name in ["paper", "quick", "ci"] {
+        let config = preset(name);
+        let text = match config.to_toml() {
+            Ok(text) => text,
+            Err(e) => panic!("{name}: {e}"),
+        };
+        let again = ExperimentConfig::from_toml(&text);
+        assert_eq!(again.ok().as_ref(), Some(&config), "{name}:\n{text}");
+    }
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_key() {
+    for (text, key) in [
+        (config("colour = 1", "", ""), "colour"),
+        (config("", "[gru]\nhiden = 5", ""), "hiden"),
+        (config("", "", "[datasets.gru]\nepoch = 3"), "epoch"),
+        (
+            config("", "", "[datasets.baselines.bpr_mf]\nfactor = 3"),
+            "factor",
+        ),
+        (
+            config("", "", "[datasets.options.split]\ntrain = 0.8"),
+            "train",
+        ),
+        (config("", "", "colour = 1"), "colour"),
+        (config("", "[evaluation]\ntie = \"optimistic\"", ""), "tie"),
+        (config("", "[check]\nmetric = []", ""), "metric"),
+    ] {
+        let error = error_of(&text);
+        assert!(error.contains(key), "`{key}` not named in: {error}");
+    }
+}
+
+#[test]
+fn defaults_fill_what_a_minimal_file_leaves_out() {
+    let config = ExperimentConfig::from_toml(MINIMAL).ok();
+    let Some(config) = config else {
+        panic!("minimal config rejected")
+    };
+    assert_eq!(config.datasets[0].methods, Method::ALL.to_vec());
+    assert_eq!(config.datasets[0].gru, GruParams::default());
+    assert_eq!(config.evaluation, EvalConfig::default());
+    assert_eq!(config.significance, SignificanceSettings::default());
+    assert_eq!(config.backend, Backend::Flex);
+}
+
+#[test]
+fn bad_values_are_errors() {
+    for (text, needle) in [
+        (
+            "name = \"t\"\nseeds = [1, 1]\n[[datasets]]\nname = \"synthetic-movielens\"\n"
+                .to_owned(),
+            "repeat",
+        ),
+        (
+            format!("{MINIMAL}[[datasets]]\nname = \"synthetic-movielens\"\n"),
+            "twice",
+        ),
+        (
+            "name = \"t\"\nseeds = [1]\n[[datasets]]\nname = \"ml-20m\"\n".to_owned(),
+            "ml-20m",
+        ),
+        (config("methods = [\"lstm\"]", "", ""), "lstm"),
+        (config("", "[check]\nmetrics = [\"mrr@30\"]", ""), "mrr@30"),
+        (config("", "[gru]\nlearning_rate = -1.0", ""), "learning"),
+        (config("", "[evaluation]\ncutoffs = [5, 10]", ""), "20"),
+        (
+            "name = \"a b\"\nseeds = [1]\n[[datasets]]\nname = \"synthetic-movielens\"\n"
+                .to_owned(),
+            "name",
+        ),
+    ] {
+        let error = error_of(&text);
+        assert!(error.contains(needle), "`{needle}` not in: {error}");
+    }
+}
+
+#[test]
+fn restrict_keeps_the_named_datasets_and_methods() {
+    let mut config = preset("quick");
+    let names = vec!["ml-100k".to_owned()];
+    let methods = [Method::parse("pop").ok(), Method::parse("gru").ok()];
+    let methods: Vec<Method> = methods.into_iter().flatten().collect();
+    assert!(config.restrict(Some(&names), Some(&methods)).is_ok());
+    assert_eq!(config.dataset_names(), ["ml-100k"]);
+    assert_eq!(config.datasets[0].methods, methods);
+    let mut config = preset("quick");
+    let error = config.restrict(Some(&["ml-1m".to_owned()]), None).err();
+    assert!(error.is_some_and(|e| e.to_string().contains("ml-1m")));
+}

@@ -1,0 +1,136 @@
+//! Paired significance tests of spec §3 on per-user test MRR@20: each
+//! user-based GRU against the standard GRU, and the best GRU against the
+//! best baseline, both "best" chosen on validation MRR@20, never on test.
+
+use super::CellSummary;
+use super::DatasetSummary;
+use crate::config::ExperimentConfig;
+use crate::experiment::{CellPaths, read_per_user};
+use crate::{Method, RunnerError};
+use seqrec_metrics::significance::{Bootstrap, Wilcoxon, paired_bootstrap, wilcoxon_signed_rank};
+use seqrec_models::GruVariant;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The per-user metric the tests compare (spec §3).
+pub const TESTED_METRIC: &str = "mrr@20";
+
+/// One paired comparison of method `a` against method `b`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub a: Method,
+    pub b: Method,
+    /// Why these two are compared.
+    pub question: String,
+    pub metric: String,
+    /// Users with at least one test event (the pairs).
+    pub users: usize,
+    /// Mean over users of each user's MRR@20 (seeds averaged per user).
+    pub mean_a: f64,
+    pub mean_b: f64,
+    pub wilcoxon: Wilcoxon,
+    /// Interval of the mean per-user difference a - b.
+    pub bootstrap: Bootstrap,
+}
+
+/// Each user's test MRR@20 of `method`, averaged over its seeds.
+fn per_user(out: &Path, cell: &CellSummary) -> Result<BTreeMap<u32, f64>, RunnerError> {
+    let mut sums: BTreeMap<u32, f64> = BTreeMap::new();
+    for run in &cell.per_seed {
+        let paths = CellPaths::new(out, &cell.dataset, cell.method, run.seed);
+        for (user, value) in read_per_user(&paths.per_user, TESTED_METRIC)? {
+            *sums.entry(user).or_default() += value;
+        }
+    }
+    let n = cell.per_seed.len().max(1) as f64;
+    Ok(sums.into_iter().map(|(u, s)| (u, s / n)).collect())
+}
+
+/// Compares `a` with `b` over the users both were measured on.
+pub fn compare(
+    config: &ExperimentConfig,
+    out: &Path,
+    a: &CellSummary,
+    b: &CellSummary,
+    question: &str,
+) -> Result<Comparison, RunnerError> {
+    let (ua, ub) = (per_user(out, a)?, per_user(out, b)?);
+    let users: Vec<u32> = ua.keys().filter(|u| ub.contains_key(u)).copied().collect();
+    if users.len() != ua.len() || users.len() != ub.len() {
+        return Err(RunnerError::Results(format!(
+            "{} and {} on {} were evaluated on different users ({} and {})",
+            a.method,
+            b.method,
+            a.dataset,
+            ua.len(),
+            ub.len()
+        )));
+    }
+    let x: Vec<f64> = users.iter().map(|u| ua[u]).collect();
+    let y: Vec<f64> = users.iter().map(|u| ub[u]).collect();
+    let failed = |e: seqrec_metrics::EvalError| {
+        RunnerError::Results(format!(
+            "{} vs {} on {}: {e}",
+            a.method, b.method, a.dataset
+        ))
+    };
+    let s = &config.significance;
+    let wilcoxon = wilcoxon_signed_rank(&x, &y).map_err(failed)?;
+    let bootstrap = paired_bootstrap(&x, &y, s.resamples, s.confidence, s.seed).map_err(failed)?;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    Ok(Comparison {
+        a: a.method,
+        b: b.method,
+        question: question.to_owned(),
+        metric: TESTED_METRIC.to_owned(),
+        users: users.len(),
+        mean_a: mean(&x),
+        mean_b: mean(&y),
+        wilcoxon,
+        bootstrap,
+    })
+}
+
+/// The comparisons spec §3 and the issue ask for, where both cells exist.
+pub(super) fn comparisons(
+    config: &ExperimentConfig,
+    dataset: &DatasetSummary,
+    cells: &[CellSummary],
+    out: &Path,
+) -> Result<Vec<Comparison>, RunnerError> {
+    let _ = dataset;
+    let mut found = Vec::new();
+    let cell = |m: Method| cells.iter().find(|c| c.method == m);
+    if let Some(standard) = cell(Method::Gru(GruVariant::Gru)) {
+        for user_based in cells.iter().filter(|c| c.method.is_user_based()) {
+            found.push(compare(
+                config,
+                out,
+                user_based,
+                standard,
+                "user-based GRU vs standard GRU",
+            )?);
+        }
+    }
+    let best = |gru: bool| {
+        cells
+            .iter()
+            .filter(|c| c.method.is_gru() == gru)
+            .max_by(|x, y| {
+                let key =
+                    |c: &CellSummary| c.validation.get(TESTED_METRIC).copied().unwrap_or(f64::MIN);
+                key(x).total_cmp(&key(y))
+            })
+    };
+    if let (Some(gru), Some(baseline)) = (best(true), best(false)) {
+        found.push(compare(
+            config,
+            out,
+            gru,
+            baseline,
+            "best GRU vs best baseline (both chosen on validation MRR@20)",
+        )?);
+    }
+    Ok(found)
+}

@@ -1,0 +1,230 @@
+//! `seqrec reproduce`, `train` and `recommend` as a user runs them.
+
+mod common;
+use common::{assert_fails_with, assert_ok, seqrec};
+
+const CONFIG: &str = r#"
+name = "tiny"
+seeds = [7]
+methods = ["pop", "item-knn", "gru"]
+[significance]
+resamples = 100
+[gru]
+hidden = 8
+lanes = 8
+epochs = 1
+[[datasets]]
+name = "synthetic-movielens"
+[datasets.options.synthetic]
+seed = 3
+users = 30
+items = 50
+events = 900
+min_events_per_user = 20
+activity_spread = 0.5
+group_size = 4
+genres = 5
+tastes_per_user = 2
+taste_strength = 0.7
+continue_run = 0.5
+repeat = 0.0
+popularity_exponent = 0.9
+same_timestamp = 0.2
+mean_gap_seconds = 3600.0
+"#;
+
+#[test]
+fn check_passes_on_a_rerun_and_names_every_cell_that_moved() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(&config, CONFIG).expect("write config");
+    let out = dir.path().join("results");
+    let (config, out_str) = (config.to_string_lossy(), out.to_string_lossy());
+    let cache = dir.path().join("cache");
+    let first = seqrec(
+        &[
+            "reproduce",
+            "--config",
+            &config,
+            "--out",
+            &out_str,
+            "--quiet",
+        ],
+        &cache,
+    );
+    assert_ok(&first);
+    assert!(String::from_utf8_lossy(&first.stdout).contains("3 cells run, 0 reused"));
+    assert!(out.join("run.log").exists(), "the run logs to a file");
+    let committed = out.join("results.json");
+
+    let fresh = dir.path().join("fresh");
+    let fresh = fresh.to_string_lossy();
+    let committed_str = committed.to_string_lossy();
+    let args = [
+        "reproduce",
+        "--config",
+        &config,
+        "--out",
+        &fresh,
+        "--quiet",
+        "--check",
+        &committed_str,
+    ];
+    let passed = seqrec(&args, &cache);
+    assert_ok(&passed);
+    assert!(String::from_utf8_lossy(&passed.stdout).contains("check passed"));
+
+    // Move two numbers in the "committed" file: both cells are named.
+    let text = std::fs::read_to_string(&committed).expect("results.json");
+    let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let cells = &mut json["datasets"][0]["cells"];
+    for index in [0, 2] {
+        let value = cells[index]["metrics"]["mrr@20"].as_f64().expect("mrr@20");
+        cells[index]["metrics"]["mrr@20"] = (value + 0.01).into();
+    }
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, json.to_string()).expect("write");
+    let tampered = tampered.to_string_lossy();
+    let args = [
+        "reproduce",
+        "--config",
+        &config,
+        "--out",
+        &fresh,
+        "--quiet",
+        "--check",
+        &tampered,
+    ];
+    let failed = seqrec(&args, &cache);
+    assert!(!failed.status.success());
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    assert!(
+        stdout.contains("synthetic-movielens / pop / mrr@20"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("synthetic-movielens / gru / mrr@20"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 moved"), "{stdout}");
+}
+
+#[test]
+fn reproduce_rejects_bad_configs_and_flags_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("cache");
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        CONFIG.replace("epochs = 1", "epochs = 1\nhiden = 3"),
+    )
+    .expect("write");
+    let config = config.to_string_lossy();
+    let out = dir.path().join("out");
+    let out = out.to_string_lossy();
+    let bad = seqrec(&["reproduce", "--config", &config, "--out", &out], &cache);
+    assert_fails_with(&bad, "hiden");
+    assert_fails_with(&bad, "bad.toml");
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, CONFIG).expect("write");
+    let good = good.to_string_lossy();
+    let unknown = seqrec(
+        &[
+            "reproduce",
+            "--config",
+            &good,
+            "--out",
+            &out,
+            "--methods",
+            "lstm",
+        ],
+        &cache,
+    );
+    assert_fails_with(&unknown, "lstm");
+    let missing = seqrec(
+        &[
+            "reproduce",
+            "--config",
+            &good,
+            "--out",
+            &out,
+            "--datasets",
+            "ml-1m",
+        ],
+        &cache,
+    );
+    assert_fails_with(&missing, "ml-1m");
+}
+
+#[test]
+fn train_saves_a_model_and_recommend_reads_it_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("cache");
+    let options = dir.path().join("options.toml");
+    let synthetic = CONFIG
+        .split("[datasets.options.synthetic]")
+        .nth(1)
+        .expect("synthetic table");
+    std::fs::write(&options, format!("[synthetic]{synthetic}")).expect("write");
+    let options = options.to_string_lossy();
+    let gru = dir.path().join("gru.toml");
+    std::fs::write(&gru, "[gru]\nhidden = 8\nlanes = 8\nepochs = 2\n").expect("write");
+    let gru = gru.to_string_lossy();
+    for method in ["gru", "item-knn"] {
+        let model = dir.path().join(method);
+        let model = model.to_string_lossy();
+        let trained = seqrec(
+            &[
+                "train",
+                "--dataset",
+                "synthetic-movielens",
+                "--options",
+                &options,
+                "--method",
+                method,
+                "--config",
+                &gru,
+                "--out",
+                &model,
+            ],
+            &cache,
+        );
+        assert_ok(&trained);
+        assert!(String::from_utf8_lossy(&trained.stdout).contains("validation MRR@20"));
+        let top = |extra: &[&str]| {
+            let mut args = vec![
+                "recommend",
+                "--model",
+                &*model,
+                "--user",
+                "1",
+                "--top",
+                "5",
+                "--json",
+            ];
+            args.extend_from_slice(extra);
+            let out = seqrec(&args, &cache);
+            assert_ok(&out);
+            let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            list.as_array().cloned().unwrap_or_default()
+        };
+        let list = top(&[]);
+        assert_eq!(list.len(), 5, "{method}");
+        let ranks: Vec<u64> = list.iter().filter_map(|r| r["rank"].as_u64()).collect();
+        assert_eq!(ranks, [1, 2, 3, 4, 5]);
+        let scores: Vec<f64> = list.iter().filter_map(|r| r["score"].as_f64()).collect();
+        assert!(
+            scores.windows(2).all(|w| w[0] >= w[1]),
+            "{method}: {scores:?}"
+        );
+        // The saved model gives the same list every time it is loaded.
+        assert_eq!(top(&[]), list, "{method}");
+        let unknown = seqrec(
+            &["recommend", "--model", &model, "--user", "no-such-user"],
+            &cache,
+        );
+        assert_fails_with(&unknown, "no-such-user");
+    }
+    let not_a_model = seqrec(&["recommend", "--model", &options, "--user", "1"], &cache);
+    assert_fails_with(&not_a_model, "model.toml");
+}
