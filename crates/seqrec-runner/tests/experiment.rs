@@ -176,3 +176,33 @@ fn results_are_written_as_markdown_csv_json_and_plots() {
             .contains("attentional-user-gru")
     );
 }
+
+#[test]
+fn missing_real_data_is_skipped_when_optional_and_an_error_when_required() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty_root = dir.path().join("no-data");
+    let config = |required: bool| {
+        let text = format!(
+            "name = \"t\"\nseeds = [1]\nmethods = [\"pop\"]\n[[datasets]]\nname = \"synthetic-lastfm\"\n[[datasets]]\nname = \"ml-100k\"\nrequired = {required}\n"
+        );
+        ExperimentConfig::from_toml(&text).expect("config")
+    };
+    let out = dir.path().join("out");
+    let options = RunOptions::new(&empty_root, &out);
+    let results = run(&config(false), &options)
+        .expect("an optional dataset that is missing is skipped")
+        .results
+        .expect("finished");
+    assert_eq!(results.datasets.len(), 1);
+    assert_eq!(results.skipped.len(), 1);
+    assert_eq!(results.skipped[0].dataset, "ml-100k");
+    assert!(results.skipped[0].reason.contains("ml-100k/u.data"));
+    assert!(read(&out.join("table.md")).contains("## Skipped datasets"));
+
+    let error = run(&config(true), &options).err().map(|e| e.to_string());
+    let error = error.expect("a required dataset that is missing is an error");
+    assert!(
+        error.contains("ml-100k/u.data") && error.contains("SEQREC_DATA_DIR"),
+        "{error}"
+    );
+}

@@ -166,6 +166,32 @@ impl ExperimentConfig {
     }
 
     /// Parses and resolves a preset's text.
+    ///
+    /// ```
+    /// use seqrec_runner::ExperimentConfig;
+    /// let config = ExperimentConfig::from_toml(
+    ///     r#"
+    ///     name = "demo"
+    ///     seeds = [1, 2]
+    ///     methods = ["pop", "gru"]
+    ///     [gru]
+    ///     hidden = 64
+    ///     [[datasets]]
+    ///     name = "synthetic-movielens"
+    ///     [[datasets]]
+    ///     name = "synthetic-lastfm"
+    ///     gru = { lanes = 16 }
+    ///     "#,
+    /// )?;
+    /// // Shared settings reach every dataset; a dataset's own table overrides them.
+    /// assert_eq!(config.datasets[0].gru.hidden, 64);
+    /// assert_eq!(config.datasets[1].gru.lanes, 16);
+    /// assert_eq!(config.datasets[0].gru.lanes, 1000); // Table 1 default
+    ///
+    /// let typo = ExperimentConfig::from_toml("name = \"x\"\nseeds = [1]\nsead = 2\n");
+    /// assert!(typo.unwrap_err().to_string().contains("sead"));
+    /// # Ok::<(), seqrec_runner::RunnerError>(())
+    /// ```
     pub fn from_toml(text: &str) -> Result<Self, RunnerError> {
         let file: ConfigFile =
             toml::from_str(text).map_err(|e| RunnerError::Config(e.to_string()))?;

@@ -170,7 +170,7 @@ impl Results {
                     per_seed: mine.into_iter().cloned().collect(),
                 });
             }
-            let comparisons = significance::comparisons(config, &dataset, &cells, out)?;
+            let comparisons = significance::comparisons(config, &cells, out)?;
             let claims = claims(&dataset, &cells, &comparisons, config.significance.alpha);
             results.push(DatasetResults {
                 dataset,

@@ -3,7 +3,6 @@
 //! best baseline, both "best" chosen on validation MRR@20, never on test.
 
 use super::CellSummary;
-use super::DatasetSummary;
 use crate::config::ExperimentConfig;
 use crate::experiment::{CellPaths, read_per_user};
 use crate::{Method, RunnerError};
@@ -95,11 +94,9 @@ pub fn compare(
 /// The comparisons spec §3 and the issue ask for, where both cells exist.
 pub(super) fn comparisons(
     config: &ExperimentConfig,
-    dataset: &DatasetSummary,
     cells: &[CellSummary],
     out: &Path,
 ) -> Result<Vec<Comparison>, RunnerError> {
-    let _ = dataset;
     let mut found = Vec::new();
     let cell = |m: Method| cells.iter().find(|c| c.method == m);
     if let Some(standard) = cell(Method::Gru(GruVariant::Gru)) {

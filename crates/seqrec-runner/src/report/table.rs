@@ -14,7 +14,8 @@ fn percent(x: f64) -> String {
     }
 }
 
-fn p_value(p: f64) -> String {
+/// A p-value for people: four decimals, or scientific when tiny.
+pub(super) fn p_value(p: f64) -> String {
     if p < 1e-4 {
         format!("{p:.1e}")
     } else {
@@ -47,6 +48,22 @@ pub fn markdown(results: &Results, out: &Path) -> String {
         results.config_hash,
         results.preset
     );
+    let mut cell_commits: Vec<&str> = results
+        .datasets
+        .iter()
+        .flat_map(|d| d.cells.iter().flat_map(|c| c.per_seed.iter()))
+        .map(|r| r.git_commit.as_str())
+        .collect();
+    cell_commits.sort_unstable();
+    cell_commits.dedup();
+    if cell_commits != [results.git_commit.as_str()] {
+        let list: Vec<String> = cell_commits.iter().map(|c| format!("`{c}`")).collect();
+        let _ = writeln!(
+            md,
+            "The cells were computed by commit(s) {} and reused (their settings hash is unchanged); the commit above wrote the tables.\n",
+            list.join(", ")
+        );
+    }
     summary(&mut md, results);
     for dataset in &results.datasets {
         dataset_section(&mut md, dataset, out);
