@@ -280,7 +280,8 @@ pub fn cell_hash(
     ))
 }
 
-/// The commit the code was built from (`-dirty` with uncommitted changes).
+/// The commit the code was built from (`-dirty` with uncommitted changes
+/// outside `results/`, which holds the runner's own output).
 pub fn git_commit() -> String {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
@@ -292,8 +293,15 @@ pub fn git_commit() -> String {
     };
     match git(&["rev-parse", "HEAD"]) {
         Some(commit) => {
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
+            let dirty = git(&[
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!results",
+            ])
+            .is_some_and(|s| !s.is_empty());
             if dirty {
                 format!("{commit}-dirty")
             } else {
