@@ -5,6 +5,7 @@
 //! bit-identical results. Used by the CPU backends instead of
 //! [`crate::output::softmax_cross_entropy`], which it must equal.
 
+use crate::GruError;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, s};
 use rayon::prelude::*;
@@ -34,6 +35,11 @@ fn lanes_fold(values: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
     total
 }
 
+/// A block shape that cannot hold: a bug, reported rather than a panic.
+fn shape_error(e: ndarray::ShapeError) -> GruError {
+    GruError::Backend(format!("output layer block shape: {e}"))
+}
+
 /// Gradients on the host: `weight_t` is ∂W transposed, `[items × n]`.
 #[derive(Debug)]
 pub(crate) struct HostGradients {
@@ -54,10 +60,22 @@ pub(crate) fn softmax_cross_entropy_host(
     n: usize,
     chunk_rows: usize,
     scale: f32,
-) -> HostGradients {
+) -> Result<HostGradients, GruError> {
     let items = bias.len();
     let rows = targets.len();
-    let w = ArrayView2::from_shape((n, items), weight).expect("weight is n × items");
+    if states.len() != rows * n || weight.len() != n * items {
+        return Err(GruError::Backend(format!(
+            "output layer: {} state values for {rows} rows × {n}, {} weights for {n} × {items}",
+            states.len(),
+            weight.len()
+        )));
+    }
+    if let Some(&bad) = targets.iter().find(|&&t| t as usize >= items) {
+        return Err(GruError::Backend(format!(
+            "output layer: target item {bad} outside the catalogue of {items}"
+        )));
+    }
+    let w = ArrayView2::from_shape((n, items), weight).map_err(shape_error)?;
     let mut out = HostGradients {
         loss_sum: 0.0,
         weight_t: vec![0.0; items * n],
@@ -80,10 +98,11 @@ pub(crate) fn softmax_cross_entropy_host(
             .par_chunks_mut(row_block * items)
             .zip(h.par_chunks(row_block * n))
             .zip(t.par_chunks(row_block))
-            .map(|((g_block, h_block), t_block)| {
+            .map(|((g_block, h_block), t_block)| -> Result<f64, GruError> {
                 let r = t_block.len();
-                let hb = ArrayView2::from_shape((r, n), h_block).expect("h block");
-                let mut gb = ArrayViewMut2::from_shape((r, items), g_block).expect("g block");
+                let hb = ArrayView2::from_shape((r, n), h_block).map_err(shape_error)?;
+                let mut gb =
+                    ArrayViewMut2::from_shape((r, items), &mut *g_block).map_err(shape_error)?;
                 for mut row in gb.rows_mut() {
                     row.assign(&ndarray::ArrayView1::from(bias));
                 }
@@ -104,34 +123,35 @@ pub(crate) fn softmax_cross_entropy_host(
                     }
                     row[target] -= scale;
                 }
-                loss
+                Ok(loss)
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         out.loss_sum += losses.iter().sum::<f64>();
         let g = &*g;
         // ∂h = G Wᵀ, row blocks in parallel.
         out.states[start * n..(start + len) * n]
             .par_chunks_mut(row_block * n)
             .zip(g.par_chunks(row_block * items))
-            .for_each(|(dh, g_block)| {
+            .try_for_each(|(dh, g_block)| -> Result<(), GruError> {
                 let r = dh.len() / n;
-                let gb = ArrayView2::from_shape((r, items), g_block).expect("g block");
-                let mut dh = ArrayViewMut2::from_shape((r, n), dh).expect("dh block");
+                let gb = ArrayView2::from_shape((r, items), g_block).map_err(shape_error)?;
+                let mut dh = ArrayViewMut2::from_shape((r, n), dh).map_err(shape_error)?;
                 general_mat_mul(1.0, &gb, &w.t(), 0.0, &mut dh);
-            });
+                Ok(())
+            })?;
         // ∂Wᵀ += Gᵀ H and ∂b += Σ G, item blocks in parallel.
-        let hv = ArrayView2::from_shape((len, n), h).expect("h chunk");
-        let gv = ArrayView2::from_shape((len, items), g).expect("g chunk");
+        let hv = ArrayView2::from_shape((len, n), h).map_err(shape_error)?;
+        let gv = ArrayView2::from_shape((len, items), g).map_err(shape_error)?;
         let item_block = block(items);
         out.weight_t
             .par_chunks_mut(item_block * n)
             .zip(out.bias.par_chunks_mut(item_block))
             .enumerate()
-            .for_each(|(index, (dw, db))| {
+            .try_for_each(|(index, (dw, db))| -> Result<(), GruError> {
                 let first = index * item_block;
                 let count = db.len();
                 let g_cols = gv.slice(s![.., first..first + count]);
-                let mut dw = ArrayViewMut2::from_shape((count, n), dw).expect("dw block");
+                let mut dw = ArrayViewMut2::from_shape((count, n), dw).map_err(shape_error)?;
                 general_mat_mul(1.0, &g_cols.t(), &hv, 1.0, &mut dw);
                 // Row by row: contiguous reads, the same order for every split.
                 for row in g.chunks_exact(items) {
@@ -139,10 +159,11 @@ pub(crate) fn softmax_cross_entropy_host(
                         *d += x;
                     }
                 }
-            });
+                Ok(())
+            })?;
         start += len;
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -186,7 +207,8 @@ mod tests {
                 n,
                 chunk,
                 scale as f32,
-            );
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
             let close = |a: &[f32], b: &[f32], what: &str| {
                 assert_eq!(a.len(), b.len(), "{what}");
                 for (x, y) in a.iter().zip(b) {

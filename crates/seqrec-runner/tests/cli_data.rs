@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_ok, json_of, seqrec};
+use common::{assert_fails_with, assert_ok, json_of, seqrec};
 
 #[test]
 fn stats_json_has_the_documented_keys() {
@@ -127,13 +127,8 @@ fn bad_input_is_a_clear_error_not_a_panic() {
         ],
         dir.path(),
     );
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("u.data:2: rating `x` is not a number"),
-        "{err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
+    assert_fails_with(&out, "u.data:2: rating `x` is not a number");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 
     let out = seqrec(
         &[
@@ -146,18 +141,10 @@ fn bad_input_is_a_clear_error_not_a_panic() {
         ],
         dir.path(),
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("file not found"),
-        "{err}"
-    );
+    assert_fails_with(&out, "file not found");
 
     let out = seqrec(&["data", "stats", "--dataset", "netflix"], dir.path());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("unknown dataset `netflix`"),
-        "{err}"
-    );
+    assert_fails_with(&out, "unknown dataset `netflix`");
 }
 
 #[test]
@@ -253,11 +240,7 @@ fn evaluate_a_baseline_with_params_from_toml() {
         ],
         dir.path(),
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("neighbours must be at least 1"),
-        "{err}"
-    );
+    assert_fails_with(&out, "neighbours must be at least 1");
 
     let out = seqrec(
         &[
@@ -269,11 +252,7 @@ fn evaluate_a_baseline_with_params_from_toml() {
         ],
         dir.path(),
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("unknown method `gru4rec`"),
-        "{err}"
-    );
+    assert_fails_with(&out, "unknown method `gru4rec`");
 }
 
 #[test]

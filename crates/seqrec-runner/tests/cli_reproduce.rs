@@ -3,7 +3,10 @@
 mod common;
 use common::{assert_fails_with, assert_ok, seqrec};
 
-const CONFIG: &str = r#"
+/// A tiny preset: two baselines and a GRU on a small synthetic set.
+fn tiny_config() -> String {
+    format!(
+        r#"
 name = "tiny"
 seeds = [7]
 methods = ["pop", "item-knn", "gru"]
@@ -16,28 +19,16 @@ epochs = 1
 [[datasets]]
 name = "synthetic-movielens"
 [datasets.options.synthetic]
-seed = 3
-users = 30
-items = 50
-events = 900
-min_events_per_user = 20
-activity_spread = 0.5
-group_size = 4
-genres = 5
-tastes_per_user = 2
-taste_strength = 0.7
-continue_run = 0.5
-repeat = 0.0
-popularity_exponent = 0.9
-same_timestamp = 0.2
-mean_gap_seconds = 3600.0
-"#;
+{}"#,
+        common::tiny_synthetic(30, 50, 900)
+    )
+}
 
 #[test]
 fn check_passes_on_a_rerun_and_names_every_cell_that_moved() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("tiny.toml");
-    std::fs::write(&config, CONFIG).expect("write config");
+    std::fs::write(&config, tiny_config()).expect("write config");
     let out = dir.path().join("results");
     let (config, out_str) = (config.to_string_lossy(), out.to_string_lossy());
     let cache = dir.path().join("cache");
@@ -116,7 +107,7 @@ fn reproduce_rejects_bad_configs_and_flags_clearly() {
     let config = dir.path().join("bad.toml");
     std::fs::write(
         &config,
-        CONFIG.replace("epochs = 1", "epochs = 1\nhiden = 3"),
+        tiny_config().replace("epochs = 1", "epochs = 1\nhiden = 3"),
     )
     .expect("write");
     let config = config.to_string_lossy();
@@ -126,7 +117,7 @@ fn reproduce_rejects_bad_configs_and_flags_clearly() {
     assert_fails_with(&bad, "hiden");
     assert_fails_with(&bad, "bad.toml");
     let good = dir.path().join("good.toml");
-    std::fs::write(&good, CONFIG).expect("write");
+    std::fs::write(&good, tiny_config()).expect("write");
     let good = good.to_string_lossy();
     let unknown = seqrec(
         &[
@@ -161,11 +152,8 @@ fn train_saves_a_model_and_recommend_reads_it_back() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cache = dir.path().join("cache");
     let options = dir.path().join("options.toml");
-    let synthetic = CONFIG
-        .split("[datasets.options.synthetic]")
-        .nth(1)
-        .expect("synthetic table");
-    std::fs::write(&options, format!("[synthetic]{synthetic}")).expect("write");
+    let synthetic = common::tiny_synthetic(30, 50, 900);
+    std::fs::write(&options, format!("[synthetic]\n{synthetic}")).expect("write");
     let options = options.to_string_lossy();
     let gru = dir.path().join("gru.toml");
     std::fs::write(&gru, "[gru]\nhidden = 8\nlanes = 8\nepochs = 2\n").expect("write");

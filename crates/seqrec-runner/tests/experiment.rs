@@ -1,6 +1,8 @@
 //! The runner as a library: results in every format, finished cells reused,
 //! a half-finished run resumed to the same numbers.
 
+mod common;
+
 use seqrec_runner::{ExperimentConfig, Method, Results, RunOptions, run};
 use std::path::Path;
 
@@ -21,22 +23,8 @@ learning_rate = 0.01
 [[datasets]]
 name = "synthetic-movielens"
 [datasets.options.synthetic]
-seed = 3
-users = 40
-items = 60
-events = 1200
-min_events_per_user = 20
-activity_spread = 0.5
-group_size = 4
-genres = 5
-tastes_per_user = 2
-taste_strength = 0.7
-continue_run = 0.5
-repeat = 0.0
-popularity_exponent = 0.9
-same_timestamp = 0.2
-mean_gap_seconds = 3600.0
-"#
+{synthetic}"#,
+        synthetic = common::tiny_synthetic(40, 60, 1200)
     );
     match ExperimentConfig::from_toml(&text) {
         Ok(config) => config,

@@ -125,7 +125,7 @@ impl WindowTrainer<'_> {
                 n,
                 self.chunk_rows,
                 scale as f32,
-            );
+            )?;
             OutputGradients {
                 loss_sum: Tensor::from_data(TensorData::new(vec![g.loss_sum as f32], [1]), inner),
                 weight: Tensor::<2>::from_data(TensorData::new(g.weight_t, [items, n]), inner)
