@@ -31,6 +31,10 @@ pub struct ReproduceArgs {
     /// that moved beyond the preset's tolerances.
     #[arg(long)]
     check: bool,
+    /// Run nothing: list the cells, which would run, and each GRU's
+    /// estimated peak memory.
+    #[arg(long, conflicts_with = "check")]
+    plan: bool,
     /// Data root (else $SEQREC_DATA_DIR, else datasets/).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -74,6 +78,9 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     }
     if args.force {
         command.arg("--force");
+    }
+    if args.plan {
+        command.arg("--plan");
     }
     if args.check {
         let committed = root.join("results").join(&args.preset).join("results.json");

@@ -31,7 +31,7 @@ pub mod report;
 
 pub use config::{CheckTolerances, DatasetPlan, ExperimentConfig, SignificanceSettings};
 pub use error::RunnerError;
-pub use experiment::{RunOptions, RunOutcome, SeedRun, run};
+pub use experiment::{Plan, RunOptions, RunOutcome, SeedRun, plan, run};
 pub use method::Method;
 pub use paper::{PaperCell, PaperColumn, paper_cell, paper_tuples_per_second};
 pub use report::{CheckReport, Results, check};

@@ -47,7 +47,7 @@ enum Command {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let log_file = match &cli.command {
-        Command::Reproduce(args) => Some(args.log_path()),
+        Command::Reproduce(args) => args.log_path(),
         _ => None,
     };
     init_logging(cli.verbose, log_file.as_deref())?;

@@ -3,7 +3,8 @@
 
 mod common;
 
-use seqrec_runner::{ExperimentConfig, Method, Results, RunOptions, run};
+use seqrec_runner::experiment::CellState;
+use seqrec_runner::{ExperimentConfig, Method, Results, RunOptions, plan, run};
 use std::path::Path;
 
 /// A tiny experiment: two baselines and two GRUs on a small synthetic set.
@@ -193,4 +194,44 @@ fn missing_real_data_is_skipped_when_optional_and_an_error_when_required() {
         error.contains("ml-100k/u.data") && error.contains("SEQREC_DATA_DIR"),
         "{error}"
     );
+}
+
+#[test]
+fn a_plan_says_what_would_run_and_estimates_gru_memory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let options = RunOptions::new("datasets", &out);
+    let states = |config: &ExperimentConfig| -> Vec<(String, CellState)> {
+        let plan = plan(config, &options).unwrap_or_else(|e| panic!("plan: {e}"));
+        plan.cells
+            .iter()
+            .map(|c| (c.method.name().to_owned(), c.state))
+            .collect()
+    };
+    let config = tiny(2);
+    let before = plan(&config, &options).expect("plan");
+    assert!(before.cells.iter().all(|c| c.state == CellState::ToRun));
+    assert!(!out.join("results.json").exists(), "a plan runs nothing");
+    for cell in &before.cells {
+        assert_eq!(
+            cell.memory_bytes.is_some_and(|b| b > 0),
+            cell.method.is_gru(),
+            "{}",
+            cell.method
+        );
+    }
+    assert!(before.describe().contains("4 to run"));
+    run_in(&config, &out, None);
+    assert!(
+        states(&config)
+            .iter()
+            .all(|(_, s)| *s == CellState::Finished)
+    );
+    let changed = states(&tiny(3));
+    let stale: Vec<&str> = changed
+        .iter()
+        .filter(|(_, s)| *s == CellState::Stale)
+        .map(|(m, _)| m.as_str())
+        .collect();
+    assert_eq!(stale, ["gru", "attentional-user-gru"]);
 }

@@ -5,7 +5,7 @@ use super::Common;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use seqrec_models::Backend;
-use seqrec_runner::{ExperimentConfig, Method, Results, RunOptions, check, run};
+use seqrec_runner::{ExperimentConfig, Method, Results, RunOptions, check, plan, run};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -38,6 +38,10 @@ pub struct ReproduceArgs {
     /// fails naming every cell that moved.
     #[arg(long)]
     check: Option<PathBuf>,
+    /// Run nothing: list the cells, which are finished, which would run,
+    /// and each GRU's estimated peak memory.
+    #[arg(long, conflicts_with = "check")]
+    plan: bool,
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
@@ -50,9 +54,10 @@ impl ReproduceArgs {
             .unwrap_or_else(|| PathBuf::from(format!("configs/{}.toml", self.preset)))
     }
 
-    /// Where the run's log goes (known before the config is read).
-    pub fn log_path(&self) -> PathBuf {
-        self.out_dir(&self.config_name()).join("run.log")
+    /// Where the run's log goes (known before the config is read; a plan
+    /// writes none).
+    pub fn log_path(&self) -> Option<PathBuf> {
+        (!self.plan).then(|| self.out_dir(&self.config_name()).join("run.log"))
     }
 
     fn config_name(&self) -> String {
@@ -104,6 +109,11 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         progress: !args.quiet,
         stop_after_cells: None,
     };
+    if args.plan {
+        let plan = plan(&config, &options)?;
+        write!(std::io::stdout().lock(), "{}", plan.describe())?;
+        return Ok(());
+    }
     tracing::info!(preset = %config.name, out = %out.display(), "reproduce");
     let outcome = run(&config, &options)?;
     let Some(results) = outcome.results else {

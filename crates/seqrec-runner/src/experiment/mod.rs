@@ -4,10 +4,12 @@
 //! claims and plots of [`crate::report`].
 
 mod cell;
+mod plan;
 
 pub use cell::{
     CellPaths, SeedRun, dataset_slug, read_per_user, write_atomic, write_json, write_per_user,
 };
+pub use plan::{CellState, Plan, PlannedCell, plan};
 
 use crate::config::{DatasetPlan, ExperimentConfig};
 use crate::report::{DatasetSummary, Results};
@@ -84,7 +86,7 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
     } else {
         ProgressDrawTarget::hidden()
     });
-    let (available, skipped) = available_datasets(config, &options.data_dir)?;
+    let (available, skipped) = available_datasets(config, &options.data_dir, true)?;
     let total: usize = available
         .iter()
         .map(|d| d.methods.len() * config.seeds.len())
@@ -204,10 +206,12 @@ fn data_error(plan: &DatasetPlan, e: impl std::fmt::Display) -> RunnerError {
 }
 
 /// The datasets the data root has; a missing optional one is skipped with a
-/// warning, a missing required one is an error naming the file.
+/// warning, a missing required one is an error naming the file (`strict`)
+/// or listed as skipped with that said (a plan).
 fn available_datasets<'a>(
     config: &'a ExperimentConfig,
     data_dir: &Path,
+    strict: bool,
 ) -> Result<(Vec<&'a DatasetPlan>, Vec<SkippedDataset>), RunnerError> {
     let mut available = Vec::new();
     let mut skipped = Vec::new();
@@ -217,7 +221,7 @@ fn available_datasets<'a>(
         match source {
             Some(path) if !path.exists() => {
                 let reason = format!("{} not found", path.display());
-                if plan.required {
+                if plan.required && strict {
                     return Err(data_error(
                         plan,
                         format!(
@@ -226,6 +230,11 @@ fn available_datasets<'a>(
                     ));
                 }
                 tracing::warn!(dataset = %plan.name, "skipped: {reason}");
+                let reason = if plan.required {
+                    format!("{reason}; it is required, so a run would stop here")
+                } else {
+                    reason
+                };
                 skipped.push(SkippedDataset {
                     dataset: plan.name.clone(),
                     reason,
