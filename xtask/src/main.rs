@@ -40,7 +40,7 @@ enum Command {
     /// Download ML-10M and LastFM-1K (datasets/manifest.toml) into the data
     /// root, verifying SHA-256, and unpack them where the loaders look.
     FetchData(fetch::FetchArgs),
-    /// Run a preset (quick, paper, ci) into results/<preset>/: Table 2
+    /// Run a preset (quick, paper, ci) into results/PRESET/: Table 2
     /// beside the paper, significance, claims, plots. `--check` compares a
     /// fresh run with the committed results.
     Reproduce(reproduce::ReproduceArgs),

@@ -27,7 +27,7 @@ pub struct ReproduceArgs {
     #[arg(long)]
     force: bool,
     /// Re-run from scratch (into target/reproduce-check/) and compare with
-    /// the committed results/<preset>/results.json; fail naming every cell
+    /// the committed results/PRESET/results.json; fail naming every cell
     /// that moved beyond the preset's tolerances.
     #[arg(long)]
     check: bool,

@@ -39,7 +39,7 @@ enum Command {
     /// The top items for a user from a saved model, with titles where the
     /// dataset has them.
     Recommend(commands::train::RecommendArgs),
-    /// Run a preset (methods × datasets × seeds) into results/<preset>/:
+    /// Run a preset (methods × datasets × seeds) into results/PRESET/:
     /// Table 2 beside the paper, significance, claims, plots.
     Reproduce(commands::reproduce::ReproduceArgs),
 }

@@ -1,5 +1,5 @@
 //! Readers of the input formats of spec §2. Each turns one file into
-//! [`RawEvents`](crate::raw::RawEvents) in file order; numbering, ordering and
+//! `RawEvents` in file order; numbering, ordering and
 //! splitting are shared (`crate::raw`, `crate::pipeline`).
 
 pub(crate) mod lastfm;

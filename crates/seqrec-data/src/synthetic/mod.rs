@@ -4,7 +4,7 @@
 //! (series, albums) that users consume in runs; popularity is skewed (Zipf
 //! over groups); with repeats enabled users go back to recent items. The
 //! same configuration and seed always give the same events, and the same
-//! bytes when written ([`write`]) in any of the real formats.
+//! bytes when written ([`write()`]) in any of the real formats.
 
 mod write;
 
