@@ -51,17 +51,20 @@ fn check_passes_on_a_rerun_and_names_every_cell_that_moved() {
     let fresh = dir.path().join("fresh");
     let fresh = fresh.to_string_lossy();
     let committed_str = committed.to_string_lossy();
-    let args = [
-        "reproduce",
-        "--config",
-        &config,
-        "--out",
-        &fresh,
-        "--quiet",
-        "--check",
-        &committed_str,
-    ];
-    let passed = seqrec(&args, &cache);
+    let check_against = |committed: &str| {
+        let args = [
+            "reproduce",
+            "--config",
+            &config,
+            "--out",
+            &fresh,
+            "--quiet",
+            "--check",
+            committed,
+        ];
+        seqrec(&args, &cache)
+    };
+    let passed = check_against(&committed_str);
     assert_ok(&passed);
     assert!(String::from_utf8_lossy(&passed.stdout).contains("check passed"));
 
@@ -76,17 +79,7 @@ fn check_passes_on_a_rerun_and_names_every_cell_that_moved() {
     let tampered = dir.path().join("tampered.json");
     std::fs::write(&tampered, json.to_string()).expect("write");
     let tampered = tampered.to_string_lossy();
-    let args = [
-        "reproduce",
-        "--config",
-        &config,
-        "--out",
-        &fresh,
-        "--quiet",
-        "--check",
-        &tampered,
-    ];
-    let failed = seqrec(&args, &cache);
+    let failed = check_against(&tampered);
     assert!(!failed.status.success());
     let stdout = String::from_utf8_lossy(&failed.stdout);
     assert!(

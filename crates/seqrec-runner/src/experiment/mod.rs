@@ -17,7 +17,7 @@ use crate::{Method, RunnerError};
 use cell::{CellJob, run_cell};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seqrec_core::Part;
-use seqrec_data::{DatasetName, LoadRequest};
+use seqrec_data::{Dataset, DatasetName, LoadRequest};
 use seqrec_models::Backend;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -103,14 +103,8 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
     let mut summaries = Vec::new();
     let mut runs = Vec::new();
     for plan in available {
-        let name = DatasetName::parse(&plan.name).map_err(|e| data_error(plan, e))?;
-        let request = LoadRequest {
-            data_dir: options.data_dir.clone(),
-            options: plan.options.clone(),
-            cache_dir: options.cache_dir.clone(),
-        };
         overall.set_message(format!("loading {}", plan.name));
-        let data = seqrec_data::load(&name, &request).map_err(|e| data_error(plan, e))?;
+        let data = load_dataset(plan, options)?;
         let split = &data.split;
         summaries.push(DatasetSummary {
             name: plan.name.clone(),
@@ -196,6 +190,17 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
         ran,
         reused,
     })
+}
+
+/// Loads a dataset of the plan with its options, through the split cache.
+fn load_dataset(plan: &DatasetPlan, options: &RunOptions) -> Result<Dataset, RunnerError> {
+    let name = DatasetName::parse(&plan.name).map_err(|e| data_error(plan, e))?;
+    let request = LoadRequest {
+        data_dir: options.data_dir.clone(),
+        options: plan.options.clone(),
+        cache_dir: options.cache_dir.clone(),
+    };
+    seqrec_data::load(&name, &request).map_err(|e| data_error(plan, e))
 }
 
 fn data_error(plan: &DatasetPlan, e: impl std::fmt::Display) -> RunnerError {

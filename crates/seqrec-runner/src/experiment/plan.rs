@@ -3,10 +3,9 @@
 //! reused, which would run, and each GRU cell's estimated peak memory, so
 //! a long GPU run can be checked before it starts.
 
-use super::{CellPaths, available_datasets, cell_hash, data_error, finished_cell};
+use super::{CellPaths, available_datasets, cell_hash, finished_cell, load_dataset};
 use crate::config::ExperimentConfig;
 use crate::{Method, RunOptions, RunnerError};
-use seqrec_data::{DatasetName, LoadRequest};
 use seqrec_models::MemoryEstimate;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -51,13 +50,7 @@ pub fn plan(config: &ExperimentConfig, options: &RunOptions) -> Result<Plan, Run
     let mut cells = Vec::new();
     let mut datasets = Vec::new();
     for plan in available {
-        let name = DatasetName::parse(&plan.name).map_err(|e| data_error(plan, e))?;
-        let request = LoadRequest {
-            data_dir: options.data_dir.clone(),
-            options: plan.options.clone(),
-            cache_dir: options.cache_dir.clone(),
-        };
-        let data = seqrec_data::load(&name, &request).map_err(|e| data_error(plan, e))?;
+        let data = load_dataset(plan, options)?;
         let (users, items) = (data.split.users(), data.split.catalogue_size());
         datasets.push((plan.name.clone(), users, items));
         for &method in &plan.methods {
