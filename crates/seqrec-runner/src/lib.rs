@@ -27,6 +27,7 @@ mod method;
 pub mod model_dir;
 mod paper;
 mod plots;
+pub mod progress;
 pub mod report;
 
 pub use config::{CheckTolerances, DatasetPlan, ExperimentConfig, SignificanceSettings};

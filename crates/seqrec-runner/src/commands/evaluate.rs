@@ -198,11 +198,7 @@ pub fn fit_gru(
     seed: u64,
 ) -> Result<(Box<dyn Scorer + Send>, Extra)> {
     let backend = Backend::parse(&args.backend)?;
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} tuples ({per_sec}, {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = seqrec_runner::progress::training_bar(false);
     let options = TrainOptions {
         backend,
         checkpoint: args.checkpoint.clone(),

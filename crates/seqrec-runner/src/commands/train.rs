@@ -6,7 +6,6 @@ use super::data::{load_with, read_options};
 use super::evaluate::read_config;
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use seqrec_data::DatasetName;
 use seqrec_models::Backend;
 use seqrec_runner::Method;
@@ -52,11 +51,7 @@ pub fn train(args: TrainArgs, common: &Common) -> Result<()> {
         seed: args.seed,
         backend: Backend::parse(&args.backend)?,
     };
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} tuples ({per_sec}, {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = seqrec_runner::progress::training_bar(false);
     let (saved, _) = model_dir::train(&spec, &data, &options, &args.out, Some(bar.clone()))
         .with_context(|| format!("training {method} on {}", args.dataset))?;
     bar.finish_and_clear();

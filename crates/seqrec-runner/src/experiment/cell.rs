@@ -2,7 +2,7 @@
 //! validation and the test split by the one evaluator.
 
 use crate::{Method, RunnerError};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use seqrec_core::{Part, Scorer, Split};
 use seqrec_metrics::{EvalConfig, EvalReport, Metric, evaluate};
 use seqrec_models::{Backend, TrainOptions, TrainingReport};
@@ -179,12 +179,7 @@ fn fit(job: &CellJob<'_>) -> Result<Fitted, RunnerError> {
         }
         Method::Gru(variant) => {
             if let Some(bar) = &job.progress {
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "  {msg} {bar:30} {pos}/{len} tuples ({per_sec}, {eta})",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
+                crate::progress::style_training_bar(bar, true);
             }
             let options = TrainOptions {
                 backend: job.backend,
