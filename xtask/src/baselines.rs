@@ -1,11 +1,10 @@
 //! `cargo xtask baselines`: every baseline on ml-latest-small and ml-100k,
 //! written to `docs/baselines.md` (and `.csv`, `.json` beside it).
 
-use crate::process::{cargo, measure, workspace_root};
+use crate::process::{cargo, evaluate_command, measure, workspace_root};
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::Command;
 
 const METHODS: [&str; 5] = ["pop", "item-knn", "decay-knn", "bpr-mf", "seq-mf"];
 const DATASETS: [&str; 2] = ["ml-latest-small", "ml-100k"];
@@ -19,19 +18,8 @@ pub fn run(data_dir: Option<PathBuf>, seed: u64) -> Result<()> {
     let mut rows = Vec::new();
     for dataset in DATASETS {
         for method in METHODS {
-            let mut cmd = Command::new(&seqrec);
-            cmd.arg("--data-dir").arg(&data_dir).arg("--no-cache");
-            cmd.args([
-                "evaluate",
-                "--dataset",
-                dataset,
-                "--method",
-                method,
-                "--split",
-                "test",
-                "--json",
-            ]);
-            cmd.args(["--seed", &seed.to_string()]);
+            let mut cmd = evaluate_command(&seqrec, &data_dir, dataset, method, seed);
+            cmd.arg("--no-cache");
             let (_, out) = measure(cmd).with_context(|| format!("{method} on {dataset}"))?;
             let json: serde_json::Value = serde_json::from_str(out.trim())?;
             eprintln!(

@@ -6,14 +6,13 @@
 //! Every cell is one `seqrec evaluate` run whose outputs are kept under
 //! `target/gru-quality/`, so an interrupted run continues where it stopped.
 
-use crate::process::{cargo, measure, workspace_root};
+use crate::process::{cargo, evaluate_command, measure, workspace_root};
 use anyhow::{Context, Result, bail};
 use seqrec_metrics::significance::{paired_bootstrap, wilcoxon_signed_rank};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const VARIANTS: [&str; 4] = [
     "gru",
@@ -102,19 +101,7 @@ fn cell(
         return Ok(None);
     }
     if *force || !json_path.exists() {
-        let mut cmd = Command::new(seqrec);
-        cmd.arg("--data-dir").arg(data_dir);
-        cmd.args([
-            "evaluate",
-            "--dataset",
-            dataset,
-            "--method",
-            method,
-            "--split",
-            "test",
-            "--json",
-        ]);
-        cmd.args(["--seed", &seed.to_string()]);
+        let mut cmd = evaluate_command(seqrec, data_dir, dataset, method, seed);
         cmd.arg("--per-user").arg(&per_user);
         if let Some(config) = config {
             cmd.arg("--config").arg(config);

@@ -234,47 +234,68 @@ impl Results {
         out.push_str(
             ",validation_mrr@20,fit_seconds,eval_seconds,train_tuples_per_second,backend,git_commit,cell_hash\n",
         );
-        let number = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
         for dataset in &self.datasets {
             for cell in &dataset.cells {
                 for run in &cell.per_seed {
-                    let _ = write!(
-                        out,
-                        "{},{},{}",
-                        csv_field(&run.dataset),
-                        run.method,
-                        run.seed
-                    );
-                    for key in &keys {
-                        let _ = write!(out, ",{}", number(run.test.get(key).copied()));
-                    }
-                    let _ = writeln!(
-                        out,
-                        ",{},{},{},{},{},{},{}",
-                        number(run.validation.get("mrr@20").copied()),
-                        run.fit_seconds,
-                        run.eval_seconds,
-                        number(run.train_tuples_per_second),
-                        run.backend.map_or("", |b| b.name()),
-                        run.git_commit,
-                        run.cell_hash
-                    );
+                    let row = CsvRow {
+                        seed: run.seed.to_string(),
+                        test: &run.test,
+                        validation: &run.validation,
+                        fit_seconds: run.fit_seconds,
+                        eval_seconds: run.eval_seconds,
+                        tuples_per_second: run.train_tuples_per_second,
+                        provenance: [
+                            run.backend.map_or("", |b| b.name()),
+                            &run.git_commit,
+                            &run.cell_hash,
+                        ],
+                    };
+                    row.write(&mut out, &run.dataset, run.method, &keys);
                 }
-                let _ = write!(out, "{},{},mean", csv_field(&cell.dataset), cell.method);
-                for key in &keys {
-                    let _ = write!(out, ",{}", number(cell.metrics.get(key).copied()));
-                }
-                let _ = writeln!(
-                    out,
-                    ",{},{},{},{},,,",
-                    number(cell.validation.get("mrr@20").copied()),
-                    cell.fit_seconds,
-                    cell.eval_seconds,
-                    number(cell.train_tuples_per_second),
-                );
+                let mean = CsvRow {
+                    seed: "mean".to_owned(),
+                    test: &cell.metrics,
+                    validation: &cell.validation,
+                    fit_seconds: cell.fit_seconds,
+                    eval_seconds: cell.eval_seconds,
+                    tuples_per_second: cell.train_tuples_per_second,
+                    provenance: ["", "", ""],
+                };
+                mean.write(&mut out, &cell.dataset, cell.method, &keys);
             }
         }
         out
+    }
+}
+
+/// One line of `results.csv`: a seed's run or a cell's mean over seeds.
+struct CsvRow<'a> {
+    seed: String,
+    test: &'a BTreeMap<String, f64>,
+    validation: &'a BTreeMap<String, f64>,
+    fit_seconds: f64,
+    eval_seconds: f64,
+    tuples_per_second: Option<f64>,
+    /// backend, git commit, cell hash (empty on mean rows).
+    provenance: [&'a str; 3],
+}
+
+impl CsvRow<'_> {
+    fn write(&self, out: &mut String, dataset: &str, method: Method, keys: &[String]) {
+        let number = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
+        let _ = write!(out, "{},{method},{}", csv_field(dataset), self.seed);
+        for key in keys {
+            let _ = write!(out, ",{}", number(self.test.get(key).copied()));
+        }
+        let [backend, commit, hash] = self.provenance;
+        let _ = writeln!(
+            out,
+            ",{},{},{},{},{backend},{commit},{hash}",
+            number(self.validation.get("mrr@20").copied()),
+            self.fit_seconds,
+            self.eval_seconds,
+            number(self.tuples_per_second),
+        );
     }
 }
 
