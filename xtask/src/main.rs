@@ -7,9 +7,11 @@ mod baselines;
 mod bench;
 mod bench_gru;
 mod fetch;
+mod gpu_check;
 mod gru_quality;
 mod process;
 mod reproduce;
+mod setup_cuda;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -46,6 +48,12 @@ enum Command {
     Reproduce(reproduce::ReproduceArgs),
     /// Run exactly what CI runs (.ci/run: fmt, clippy, the README's tests).
     Ci,
+    /// Make `--features cuda` build offline: install LLVM 23.1 from PyPI
+    /// (pinned, hash-checked wheels) where burn's CUDA build looks for it.
+    SetupCuda(setup_cuda::SetupCudaArgs),
+    /// Prepare the GPU check for a GPU machine (`--prepare DIR`), or run
+    /// it here at tiny sizes (`--dry-run OUT`).
+    GpuCheck(gpu_check::GpuCheckArgs),
 }
 
 fn main() -> Result<()> {
@@ -56,5 +64,7 @@ fn main() -> Result<()> {
         Command::FetchData(args) => fetch::run(args),
         Command::Reproduce(args) => reproduce::run(args),
         Command::Ci => reproduce::ci(),
+        Command::SetupCuda(args) => setup_cuda::run(args),
+        Command::GpuCheck(args) => gpu_check::run(args),
     }
 }

@@ -61,6 +61,38 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Cargo's target directory for this workspace (honours `CARGO_TARGET_DIR`
+/// and `build.target-dir`, as cargo itself resolves them).
+pub fn target_dir() -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(workspace_root())
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("reading cargo metadata")?;
+    meta.get("target_directory")
+        .and_then(|d| d.as_str())
+        .map(PathBuf::from)
+        .context("cargo metadata has no target_directory")
+}
+
+/// The cargo feature that compiles a GRU backend in (`None`: built in).
+pub fn backend_feature(backend: &str) -> Option<&'static str> {
+    match backend {
+        "vulkan" => Some("seqrec-runner/vulkan"),
+        "cuda" => Some("seqrec-runner/cuda"),
+        _ => None,
+    }
+}
+
 /// Runs cargo with `args` in the workspace, failing on a non-zero exit.
 pub fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -3,7 +3,7 @@
 //! re-runs and compares with the committed `results/<preset>/results.json`.
 //! `cargo xtask ci`: exactly what CI runs (`.ci/run`).
 
-use crate::process::{cargo, data_dir, workspace_root};
+use crate::process::{backend_feature, cargo, data_dir, target_dir, workspace_root};
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::Command;
@@ -50,17 +50,19 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     if !args.dev {
         build.push("--release");
     }
-    let feature = match args.backend.as_deref() {
-        Some("vulkan") => Some("seqrec-runner/vulkan"),
-        Some("cuda") => Some("seqrec-runner/cuda"),
-        _ => None,
+    // The backend the run will use: the flag, else the preset's own.
+    let backend = match &args.backend {
+        Some(b) => b.clone(),
+        None => preset_backend(&root, &args.preset)?,
     };
-    if let Some(feature) = feature {
+    if let Some(feature) = backend_feature(&backend) {
+        if backend == "cuda" {
+            crate::setup_cuda::ensure_ready()?;
+        }
         build.extend(["--features", feature]);
     }
     cargo(&build)?;
-    let binary = root
-        .join("target")
+    let binary = target_dir()?
         .join(if args.dev { "debug" } else { "release" })
         .join("seqrec");
     let mut command = Command::new(&binary);
@@ -101,6 +103,22 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         bail!("seqrec reproduce --preset {} failed", args.preset);
     }
     Ok(())
+}
+
+/// The `backend` a preset file names (`flex` where it names none); a
+/// preset that is not a file of `configs/` is left to `seqrec` to report.
+fn preset_backend(root: &std::path::Path, preset: &str) -> Result<String> {
+    let path = root.join("configs").join(format!("{preset}.toml"));
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok("flex".into());
+    };
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    Ok(table
+        .get("backend")
+        .and_then(|b| b.as_str())
+        .unwrap_or("flex")
+        .to_owned())
 }
 
 /// Runs `.ci/run`, the script CI runs.

@@ -9,7 +9,18 @@ target ranked (ties count against it).
 
     pip install torch numpy
     python3 torch_gru_throughput.py variant=gru hidden=100 threads=2
+
+On a GPU (the GPU check runs this at the paper's setting):
+
+    python3 torch_gru_throughput.py device=cuda variant=attentional-user-gru \
+        hidden=1000 lanes=1000 users=69878 items=10677 length=143 \
+        windows=5 warmup=1 eval_users=200 tf32=0 json=1
+
+`warmup` windows run first, untimed (CUDA context, cuBLAS heuristics);
+`tf32=1` lets float32 products use TF32 tensor cores; `eval_users` caps the
+evaluation to the first users; `json=1` prints one JSON object.
 """
+import json
 import sys
 import time
 
@@ -95,7 +106,14 @@ def main():
     hidden, lanes = arg("hidden", 100), arg("lanes", 100)
     users, items, length = arg("users", 610), arg("items", 8917), arg("length", 164)
     max_windows = arg("windows", 20)
+    warmup = arg("warmup", 0)
+    device = torch.device(arg("device", "cpu"))
+    tf32 = bool(arg("tf32", 0))
+    eval_users = arg("eval_users", users)
     torch.set_num_threads(arg("threads", 2))
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
     torch.manual_seed(1)
     rng = np.random.default_rng(1)
     seqs = rng.integers(0, items, size=(users, length))
@@ -105,23 +123,30 @@ def main():
     train = [s[:n_train] for s in seqs]
     attentional = variant == "attentional-user-gru"
 
-    item_emb = nn.Parameter(torch.empty(items, hidden).uniform_(-0.1, 0.1))
-    user_emb = nn.Parameter(torch.empty(users, hidden).uniform_(-0.1, 0.1))
-    cell = Cell(hidden, attentional)
-    out = nn.Linear(hidden, items)
+    item_emb = nn.Parameter(torch.empty(items, hidden, device=device).uniform_(-0.1, 0.1))
+    user_emb = nn.Parameter(torch.empty(users, hidden, device=device).uniform_(-0.1, 0.1))
+    cell = Cell(hidden, attentional).to(device)
+    out = nn.Linear(hidden, items).to(device)
     nn.init.uniform_(out.weight, -0.1, 0.1)
     nn.init.uniform_(out.bias, -0.1, 0.1)
     params = [item_emb, *cell.parameters(), *out.parameters()] + ([user_emb] if attentional else [])
     opt = torch.optim.Adam(params, lr=1e-3, eps=1e-8)
 
-    h = torch.zeros(lanes, hidden)
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    h = torch.zeros(lanes, hidden, device=device)
     tuples, start = 0, time.perf_counter()
     for w, (inp, tgt, usr, act, reset) in enumerate(windows_of(train, lanes)):
-        if w == max_windows:
+        if w == warmup + max_windows:
             break
-        inp, tgt, usr = torch.from_numpy(inp), torch.from_numpy(tgt), torch.from_numpy(usr)
-        act = torch.from_numpy(act)
-        h = h * (1 - torch.from_numpy(reset)).unsqueeze(1)
+        if w == warmup:
+            sync()
+            tuples, start = 0, time.perf_counter()
+        inp, tgt, usr = (torch.from_numpy(a).to(device) for a in (inp, tgt, usr))
+        act = torch.from_numpy(act).to(device)
+        h = h * (1 - torch.from_numpy(reset).to(device)).unsqueeze(1)
         e_i = F.dropout(item_emb[inp], p=0.2, training=True)
         e_v = F.dropout(user_emb[usr], p=0.5, training=True) if attentional else None
         states = []
@@ -141,6 +166,7 @@ def main():
         opt.step()
         loss.item()
         tuples += int(mask.sum())
+    sync()
     train_tps = tuples / (time.perf_counter() - start)
 
     # Evaluation: about 1024 test events per batch, users kept whole.
@@ -148,11 +174,11 @@ def main():
     batch_users = max(1, 1024 // per_user)
     events, start = 0, time.perf_counter()
     with torch.no_grad():
-        for b in range(0, users, batch_users):
-            batch = torch.from_numpy(seqs[b : b + batch_users])
+        for b in range(0, min(users, eval_users), batch_users):
+            batch = torch.from_numpy(seqs[b : min(b + batch_users, eval_users)]).to(device)
             lanes_b = batch.shape[0]
-            e_v = user_emb[torch.arange(b, b + lanes_b)] if attentional else None
-            h = torch.zeros(lanes_b, hidden)
+            e_v = user_emb[torch.arange(b, b + lanes_b, device=device)] if attentional else None
+            h = torch.zeros(lanes_b, hidden, device=device)
             wanted = []
             for t in range(length - 1):
                 h = cell(h, item_emb[batch[:, t]], e_v)
@@ -163,9 +189,23 @@ def main():
             scores = out(states)
             target_scores = scores.gather(1, targets.unsqueeze(1))
             ranks = 1 + (scores >= target_scores).sum(1) - 1  # ties count against the target
+            ranks.sum().item()
             events += ranks.numel()
+    sync()
     eval_eps = events / (time.perf_counter() - start)
-    print(f"torch-cpu {variant} hidden={hidden} lanes={lanes} items={items} windows={max_windows} "
+    if arg("json", 0):
+        print(json.dumps({
+            "implementation": "pytorch", "torch": torch.__version__, "device": str(device),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "precision": ("tf32" if tf32 else "fp32") if device.type == "cuda" else "fp32",
+            "method": variant, "hidden": hidden, "lanes": lanes, "items": items, "users": users,
+            "warmup_windows": warmup, "timed_windows": max_windows,
+            "train_tuples_per_second": train_tps, "eval_events": events,
+            "eval_events_per_second": eval_eps,
+            "peak_memory_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None,
+        }))
+        return
+    print(f"torch-{device.type} {variant} hidden={hidden} lanes={lanes} items={items} windows={max_windows} "
           f"threads={torch.get_num_threads()}: train {train_tps:.0f} tuples/s, eval {eval_eps:.0f} events/s ({events} events)")
 
 

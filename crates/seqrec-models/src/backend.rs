@@ -1,8 +1,8 @@
 //! Which burn backend runs the model. burn 0.22 selects it through a
-//! `Device`; this enum is the user-facing name of each.
+//! `Device`; this enum is the user-facing name of each ([`crate::device`]
+//! opens one).
 
 use crate::GruError;
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 /// A compute backend.
@@ -52,23 +52,6 @@ impl Backend {
     /// Whether this backend runs on the CPU.
     pub fn is_cpu(self) -> bool {
         matches!(self, Backend::Flex | Backend::Ndarray)
-    }
-
-    /// The (non-autodiff) device of this backend.
-    #[allow(deprecated)] // ndarray is deprecated in burn 0.22 but is the backend the project was asked for.
-    pub fn device(self) -> Result<Device, GruError> {
-        match self {
-            Backend::Flex => Ok(Device::flex()),
-            Backend::Ndarray => Ok(Device::ndarray()),
-            #[cfg(feature = "vulkan")]
-            Backend::Vulkan => Ok(Device::vulkan(burn::tensor::DeviceKind::DiscreteGpu(0))),
-            #[cfg(not(feature = "vulkan"))]
-            Backend::Vulkan => Err(GruError::BackendMissing("vulkan")),
-            #[cfg(feature = "cuda")]
-            Backend::Cuda => Ok(Device::cuda(0)),
-            #[cfg(not(feature = "cuda"))]
-            Backend::Cuda => Err(GruError::BackendMissing("cuda")),
-        }
     }
 }
 

@@ -20,6 +20,37 @@ pub enum GruError {
     /// A backend this build was compiled without.
     #[error("backend `{0}` is not compiled in; rebuild with `--features {0}`")]
     BackendMissing(&'static str),
+    /// The backend is compiled in but this machine cannot run it (no
+    /// driver, no device, no libdevice), with what to do.
+    #[error("backend `{backend}`: {message}")]
+    NoDevice {
+        backend: &'static str,
+        message: String,
+    },
+    /// `--device N` past the devices this machine has.
+    #[error("backend `{backend}` has no device {index}; this machine has {}: {}", available.len(), if available.is_empty() { "none".to_owned() } else { available.iter().enumerate().map(|(i, d)| format!("{i} = {d}")).collect::<Vec<_>>().join(", ") })]
+    DeviceIndex {
+        backend: &'static str,
+        index: usize,
+        available: Vec<String>,
+    },
+    /// The GPU stack failed (it reports by panicking; caught and named).
+    #[error("backend `{backend}` failed while {what}: {message}")]
+    BackendFailed {
+        backend: &'static str,
+        what: String,
+        message: String,
+    },
+    /// A CPU training estimated to take far too long, refused unless asked for.
+    #[error(
+        "training {variant} on the CPU ({backend}) would take about {estimate} ({detail}); use a GPU backend (--backend cuda or vulkan), or allow it explicitly (--allow-slow-cpu)"
+    )]
+    SlowCpu {
+        variant: &'static str,
+        backend: &'static str,
+        estimate: String,
+        detail: String,
+    },
     /// The run would not fit the device's memory.
     #[error(
         "the run needs about {estimate_gib:.2} GiB ({detail}) but the limit is {limit_gib:.2} GiB ({limit_source}); lower hidden, lanes or output_chunk_rows, or raise memory_limit_gib"

@@ -23,6 +23,8 @@ mod backend;
 pub mod cell;
 pub mod checkpoint;
 mod clip;
+pub mod cost;
+pub mod device;
 mod dropout;
 mod error;
 pub mod lanes;
@@ -33,14 +35,21 @@ mod output_host;
 mod params;
 mod scorer;
 pub mod training;
+#[cfg(all(test, feature = "vulkan"))]
+mod vulkan_tests;
 
 pub use backend::Backend;
 pub use cell::{CellSettings, GruCell, GruCellConfig, Threshold, UserIntegration};
 pub use clip::{clip_global_norm, global_norm};
+pub use cost::TrainingCost;
+pub use device::{DeviceInfo, OpenedDevice};
 pub use error::GruError;
 pub use lanes::LaneSwitch;
 pub use memory::MemoryEstimate;
 pub use model::{GruModel, GruModelConfig};
 pub use params::{GruParams, GruVariant};
 pub use scorer::GruScorer;
-pub use training::{EpochRecord, FittedGru, TrainOptions, TrainingReport, fit, load_scorer};
+pub use training::{
+    EpochRecord, FittedGru, TrainOptions, TrainingReport, WindowObserver, WindowRecord, fit,
+    load_scorer,
+};

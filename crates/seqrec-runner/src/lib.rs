@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod compute;
 pub mod config;
 mod error;
 pub mod experiment;
@@ -30,6 +31,7 @@ mod plots;
 pub mod progress;
 pub mod report;
 
+pub use compute::Compute;
 pub use config::{CheckTolerances, DatasetPlan, ExperimentConfig, SignificanceSettings};
 pub use error::RunnerError;
 pub use experiment::{Plan, RunOptions, RunOutcome, SeedRun, plan, run};

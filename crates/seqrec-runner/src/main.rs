@@ -42,10 +42,28 @@ enum Command {
     /// Run a preset (methods × datasets × seeds) into results/PRESET/:
     /// Table 2 beside the paper, significance, claims, plots.
     Reproduce(commands::reproduce::ReproduceArgs),
+    /// The devices each GRU backend of this build finds (adapter, shader
+    /// compiler, libdevice), or why it cannot run.
+    Devices(commands::devices::DevicesArgs),
+    /// GRU training speed over a fixed number of windows and evaluation
+    /// speed on a sample of users (one JSON line per method).
+    Throughput(commands::throughput::ThroughputArgs),
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+/// Runs the command; a failure is printed as one message (the error and
+/// its causes), without the backtrace anyhow attaches under
+/// `RUST_BACKTRACE=1`: these are user errors, not crashes.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     let log_file = match &cli.command {
         Command::Reproduce(args) => args.log_path(),
         _ => None,
@@ -65,6 +83,8 @@ fn main() -> Result<()> {
         Command::Train(args) => commands::train::train(args, &common),
         Command::Recommend(args) => commands::train::recommend(args, &common),
         Command::Reproduce(args) => commands::reproduce::reproduce(args, &common),
+        Command::Devices(args) => commands::devices::run(args),
+        Command::Throughput(args) => commands::throughput::run(args, &common),
     }
 }
 

@@ -9,13 +9,13 @@
 //! the recipe and loading refits them: the same seed gives the same model.
 
 use crate::experiment::{git_commit, write_atomic};
-use crate::{Method, RunnerError};
+use crate::{Compute, Method, RunnerError};
 use indicatif::ProgressBar;
 use seqrec_baselines::BaselineParams;
 use seqrec_core::{ItemId, Part, Query, Scorer, UserId};
 use seqrec_data::{Dataset, DatasetOptions, Titles};
 use seqrec_metrics::{EvalConfig, evaluate};
-use seqrec_models::{Backend, GruParams, TrainOptions};
+use seqrec_models::{Backend, GruParams};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -54,7 +54,7 @@ pub struct TrainSpec {
     pub gru: GruParams,
     pub baselines: BaselineParams,
     pub seed: u64,
-    pub backend: Backend,
+    pub compute: Compute,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> RunnerError + '_ {
@@ -82,13 +82,9 @@ pub fn train(
             .fit(&spec.baselines, split, spec.seed)
             .map_err(|e| failed(&e))?,
         Method::Gru(variant) => {
-            let options = TrainOptions {
-                backend: spec.backend,
-                checkpoint: Some(out.join(CHECKPOINT_FILE)),
-                resume: true,
-                progress,
-                ..TrainOptions::default()
-            };
+            let options =
+                spec.compute
+                    .train_options(Some(out.join(CHECKPOINT_FILE)), true, progress);
             let fitted = seqrec_models::fit(variant, &spec.gru, split, spec.seed, &options)
                 .map_err(|e| failed(&e))?;
             Box::new(fitted.scorer)
@@ -107,7 +103,7 @@ pub fn train(
         method: spec.method,
         dataset: data.name.clone(),
         seed: spec.seed,
-        backend: spec.backend,
+        backend: spec.compute.backend,
         users: split.users(),
         items: split.catalogue_size(),
         train_events: split.events(Part::Train),
@@ -150,7 +146,7 @@ pub fn load_scorer(
     dir: &Path,
     saved: &SavedModel,
     data: &Dataset,
-    backend: Backend,
+    compute: Compute,
 ) -> Result<Box<dyn Scorer + Send>, RunnerError> {
     let split = &data.split;
     let shape = (
@@ -174,8 +170,12 @@ pub fn load_scorer(
             b.fit(&params, split, saved.seed).map_err(|e| failed(&e))
         }
         Method::Gru(_) => {
-            let (scorer, _) = seqrec_models::load_scorer(&dir.join(CHECKPOINT_FILE), backend)
-                .map_err(|e| failed(&e))?;
+            let (scorer, _) = seqrec_models::load_scorer(
+                &dir.join(CHECKPOINT_FILE),
+                compute.backend,
+                compute.device,
+            )
+            .map_err(|e| failed(&e))?;
             Ok(Box::new(scorer))
         }
     }

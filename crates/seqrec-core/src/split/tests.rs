@@ -106,3 +106,30 @@ proptest! {
         prop_assert_eq!(out.catalogue.windows(2).all(|w| w[0] < w[1]), true);
     }
 }
+
+#[test]
+fn an_evaluation_sample_keeps_users_and_training_data() {
+    let rows: Vec<Vec<u32>> = (0..4)
+        .map(|u| (0..20).map(|i| (u + i) % 6).collect())
+        .collect();
+    let split = Split::compute(&seqs(rows), 6, &SplitConfig::default())
+        .unwrap()
+        .split;
+    let sample = split.with_evaluation_of_first(2).unwrap();
+    assert_eq!(sample.users(), 4);
+    assert_eq!(sample.catalogue_size(), 6);
+    for u in 0..4 {
+        let user = UserId(u);
+        assert_eq!(sample.train(user), split.train(user));
+        let kept = u < 2;
+        for part in [Part::Validation, Part::Test] {
+            let want: &[ItemId] = if kept { split.part(user, part) } else { &[] };
+            assert_eq!(sample.part(user, part), want, "user {u} {part:?}");
+        }
+    }
+    // 20 events: 18 / 1 / 1 per user, two users kept.
+    assert_eq!(sample.events(Part::Test), 2);
+    assert_eq!(sample.events(Part::Validation), 2);
+    assert_eq!(sample.events(Part::Train), split.events(Part::Train));
+    assert_eq!(split.with_evaluation_of_first(10).unwrap(), split);
+}

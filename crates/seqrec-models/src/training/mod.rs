@@ -4,6 +4,8 @@
 //! every epoch and the best epoch kept; a checkpoint after every epoch.
 
 use crate::checkpoint::{CheckpointState, DataFingerprint};
+use crate::cost::{check_cpu_time, cpu_cores};
+use crate::device::{DeviceInfo, OpenedDevice, guarded};
 use crate::lanes::LaneSchedule;
 use crate::memory::{MemoryEstimate, available_memory};
 use crate::model::{GruModel, GruModelConfig};
@@ -11,38 +13,18 @@ use crate::{Backend, GruCellConfig, GruError, GruParams, GruScorer, GruVariant};
 use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::Tensor;
-use indicatif::ProgressBar;
 use seqrec_core::{ItemId, Part, SeqRng, Split, UserId};
 use seqrec_metrics::{EvalConfig, evaluate};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 use window::WindowTrainer;
 
+mod options;
 mod resume;
 mod window;
 
-/// How to run a training (as opposed to what to train: [`GruParams`]).
-#[derive(Clone, Debug, Default)]
-pub struct TrainOptions {
-    pub backend: Backend,
-    /// Checkpoint file written after every epoch.
-    pub checkpoint: Option<PathBuf>,
-    /// Continue from `checkpoint` if it exists.
-    pub resume: bool,
-    /// A progress bar to drive (tuples of the current epoch).
-    pub progress: Option<ProgressBar>,
-    /// Stop each epoch after this many windows (benchmarks and tests).
-    pub max_windows_per_epoch: Option<usize>,
-    /// Skip the validation pass after each epoch (benchmarks); the last
-    /// epoch is then kept.
-    pub skip_validation: bool,
-    /// Return after this many epochs of this call, as if killed (tests of
-    /// `resume`).
-    pub stop_after_epochs: Option<usize>,
-    /// Evaluation threads (default: rayon's pool).
-    pub threads: Option<usize>,
-}
+pub use options::{TrainOptions, WindowObserver, WindowRecord};
 
 /// What one epoch did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -80,6 +62,9 @@ pub struct TrainingReport {
     /// Epochs already done in the checkpoint this run resumed from.
     pub resumed_after: Option<usize>,
     pub memory_estimate_bytes: u64,
+    /// The GPU that trained (absent for the CPU backends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceInfo>,
 }
 
 impl TrainingReport {
@@ -112,6 +97,10 @@ fn fingerprint(split: &Split) -> DataFingerprint {
 }
 
 /// Trains `variant` on the training part of `split`.
+///
+/// Refuses a CPU training estimated to take more than
+/// [`crate::cost::CPU_REFUSAL_SECONDS`] unless `options.allow_slow_cpu`,
+/// and a GPU backend this machine cannot run, before anything is trained.
 pub fn fit(
     variant: GruVariant,
     params: &GruParams,
@@ -120,7 +109,29 @@ pub fn fit(
     options: &TrainOptions,
 ) -> Result<FittedGru, GruError> {
     params.validate()?;
-    let inner = options.backend.device()?;
+    check_cpu_time(
+        variant,
+        params,
+        split,
+        options.backend,
+        cpu_cores(),
+        options.allow_slow_cpu,
+    )?;
+    let opened = options.backend.open(options.device_index)?;
+    guarded(options.backend, "training", || {
+        train(variant, params, split, seed, options, opened)
+    })
+}
+
+fn train(
+    variant: GruVariant,
+    params: &GruParams,
+    split: &Split,
+    seed: u64,
+    options: &TrainOptions,
+    opened: OpenedDevice,
+) -> Result<FittedGru, GruError> {
+    let inner = opened.device;
     let device = inner.clone().autodiff();
     let (items, users) = (split.catalogue_size(), split.users());
     let estimate = MemoryEstimate::of(variant, params, items, users);
@@ -220,6 +231,15 @@ pub fn fit(
                     epoch,
                     window: index + 1,
                     loss: outcome.loss,
+                });
+            }
+            if let Some(observer) = &options.observer {
+                (observer.0)(&WindowRecord {
+                    epoch,
+                    window: index + 1,
+                    loss: outcome.loss,
+                    tuples,
+                    grad_norm: outcome.grad_norm,
                 });
             }
             record.loss += f64::from(outcome.loss);
@@ -329,6 +349,7 @@ pub fn fit(
             stopped_early,
             resumed_after,
             memory_estimate_bytes: estimate.total(),
+            device: (!options.backend.is_cpu()).then_some(opened.info),
         },
     })
 }
@@ -355,15 +376,16 @@ fn model_config(
 
 /// Reads a trained model back from a checkpoint written by [`fit`]: the
 /// parameters of the best epoch (the last one where no validation chose),
-/// ready to score on `backend`, with the checkpoint's state (method,
-/// settings, seed, data shape, history).
+/// ready to score on device `device_index` of `backend`, with the
+/// checkpoint's state (method, settings, seed, data shape, history).
 pub fn load_scorer(
     path: &Path,
     backend: Backend,
+    device_index: Option<usize>,
 ) -> Result<(GruScorer, CheckpointState), GruError> {
     let checkpoint = crate::checkpoint::Checkpoint::load(path)?;
     let state = checkpoint.state.clone();
-    let device = backend.device()?;
+    let device = backend.open(device_index)?.device;
     let config = model_config(
         state.variant,
         &state.params,

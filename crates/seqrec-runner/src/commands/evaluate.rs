@@ -1,6 +1,7 @@
 //! `seqrec evaluate`: measure a recommender on a dataset's validation or test split.
 
 use super::Common;
+use super::ComputeArgs;
 use super::data::load;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
@@ -8,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use seqrec_baselines::{Baseline, BaselineParams};
 use seqrec_core::{Part, Scorer};
 use seqrec_metrics::{EvalConfig, EvalReport, OutsideScores, TieRule, evaluate};
-use seqrec_models::{Backend, GruParams, GruVariant, TrainOptions};
+use seqrec_models::{Backend, GruParams, GruVariant};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -61,10 +62,8 @@ pub struct EvaluateArgs {
 /// How the GRUs run (ignored by the other methods).
 #[derive(Debug, Args)]
 pub struct GruArgs {
-    /// Compute backend of the GRUs: flex, ndarray (CPU), vulkan, cuda (GPU
-    /// builds with those features).
-    #[arg(long, default_value = "flex")]
-    pub backend: String,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
     /// Checkpoint file written after every epoch.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
@@ -197,15 +196,9 @@ pub fn fit_gru(
     split: &seqrec_core::Split,
     seed: u64,
 ) -> Result<(Box<dyn Scorer + Send>, Extra)> {
-    let backend = Backend::parse(&args.backend)?;
+    let compute = args.compute.compute(Backend::Flex)?;
     let bar = seqrec_runner::progress::training_bar(false);
-    let options = TrainOptions {
-        backend,
-        checkpoint: args.checkpoint.clone(),
-        resume: args.resume,
-        progress: Some(bar.clone()),
-        ..TrainOptions::default()
-    };
+    let options = compute.train_options(args.checkpoint.clone(), args.resume, Some(bar.clone()));
     let fitted = seqrec_models::fit(variant, params, split, seed, &options)
         .with_context(|| format!("training {}", variant.name()))?;
     bar.finish_and_clear();
@@ -221,7 +214,10 @@ pub fn fit_gru(
         "train_tuples_per_second".into(),
         report.train_tuples_per_second().into(),
     );
-    extra.insert("backend".into(), backend.name().into());
+    extra.insert("backend".into(), compute.backend.name().into());
+    if let Some(device) = &report.device {
+        extra.insert("device".into(), serde_json::to_value(device)?);
+    }
     extra.insert("stopped_early".into(), report.stopped_early.into());
     Ok((Box::new(fitted.scorer), extra))
 }

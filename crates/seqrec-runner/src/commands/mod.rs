@@ -1,10 +1,16 @@
 //! One module per command group.
 
 pub mod data;
+pub mod devices;
 pub mod evaluate;
 pub mod reproduce;
+pub mod throughput;
 pub mod train;
 
+use anyhow::Result;
+use clap::Args;
+use seqrec_models::Backend;
+use seqrec_runner::Compute;
 use std::path::PathBuf;
 
 /// Settings every command shares.
@@ -24,4 +30,36 @@ pub fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
     base.join("seqrec")
+}
+
+/// Where the GRUs run: `--backend`, `--device`, `--allow-slow-cpu`.
+#[derive(Debug, Args)]
+pub struct ComputeArgs {
+    /// GRU compute backend: flex, ndarray (CPU), vulkan, cuda (GPU; builds
+    /// with those features). Default: flex, or what the preset or saved
+    /// model says.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Which device of a GPU backend (0 = the first; GPUs are listed before
+    /// software adapters). An index past the devices is an error listing them.
+    #[arg(long)]
+    pub device: Option<usize>,
+    /// Train GRUs on the CPU even where that is estimated to take more than
+    /// 12 hours (refused otherwise, with the estimate).
+    #[arg(long)]
+    pub allow_slow_cpu: bool,
+}
+
+impl ComputeArgs {
+    /// These flags over `default` (the backend when `--backend` is absent).
+    pub fn compute(&self, default: Backend) -> Result<Compute> {
+        Ok(Compute {
+            backend: match &self.backend {
+                Some(name) => Backend::parse(name)?,
+                None => default,
+            },
+            device: self.device,
+            allow_slow_cpu: self.allow_slow_cpu,
+        })
+    }
 }

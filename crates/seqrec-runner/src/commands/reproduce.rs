@@ -1,10 +1,9 @@
 //! `seqrec reproduce`: run a preset (methods × datasets × seeds), write
 //! `results/<preset>/`, and optionally check it against committed results.
 
-use super::Common;
+use super::{Common, ComputeArgs};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use seqrec_models::Backend;
 use seqrec_runner::{ExperimentConfig, Method, Results, RunOptions, check, plan, run};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,9 +26,9 @@ pub struct ReproduceArgs {
     /// Only these methods (comma-separated).
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
-    /// GRU backend, overriding the preset's.
-    #[arg(long)]
-    backend: Option<String>,
+    /// The GRUs' backend (overriding the preset's), device and CPU permission.
+    #[command(flatten)]
+    compute: ComputeArgs,
     /// Re-run cells that are already finished.
     #[arg(long)]
     force: bool,
@@ -97,9 +96,8 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         })
         .transpose()?;
     config.restrict(args.datasets.as_deref(), methods.as_deref())?;
-    if let Some(backend) = &args.backend {
-        config.backend = Backend::parse(backend)?;
-    }
+    let compute = args.compute.compute(config.backend)?;
+    config.backend = compute.backend;
     let out = args.out_dir(&args.config_name());
     let options = RunOptions {
         data_dir: common.data_dir.clone(),
@@ -108,6 +106,8 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         force: args.force || args.check.is_some(),
         progress: !args.quiet,
         stop_after_cells: None,
+        device: compute.device,
+        allow_slow_cpu: compute.allow_slow_cpu,
     };
     if args.plan {
         let plan = plan(&config, &options)?;

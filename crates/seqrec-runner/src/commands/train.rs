@@ -1,9 +1,9 @@
 //! `seqrec train`: fit a method and save it as a model directory;
 //! `seqrec recommend`: the top items for a user from a saved model.
 
-use super::Common;
 use super::data::{load_with, read_options};
 use super::evaluate::read_config;
+use super::{Common, ComputeArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use seqrec_data::DatasetName;
@@ -30,9 +30,8 @@ pub struct TrainArgs {
     config: Option<PathBuf>,
     #[arg(long, default_value_t = 2017)]
     seed: u64,
-    /// GRU compute backend: flex, ndarray, vulkan, cuda.
-    #[arg(long, default_value = "flex")]
-    backend: String,
+    #[command(flatten)]
+    compute: ComputeArgs,
     /// The model directory to write (`model.toml`, and `model.ckpt` for GRUs).
     /// A killed GRU training continues from its checkpoint when run again.
     #[arg(long)]
@@ -49,7 +48,7 @@ pub fn train(args: TrainArgs, common: &Common) -> Result<()> {
         gru,
         baselines,
         seed: args.seed,
-        backend: Backend::parse(&args.backend)?,
+        compute: args.compute.compute(Backend::Flex)?,
     };
     let bar = seqrec_runner::progress::training_bar(false);
     let (saved, _) = model_dir::train(&spec, &data, &options, &args.out, Some(bar.clone()))
@@ -87,9 +86,9 @@ pub struct RecommendArgs {
     /// Leave out items the user already has in their history.
     #[arg(long)]
     exclude_seen: bool,
-    /// GRU compute backend (default: the one it was trained with).
-    #[arg(long)]
-    backend: Option<String>,
+    /// Where a GRU scores (default backend: the one it was trained with).
+    #[command(flatten)]
+    compute: ComputeArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -98,11 +97,8 @@ pub struct RecommendArgs {
 pub fn recommend(args: RecommendArgs, common: &Common) -> Result<()> {
     let saved = model_dir::read_saved(&args.model)?;
     let data = load_with(&saved.dataset, saved.options.clone(), common)?;
-    let backend = match &args.backend {
-        Some(name) => Backend::parse(name)?,
-        None => saved.backend,
-    };
-    let scorer = model_dir::load_scorer(&args.model, &saved, &data, backend)?;
+    let compute = args.compute.compute(saved.backend)?;
+    let scorer = model_dir::load_scorer(&args.model, &saved, &data, compute)?;
     let titles = match DatasetName::parse(&saved.dataset) {
         Ok(name) => seqrec_data::read_titles(&name, &common.data_dir)?,
         Err(_) => None,

@@ -83,6 +83,8 @@ fn the_paper_preset_is_table_1() {
         assert_eq!(dataset.options, DatasetOptions::default());
     }
     assert_eq!(config.datasets[1].paper_column, PaperColumn::Lastfm);
+    // Hidden-1000 GRUs are GPU work: the preset does not default to the CPU.
+    assert_eq!(config.backend, Backend::Cuda);
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! One cell: a method fitted on a dataset with one seed, measured on the
 //! validation and the test split by the one evaluator.
 
-use crate::{Method, RunnerError};
+use crate::{Compute, Method, RunnerError};
 use indicatif::ProgressBar;
 use seqrec_core::{Part, Scorer, Split};
 use seqrec_metrics::{EvalConfig, EvalReport, Metric, evaluate};
-use seqrec_models::{Backend, TrainOptions, TrainingReport};
+use seqrec_models::{Backend, TrainingReport};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -100,7 +100,7 @@ pub(crate) struct CellJob<'a> {
     pub method: Method,
     pub seed: u64,
     pub evaluation: &'a EvalConfig,
-    pub backend: Backend,
+    pub compute: Compute,
     pub paths: &'a CellPaths,
     pub cell_hash: String,
     pub git_commit: &'a str,
@@ -181,13 +181,11 @@ fn fit(job: &CellJob<'_>) -> Result<Fitted, RunnerError> {
             if let Some(bar) = &job.progress {
                 crate::progress::style_training_bar(bar, true);
             }
-            let options = TrainOptions {
-                backend: job.backend,
-                checkpoint: Some(job.paths.checkpoint.clone()),
-                resume: true,
-                progress: job.progress.clone(),
-                ..TrainOptions::default()
-            };
+            let options = job.compute.train_options(
+                Some(job.paths.checkpoint.clone()),
+                true,
+                job.progress.clone(),
+            );
             let fitted = seqrec_models::fit(variant, &job.plan.gru, job.split, job.seed, &options)
                 .map_err(|e| cell_error(job, e))?;
             Ok((Box::new(fitted.scorer), Some(fitted.report)))

@@ -13,7 +13,7 @@ pub use plan::{CellState, Plan, PlannedCell, plan};
 
 use crate::config::{DatasetPlan, ExperimentConfig};
 use crate::report::{DatasetSummary, Results};
-use crate::{Method, RunnerError};
+use crate::{Compute, Method, RunnerError};
 use cell::{CellJob, run_cell};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seqrec_core::Part;
@@ -42,6 +42,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Stop after this many newly run cells, as if killed (tests of resume).
     pub stop_after_cells: Option<usize>,
+    /// Which device of the GPU backend (`--device N`).
+    pub device: Option<usize>,
+    /// Train GRUs on the CPU even where that is estimated to take days.
+    pub allow_slow_cpu: bool,
 }
 
 impl RunOptions {
@@ -53,6 +57,8 @@ impl RunOptions {
             force: false,
             progress: false,
             stop_after_cells: None,
+            device: None,
+            allow_slow_cpu: false,
         }
     }
 }
@@ -99,6 +105,11 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     overall.set_prefix(config.name.clone());
+    let compute = Compute {
+        backend: config.backend,
+        device: options.device,
+        allow_slow_cpu: options.allow_slow_cpu,
+    };
     let (mut ran, mut reused) = (0, 0);
     let mut summaries = Vec::new();
     let mut runs = Vec::new();
@@ -106,6 +117,26 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
         overall.set_message(format!("loading {}", plan.name));
         let data = load_dataset(plan, options)?;
         let split = &data.split;
+        // A GRU the CPU would take days over is refused before this
+        // dataset's first cell, not after its baselines.
+        for method in &plan.methods {
+            if let Method::Gru(variant) = method {
+                seqrec_models::cost::check_cpu_time(
+                    *variant,
+                    &plan.gru,
+                    split,
+                    compute.backend,
+                    seqrec_models::cost::cpu_cores(),
+                    compute.allow_slow_cpu,
+                )
+                .map_err(|e| RunnerError::Cell {
+                    dataset: plan.name.clone(),
+                    method: method.name().to_owned(),
+                    seed: config.seeds.first().copied().unwrap_or_default(),
+                    message: e.to_string(),
+                })?;
+            }
+        }
         summaries.push(DatasetSummary {
             name: plan.name.clone(),
             paper_column: plan.paper_column,
@@ -147,7 +178,7 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
                     method,
                     seed,
                     evaluation: &config.evaluation,
-                    backend: config.backend,
+                    compute,
                     paths: &paths,
                     cell_hash: hash,
                     git_commit: &git_commit,

@@ -5,11 +5,13 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs `seqrec args` with its own cache directory and no RUST_LOG.
+/// Runs `seqrec args` with its own cache directory and no RUST_LOG, with
+/// `RUST_BACKTRACE=1` as many users have it (errors must still be one message).
 pub fn seqrec(args: &[&str], cache: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_seqrec"))
         .args(args)
         .env("SEQREC_CACHE_DIR", cache)
+        .env("RUST_BACKTRACE", "1")
         .env_remove("RUST_LOG")
         .output()
         .expect("seqrec runs")
@@ -30,13 +32,19 @@ pub fn json_of(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
 }
 
-/// Fails unless the run failed with `needle` in its stderr.
+/// Fails unless the run failed with `needle` in its stderr, as one clear
+/// error: no panic, no backtrace.
 pub fn assert_fails_with(out: &Output, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains(needle),
         "expected a failure containing `{needle}`, got: {err}"
     );
+    assert!(
+        !err.contains("panicked") && !err.to_lowercase().contains("backtrace"),
+        "a user error must not panic or print a backtrace: {err}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{err}");
 }
 
 /// The keys of a small `synthetic-movielens`-like generator table

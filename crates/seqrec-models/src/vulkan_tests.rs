@@ -1,0 +1,284 @@
+//! The GPU code path against the CPU one, on whatever Vulkan device the
+//! machine has. In CI that is Mesa's software driver lavapipe, so every CI
+//! run exercises burn's wgpu/cubecl path (kernel compilation, the
+//! device-side chunked output layer, checkpoints crossing backends) with no
+//! GPU. Without a Vulkan device the tests say so loudly; where `CI` or
+//! `SEQREC_REQUIRE_VULKAN` is set that is a failure.
+//!
+//! `CUBECL_AUTOTUNE_LEVEL=minimal` keeps cubecl's kernel autotuning short
+//! (`.ci/run` sets it).
+#![allow(clippy::unwrap_used)]
+
+use crate::output::softmax_cross_entropy;
+use crate::output_host::softmax_cross_entropy_host;
+use crate::{
+    Backend, GruParams, GruVariant, OpenedDevice, TrainOptions, WindowObserver, fit, load_scorer,
+};
+use burn::tensor::{Tensor, TensorData};
+use seqrec_core::{ItemId, Part, SeqRng, Split, SplitConfig, UserSequences};
+use seqrec_metrics::{EvalConfig, evaluate};
+use std::sync::{Arc, Mutex};
+
+fn required() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("SEQREC_REQUIRE_VULKAN").is_some()
+}
+
+/// The Vulkan device (its adapter and compiler path printed), or a loud
+/// notice (a failure in CI) when the machine has none.
+fn vulkan() -> Option<OpenedDevice> {
+    match Backend::Vulkan.open(None) {
+        Ok(opened) => {
+            eprintln!("vulkan test device: {}", opened.info.summary());
+            Some(opened)
+        }
+        Err(e) if required() => panic!("no Vulkan device for the GPU-path tests: {e}"),
+        Err(e) => {
+            eprintln!("VULKAN TEST NOT RUN: {e}");
+            None
+        }
+    }
+}
+
+/// Users walking through the catalogue in small random steps: learnable,
+/// with ties and repeats, the same on every run.
+fn random_split(users: u32, items: u32, length: u32) -> Split {
+    let mut rng = SeqRng::new(41);
+    let rows: Vec<_> = (0..users)
+        .map(|_| {
+            let mut item = rng.below(u64::from(items)) as u32;
+            let seq: Vec<ItemId> = (0..length)
+                .map(|_| {
+                    item = (item + 1 + rng.below(3) as u32) % items;
+                    ItemId(item)
+                })
+                .collect();
+            (seq, (0..i64::from(length)).collect::<Vec<_>>())
+        })
+        .collect();
+    Split::compute(
+        &UserSequences::from_users(rows),
+        items as usize,
+        &SplitConfig::default(),
+    )
+    .unwrap()
+    .split
+}
+
+fn params() -> GruParams {
+    GruParams {
+        hidden: 16,
+        lanes: 8,
+        window: 5,
+        epochs: 1,
+        learning_rate: 0.01,
+        ..GruParams::default()
+    }
+}
+
+fn close(a: f64, b: f64, relative: f64) -> bool {
+    (a - b).abs() <= relative * a.abs().max(b.abs()).max(1e-12)
+}
+
+#[test]
+fn the_device_output_layer_matches_the_host_one() {
+    let Some(gpu) = vulkan() else { return };
+    let (rows, n, items) = (37, 8, 53);
+    let mut rng = SeqRng::new(9);
+    let mut values = |count: usize| -> Vec<f32> {
+        (0..count)
+            .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+            .collect()
+    };
+    let (h, w, b) = (values(rows * n), values(n * items), values(items));
+    let targets: Vec<u32> = (0..rows as u32).map(|r| (r * 7) % items as u32).collect();
+    let scale = 1.0 / rows as f64;
+    for chunk in [5, 37, 64] {
+        let host =
+            softmax_cross_entropy_host(&h, &targets, &w, &b, n, chunk, scale as f32).unwrap();
+        let on = |data: &[f32], shape: [usize; 2]| {
+            Tensor::<2>::from_data(TensorData::new(data.to_vec(), shape), &gpu.device)
+        };
+        let device = softmax_cross_entropy(
+            on(&h, [rows, n]),
+            &targets,
+            on(&w, [n, items]),
+            Tensor::<1>::from_data(TensorData::new(b.clone(), [items]), &gpu.device),
+            chunk,
+            scale,
+            &gpu.device,
+        );
+        let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+        let mean_loss =
+            f64::from(device.loss_sum.into_data().try_to_vec::<f32>().unwrap()[0]) * scale;
+        assert!(
+            (mean_loss - host.loss_sum * scale).abs() < 1e-5,
+            "chunk {chunk}: loss {mean_loss} vs {}",
+            host.loss_sum * scale
+        );
+        let within = |name: &str, got: &[f32], want: &[f32]| {
+            assert_eq!(got.len(), want.len(), "{name}");
+            let worst = got
+                .iter()
+                .zip(want)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "chunk {chunk}: {name} differs by {worst}");
+        };
+        within("∂h", &read(device.states), &host.states);
+        // The host keeps ∂W transposed ([items × n]).
+        within("∂W", &read(device.weight.transpose()), &host.weight_t);
+        within(
+            "∂b",
+            &device.bias.into_data().try_to_vec::<f32>().unwrap(),
+            &host.bias,
+        );
+    }
+}
+
+/// The first 10 windows' losses of a run on `backend`.
+fn window_losses(variant: GruVariant, split: &Split, backend: Backend) -> Vec<f32> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let options = TrainOptions {
+        backend,
+        max_windows_per_epoch: Some(10),
+        skip_validation: true,
+        observer: Some(WindowObserver::new(move |w| {
+            sink.lock().unwrap().push(w.loss);
+        })),
+        ..TrainOptions::default()
+    };
+    fit(variant, &params(), split, 3, &options).unwrap();
+    let losses = seen.lock().unwrap().clone();
+    losses
+}
+
+/// Dropout masks, lane resets and padding included (the paper's keep
+/// probabilities), the device path and the CPU path agree window by window.
+#[test]
+fn every_variant_trains_like_flex_window_by_window() {
+    if vulkan().is_none() {
+        return;
+    }
+    let split = random_split(30, 40, 25);
+    for variant in GruVariant::ALL {
+        let cpu = window_losses(variant, &split, Backend::Flex);
+        let gpu = window_losses(variant, &split, Backend::Vulkan);
+        assert_eq!(cpu.len(), 10, "{variant:?}");
+        assert_eq!(gpu.len(), 10, "{variant:?}");
+        for (w, (a, b)) in cpu.iter().zip(&gpu).enumerate() {
+            assert!(
+                close(f64::from(*a), f64::from(*b), 1e-4),
+                "{variant:?} window {}: flex {a} vs vulkan {b}",
+                w + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn every_variant_reaches_the_same_test_mrr_as_flex() {
+    if vulkan().is_none() {
+        return;
+    }
+    let split = random_split(30, 40, 25);
+    let config = EvalConfig::default();
+    for variant in GruVariant::ALL {
+        let params = GruParams {
+            epochs: 3,
+            ..params()
+        };
+        let mrr = |backend| {
+            let options = TrainOptions {
+                backend,
+                skip_validation: true,
+                ..TrainOptions::default()
+            };
+            let fitted = fit(variant, &params, &split, 3, &options).unwrap();
+            let report = evaluate(&fitted.scorer, &split, Part::Test, &config, None).unwrap();
+            assert!(report.events > 20);
+            report.get("mrr@20").unwrap()
+        };
+        let (cpu, gpu) = (mrr(Backend::Flex), mrr(Backend::Vulkan));
+        eprintln!("{variant:?}: test MRR@20 flex {cpu:.6}, vulkan {gpu:.6}");
+        assert!((cpu - gpu).abs() <= 1e-3, "{variant:?}: {cpu} vs {gpu}");
+    }
+}
+
+/// A run killed after epoch 1 on one backend finishes on the other: the
+/// first epoch is the checkpoint's, the second matches an uninterrupted CPU
+/// run, and the model scores the same loaded on either backend.
+#[test]
+fn a_checkpoint_written_on_one_backend_resumes_on_the_other() {
+    if vulkan().is_none() {
+        return;
+    }
+    let split = random_split(20, 30, 25);
+    let variant = GruVariant::AttentionalUserGru;
+    let params = GruParams {
+        epochs: 2,
+        ..params()
+    };
+    let reference = fit(variant, &params, &split, 5, &TrainOptions::default()).unwrap();
+    let config = EvalConfig::default();
+    for (first, second) in [
+        (Backend::Flex, Backend::Vulkan),
+        (Backend::Vulkan, Backend::Flex),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoint = Some(dir.path().join("run.ckpt"));
+        let killed = TrainOptions {
+            backend: first,
+            checkpoint: checkpoint.clone(),
+            resume: true,
+            stop_after_epochs: Some(1),
+            ..TrainOptions::default()
+        };
+        let half = fit(variant, &params, &split, 5, &killed).unwrap();
+        let resumed = fit(
+            variant,
+            &params,
+            &split,
+            5,
+            &TrainOptions {
+                backend: second,
+                stop_after_epochs: None,
+                ..killed
+            },
+        )
+        .unwrap();
+        assert_eq!(resumed.report.resumed_after, Some(1), "{first} → {second}");
+        assert_eq!(resumed.report.history[0], half.report.history[0]);
+        let (got, want) = (
+            resumed.report.history[1].loss,
+            reference.report.history[1].loss,
+        );
+        assert!(
+            close(got, want, 1e-4),
+            "{first} → {second}: {got} vs {want}"
+        );
+        // The finished checkpoint scores alike on both backends.
+        let path = checkpoint.unwrap();
+        let on = |backend| {
+            let (scorer, _) = load_scorer(&path, backend, None).unwrap();
+            evaluate(&scorer, &split, Part::Test, &config, None)
+                .unwrap()
+                .get("mrr@20")
+                .unwrap()
+        };
+        let (a, b) = (on(Backend::Flex), on(Backend::Vulkan));
+        assert!((a - b).abs() <= 1e-3, "{first} → {second}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn a_device_index_past_the_last_lists_the_devices() {
+    let Some(gpu) = vulkan() else { return };
+    let past = gpu.info.available;
+    let err = Backend::Vulkan.open(Some(past)).unwrap_err().to_string();
+    assert!(err.contains(&format!("no device {past}")), "{err}");
+    assert!(err.contains("0 = "), "{err}");
+    // Device 0 explicitly is the default device.
+    let first = Backend::Vulkan.open(Some(0)).unwrap();
+    assert_eq!(first.info, gpu.info);
+}

@@ -1,0 +1,153 @@
+//! `seqrec throughput`: GRU training speed over a fixed number of windows
+//! and evaluation speed on a sample of test users, through the real code
+//! paths (`fit` with dropout, L2, clipping and Adam; the evaluator), one
+//! JSON line per method. The GPU check runs it at the paper's setting.
+
+use super::data::load_with;
+use super::evaluate::read_config;
+use super::{Common, ComputeArgs, data::read_options};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use seqrec_core::Part;
+use seqrec_metrics::{EvalConfig, evaluate};
+use seqrec_models::{Backend, GruParams, WindowObserver};
+use seqrec_runner::Method;
+use serde_json::json;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+#[derive(Debug, Args)]
+pub struct ThroughputArgs {
+    /// Dataset name or table path.
+    #[arg(long)]
+    dataset: String,
+    /// TOML file of loading options.
+    #[arg(long)]
+    options: Option<PathBuf>,
+    /// GRU methods (comma-separated; default: all four).
+    #[arg(long, value_delimiter = ',')]
+    methods: Option<Vec<String>>,
+    /// `[gru]` settings (default: Table 1, the paper's: hidden 1000, 1000 lanes).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Timed training windows.
+    #[arg(long, default_value_t = 5)]
+    windows: usize,
+    /// Untimed windows first (kernel compilation and autotuning).
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Evaluate the test events of this many users (0: no evaluation).
+    #[arg(long, default_value_t = 200)]
+    eval_users: usize,
+    #[command(flatten)]
+    compute: ComputeArgs,
+}
+
+pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
+    if args.windows == 0 {
+        bail!("--windows must be at least 1");
+    }
+    let (_, gru) = read_config(args.config.as_deref())?;
+    let compute = args.compute.compute(Backend::Flex)?;
+    let data = load_with(
+        &args.dataset,
+        read_options(args.options.as_deref())?,
+        common,
+    )?;
+    let split = &data.split;
+    let sample = split
+        .with_evaluation_of_first(args.eval_users)
+        .context("sampling the test users")?;
+    let names = args.methods.clone().unwrap_or_else(|| {
+        Method::ALL
+            .iter()
+            .filter(|m| m.is_gru())
+            .map(|m| m.name().to_owned())
+            .collect()
+    });
+    let mut out = std::io::stdout().lock();
+    for name in names {
+        let Method::Gru(variant) = Method::parse(&name)? else {
+            bail!("{name} is not a GRU method");
+        };
+        let params = GruParams {
+            epochs: 1,
+            ..gru.clone()
+        };
+        let marks = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&marks);
+        let mut options = compute.train_options(None, false, None);
+        options.max_windows_per_epoch = Some(args.warmup + args.windows);
+        options.skip_validation = true;
+        options.observer = Some(WindowObserver::new(move |w| {
+            if let Ok(mut m) = sink.lock() {
+                m.push((Instant::now(), w.tuples, w.loss));
+            }
+        }));
+        let started = Instant::now();
+        let fitted = seqrec_models::fit(variant, &params, split, 2017, &options)
+            .with_context(|| format!("training {name}"))?;
+        let marks = marks.lock().map(|m| m.clone()).unwrap_or_default();
+        if marks.len() <= args.warmup {
+            bail!(
+                "{name}: only {} windows in an epoch of {}; lower --warmup",
+                marks.len(),
+                args.dataset
+            );
+        }
+        let first_window = marks[0].0.duration_since(started).as_secs_f64();
+        let timed = &marks[args.warmup..];
+        let since = if args.warmup == 0 {
+            started
+        } else {
+            marks[args.warmup - 1].0
+        };
+        let seconds = timed
+            .last()
+            .map_or(0.0, |m| m.0.duration_since(since).as_secs_f64());
+        let tuples: usize = timed.iter().map(|m| m.1).sum();
+        let (eval_events, eval_seconds) = if args.eval_users > 0 {
+            let begun = Instant::now();
+            let report = evaluate(
+                &fitted.scorer,
+                &sample,
+                Part::Test,
+                &EvalConfig::default(),
+                None,
+            )
+            .with_context(|| format!("evaluating {name}"))?;
+            (report.events, begun.elapsed().as_secs_f64())
+        } else {
+            (0, 0.0)
+        };
+        let line = json!({
+            "method": name,
+            "dataset": data.name,
+            "users": split.users(),
+            "items": split.catalogue_size(),
+            "epoch_tuples": seqrec_models::TrainingCost::tuples_per_epoch(split),
+            "validation_events": split.events(Part::Validation),
+            "test_events": split.events(Part::Test),
+            "backend": compute.backend.name(),
+            "device": fitted.report.device,
+            "hidden": params.hidden,
+            "lanes": params.lanes,
+            "window": params.window,
+            "warmup_windows": args.warmup,
+            "timed_windows": timed.len(),
+            "first_window_seconds": first_window,
+            "train_tuples": tuples,
+            "train_seconds": seconds,
+            "train_tuples_per_second": tuples as f64 / seconds.max(1e-9),
+            "losses": marks.iter().map(|m| m.2).collect::<Vec<_>>(),
+            "eval_events": eval_events,
+            "eval_seconds": eval_seconds,
+            "eval_events_per_second": eval_events as f64 / eval_seconds.max(1e-9),
+        });
+        writeln!(out, "{line}")?;
+        out.flush()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""The GPU check's report (standard library only).
+
+    report.py --record BASE --name NAME --rc RC --started T0 --ended T1 --limit S --command CMD
+        records one step from BASE.out / BASE.err / BASE.mem into BASE.json;
+    report.py --steps DIR --out OUT --here HERE --mode full|dry-run
+        writes OUT/gpu-report.json and OUT/gpu-report.md from every step so far.
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import subprocess
+
+# The paper's training speed (TensorFlow, one K80), spec and README.
+PAPER_TUPLES_PER_SECOND = {"gru": 24917, "attentional-user-gru": 22822}
+PAPER_EPOCHS = 10
+QUALITY_TOLERANCE = 0.005
+
+
+def read(path, limit=None):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return ""
+    return text[-limit:] if limit else text
+
+
+def json_lines(text):
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+def status_of(rc, err):
+    if rc == 0:
+        return "ok"
+    if rc in (124, 137):
+        return "timeout"
+    if "is not compiled in" in err:
+        return "not built"
+    if "no Vulkan device" in err or "no CUDA device" in err:
+        return "no device"
+    return "failed"
+
+
+def record(args):
+    err = read(args.record + ".err")
+    out = read(args.record + ".out")
+    mem = [int(x) for x in read(args.record + ".mem").split() if x.strip().isdigit()]
+    step = {
+        "name": args.name,
+        "status": status_of(args.rc, err),
+        "rc": args.rc,
+        "seconds": round(float(args.ended) - float(args.started), 2),
+        "limit_seconds": args.limit,
+        "command": args.command,
+        "peak_gpu_mib": max(mem) if mem else None,
+        "results": json_lines(out),
+        "stdout_tail": out[-1500:],
+        "stderr_tail": err[-2500:],
+    }
+    with open(args.record + ".json", "w", encoding="utf-8") as f:
+        json.dump(step, f, indent=1)
+
+
+def machine():
+    info = {"host": platform.node(), "cpus": os.cpu_count()}
+    try:
+        gpus = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=20, check=False)
+        info["gpus"] = [g.strip() for g in gpus.stdout.splitlines() if g.strip()]
+    except (OSError, subprocess.SubprocessError):
+        info["gpus"] = []
+    return info
+
+
+def throughput_rows(steps):
+    rows = []
+    for s in steps:
+        for r in s.get("results", []):
+            if "train_tuples_per_second" in r and "method" in r and "backend" in r:
+                rows.append(dict(r, step=s["name"], peak_gpu_mib=s.get("peak_gpu_mib")))
+    return rows
+
+
+def torch_rows(steps):
+    return [dict(r, step=s["name"]) for s in steps if s["name"].startswith("torch")
+            for r in s.get("results", []) if r.get("implementation") == "pytorch"]
+
+
+def paper_estimate(rows):
+    """Hours of the paper preset's GRU training and evaluation, from the
+    fastest backend measured on each dataset (synthetic shapes)."""
+    out = {}
+    for dataset in sorted({r["dataset"] for r in rows if not r["step"].startswith(("smoke", "repeat"))}):
+        measured = [r for r in rows if r["dataset"] == dataset and not r["step"].startswith(("smoke", "repeat"))]
+        per_method = {}
+        for r in measured:
+            tps, eps = r["train_tuples_per_second"], r.get("eval_events_per_second") or 0
+            seconds = PAPER_EPOCHS * r["epoch_tuples"] / max(tps, 1e-9)
+            if eps > 0:
+                seconds += (PAPER_EPOCHS * r["validation_events"] + r["test_events"]) / eps
+            best = per_method.get(r["method"])
+            if best is None or seconds < best["seconds"]:
+                per_method[r["method"]] = {"seconds": seconds, "backend": r["backend"]}
+        if not per_method:
+            continue
+        slowest = max(v["seconds"] for v in per_method.values())
+        missing = [m for m in ("gru", "linear-user-gru", "rectified-user-gru", "attentional-user-gru")
+                   if m not in per_method]
+        total = sum(v["seconds"] for v in per_method.values()) + slowest * len(missing)
+        out[dataset] = {"methods": per_method, "assumed_like_slowest": missing, "hours": total / 3600}
+    return out
+
+
+def quality(steps, here, work):
+    step = next((s for s in steps if s["name"].startswith("quality-")), None)
+    if step is None:
+        return None
+    dataset = step["name"][len("quality-"):]
+    ours = os.path.join(work, "quality", "results.json")
+    preset = "ci" if dataset.startswith("synthetic") else "quick"
+    committed = os.path.join(here, "results", preset, "results.json")
+
+    def mrr(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return None, None
+        for d in data.get("datasets", []):
+            if d["dataset"]["name"] == dataset:
+                for c in d["cells"]:
+                    if c["method"] == "gru":
+                        return c["metrics"].get("mrr@20"), data.get("backend")
+        return None, None
+
+    got, backend = mrr(ours)
+    want, committed_backend = mrr(committed)
+    result = {"dataset": dataset, "preset": preset, "status": step["status"], "gpu_backend": backend,
+              "gpu_mrr20": got, "committed_mrr20": want, "committed_backend": committed_backend,
+              "tolerance": QUALITY_TOLERANCE}
+    if got is not None and want is not None:
+        result["difference"] = got - want
+        result["within_tolerance"] = abs(got - want) <= QUALITY_TOLERANCE
+    return result
+
+
+def reproducibility(rows):
+    out = []
+    for r in rows:
+        if not r["step"].startswith("repeat-"):
+            continue
+        first = next((x for x in rows if x["step"] == "ml10m-" + r["backend"]
+                      and x["method"] == r["method"]), None)
+        if first is None:
+            continue
+        a, b = first.get("losses", []), r.get("losses", [])
+        n = min(len(a), len(b))
+        worst = max((abs(x - y) / max(abs(x), 1e-12) for x, y in zip(a[:n], b[:n])), default=None)
+        out.append({"backend": r["backend"], "method": r["method"], "windows": n,
+                    "bit_identical": n > 0 and a[:n] == b[:n], "max_relative_difference": worst})
+    return out
+
+
+def fmt(x, digits=0):
+    if x is None:
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def markdown(report):
+    m = report["machine"]
+    lines = [f"# seqrec GPU check ({report['mode']})", "",
+             f"Written {report['generated']} on `{m['host']}` ({m['cpus']} CPUs); "
+             f"GPU: {', '.join(m['gpus']) or 'none reported by nvidia-smi'}.", ""]
+    build = report.get("build") or {}
+    if build:
+        lines += [f"Binary: commit `{build.get('commit')}`, features {build.get('features')}, "
+                  f"CUDA API {build.get('cuda_api')}, built {build.get('built')}.", ""]
+    lines += ["Precision: float32 tensors throughout (burn's default). Whether cubecl's matrix-product "
+              "autotune picks TF32 tensor-core kernels for them on NVIDIA GPUs is not determined by this "
+              "check. PyTorch rows: float32 with `allow_tf32=False`.", ""]
+    lines += ["## Devices", ""]
+    for backend, d in (report.get("devices") or {}).items():
+        if "devices" in d:
+            for dev in d["devices"]:
+                lines.append(f"- {backend} {dev['index']}: {dev['name']} "
+                             f"({', '.join(x for x in [dev.get('kind'), dev.get('runtime'), dev.get('libdevice')] if x)})")
+        else:
+            lines.append(f"- {backend}: {d.get('error')}")
+    lines += ["", "## Training and evaluation speed", "",
+              "| step | dataset (items) | method | backend | train tuples/s | eval events/s | first window s | peak GPU MiB |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in report["throughput"]:
+        lines.append(f"| {r['step']} | {r['dataset']} ({fmt(r['items'])}) | {r['method']} | {r['backend']} | "
+                     f"{fmt(r['train_tuples_per_second'])} | {fmt(r.get('eval_events_per_second'))} | "
+                     f"{fmt(r.get('first_window_seconds'), 1)} | {fmt(r.get('peak_gpu_mib'))} |")
+    for r in report["pytorch"]:
+        lines.append(f"| {r['step']} | ML-10M shape ({fmt(r['items'])}) | {r['method']} | PyTorch {r['torch']} "
+                     f"{r['precision']} | {fmt(r['train_tuples_per_second'])} | {fmt(r.get('eval_events_per_second'))} "
+                     f"| – | {fmt((r.get('peak_memory_bytes') or 0) / 2**20) if r.get('peak_memory_bytes') else '–'} |")
+    for method, tps in PAPER_TUPLES_PER_SECOND.items():
+        lines.append(f"| the paper (TensorFlow, K80) | ML-10M | {method} | – | {fmt(tps)} | – | – | – |")
+    lines += ["", "## The full `paper` preset, estimated", ""]
+    if report["paper_estimate"]:
+        for dataset, e in report["paper_estimate"].items():
+            parts = ", ".join(f"{k} {v['seconds'] / 3600:.2f} h on {v['backend']}" for k, v in e["methods"].items())
+            extra = f"; {', '.join(e['assumed_like_slowest'])} taken as the slowest" if e["assumed_like_slowest"] else ""
+            lines.append(f"- {dataset}: {e['hours']:.2f} h for the four GRUs ({PAPER_EPOCHS} epochs and their "
+                         f"validations, the test) — {parts}{extra}")
+        lines.append("- From synthetic data of the paper's shapes; the CPU baselines are not included.")
+    else:
+        lines.append("- no GRU at the paper's setting finished")
+    lines += ["", "## Quality on the GPU", ""]
+    q = report.get("quality")
+    if q and q.get("gpu_mrr20") is not None:
+        verdict = "within" if q.get("within_tolerance") else "NOT within"
+        lines.append(f"- {q['dataset']}, standard GRU ({q['preset']} preset): test MRR@20 {q['gpu_mrr20']:.5f} on "
+                     f"{q['gpu_backend']} against the committed {q['committed_mrr20']} ({q['committed_backend']}): "
+                     f"difference {q.get('difference', float('nan')):+.5f}, {verdict} {q['tolerance']}")
+    else:
+        lines.append(f"- not measured ({(q or {}).get('status', 'step not run')})")
+    lines += ["", "## Reproducibility", ""]
+    if report["reproducible"]:
+        for r in report["reproducible"]:
+            lines.append(f"- {r['backend']} {r['method']}, {r['windows']} windows run twice: "
+                         f"{'bit-identical losses' if r['bit_identical'] else 'losses differ'} "
+                         f"(largest relative difference {r['max_relative_difference']})")
+    else:
+        lines.append("- not measured")
+    lines += ["", "## Steps", "", "| step | status | seconds | limit |", "|---|---|---|---|"]
+    for s in report["steps"]:
+        lines.append(f"| {s['name']} | {s['status']} | {s.get('seconds', '–')} | {s.get('limit_seconds', '–')} |")
+    errors = report["errors"]
+    lines += ["", "## Errors", ""]
+    if not errors:
+        lines.append("- none")
+    for e in errors:
+        lines += [f"### {e['name']} ({e['status']})", "", "```", e["message"].strip()[-1500:], "```", ""]
+    return "\n".join(lines) + "\n"
+
+
+def write(args):
+    steps = []
+    for path in sorted(glob.glob(os.path.join(args.steps, "*.json"))):
+        try:
+            with open(path, encoding="utf-8") as f:
+                steps.append(json.load(f))
+        except (OSError, ValueError):
+            continue
+    work = os.path.dirname(os.path.abspath(args.steps))
+    devices = next((s["results"][0] for s in steps if s["name"] == "devices" and s.get("results")), None)
+    build = None
+    try:
+        with open(os.path.join(args.here, "build.json"), encoding="utf-8") as f:  # prepared folders only
+            build = json.load(f)
+    except (OSError, ValueError):
+        pass
+    rows = throughput_rows(steps)
+    report = {
+        "mode": args.mode,
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "build": build,
+        "precision": {"seqrec": "float32 tensors; TF32 use by cubecl's matmul kernels not determined",
+                      "pytorch": "float32, allow_tf32=False"},
+        "devices": devices,
+        "throughput": [{k: v for k, v in r.items() if k != "losses"} | {"losses": r.get("losses")} for r in rows],
+        "pytorch": torch_rows(steps),
+        "paper_tuples_per_second": PAPER_TUPLES_PER_SECOND,
+        "paper_estimate": paper_estimate(rows),
+        "quality": quality(steps, args.here, work),
+        "reproducible": reproducibility(rows),
+        "steps": [{k: s.get(k) for k in ("name", "status", "rc", "seconds", "limit_seconds", "peak_gpu_mib", "command", "reason")}
+                  for s in steps],
+        "errors": [{"name": s["name"], "status": s["status"],
+                    "message": s.get("stderr_tail") or s.get("reason") or ""}
+                   for s in steps if s.get("status") not in ("ok",)],
+    }
+    os.makedirs(args.out, exist_ok=True)
+    for name, text in (("gpu-report.json", json.dumps(report, indent=1)), ("gpu-report.md", markdown(report))):
+        tmp = os.path.join(args.out, name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, os.path.join(args.out, name))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--record")
+    p.add_argument("--name")
+    p.add_argument("--rc", type=int)
+    p.add_argument("--started")
+    p.add_argument("--ended")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--command")
+    p.add_argument("--steps")
+    p.add_argument("--out")
+    p.add_argument("--here")
+    p.add_argument("--mode", default="full")
+    args = p.parse_args()
+    if args.record:
+        record(args)
+    else:
+        write(args)
+
+
+if __name__ == "__main__":
+    main()
