@@ -196,8 +196,9 @@ def markdown(report):
     for backend, d in (report.get("devices") or {}).items():
         if "devices" in d:
             for dev in d["devices"]:
-                lines.append(f"- {backend} {dev['index']}: {dev['name']} "
-                             f"({', '.join(x for x in [dev.get('kind'), dev.get('runtime'), dev.get('libdevice')] if x)})")
+                extra = ", ".join(x for x in [dev.get("kind"), dev.get("runtime"), dev.get("libdevice"),
+                                              dev.get("cuda_api") and f"CUDA API {dev['cuda_api']}"] if x)
+                lines.append(f"- {backend} {dev['index']}: {dev['name']}" + (f" ({extra})" if extra else ""))
         else:
             lines.append(f"- {backend}: {d.get('error')}")
     lines += ["", "## Training and evaluation speed", "",
@@ -242,7 +243,7 @@ def markdown(report):
         lines.append("- not measured")
     lines += ["", "## Steps", "", "| step | status | seconds | limit |", "|---|---|---|---|"]
     for s in report["steps"]:
-        lines.append(f"| {s['name']} | {s['status']} | {s.get('seconds', '–')} | {s.get('limit_seconds', '–')} |")
+        lines.append(f"| {s['name']} | {s['status']} | {s.get('seconds') or '–'} | {s.get('limit_seconds') or '–'} |")
     errors = report["errors"]
     lines += ["", "## Errors", ""]
     if not errors:

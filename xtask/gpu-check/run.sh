@@ -24,8 +24,10 @@
 # rest still run.
 #
 # --dry-run: the same steps at tiny sizes, the quality step on the ci preset
-# (small synthetic data) — what the test suite runs on lavapipe. Set
-# SEQREC_BIN to use a seqrec binary instead of the packed one.
+# (small synthetic data), the wgpu backend too — what the test suite runs on
+# lavapipe. Set SEQREC_BIN to use a seqrec binary instead of the packed one,
+# SEQREC_GPU_CHECK_GPU to the backend of the quality and repeat steps
+# (default: cuda; in a dry run, wgpu).
 set -uo pipefail
 
 usage() { echo "usage: $0 OUT [--dry-run]" >&2; exit 2; }
@@ -144,6 +146,8 @@ if [ $DRY = 1 ]; then
   WINDOWS=(--windows 2 --warmup 1 --eval-users 20)
   LF_WINDOWS=(--windows 2 --warmup 1 --eval-users 5)
   QUALITY=(ci synthetic-movielens)
+  BACKENDS=(cuda vulkan wgpu)
+  MAIN_GPU=${SEQREC_GPU_CHECK_GPU:-wgpu}
 else
   ML_ARGS=()
   LF_ARGS=(--users 992 --items 500000 --events 1900000)
@@ -151,6 +155,8 @@ else
   WINDOWS=(--windows 5 --warmup 1 --eval-users 200)
   LF_WINDOWS=(--windows 3 --warmup 1 --eval-users 20)
   QUALITY=(quick ml-100k)
+  BACKENDS=(cuda vulkan)
+  MAIN_GPU=${SEQREC_GPU_CHECK_GPU:-cuda}
 fi
 config_args() { [ -n "$GRU_CONFIG" ] && echo "--config $GRU_CONFIG"; }
 SMOKE="$WORK/smoke.toml"
@@ -168,7 +174,7 @@ report
 # Stage 1: smoke (at most about 60 s).
 step version 10 "$BIN" --version
 step devices 25 "$BIN" devices --json
-for backend in cuda vulkan; do
+for backend in "${BACKENDS[@]}"; do
   step "smoke-$backend" 25 "$BIN" throughput --dataset synthetic-movielens --methods gru \
     --config "$SMOKE" --windows 1 --warmup 0 --eval-users 5 --backend "$backend"
 done
@@ -181,7 +187,7 @@ step generate-lastfm 45 "$BIN" data generate --preset synthetic-lastfm --format 
   --out "$LASTFM" "${LF_ARGS[@]}"
 
 # Stage 3: the four GRUs at the paper's setting, each backend.
-for backend in cuda vulkan; do
+for backend in "${BACKENDS[@]}"; do
   # shellcheck disable=SC2046
   step "ml10m-$backend" 80 "$BIN" --data-dir "$WORK/data" throughput --dataset ml-10m \
     $(config_args) "${WINDOWS[@]}" --backend "$backend"
@@ -190,7 +196,7 @@ done
 # Stage 4: the ml-100k quality check on the GPU against the committed CPU cell.
 step "quality-${QUALITY[1]}" 100 "$BIN" --data-dir "$DATA_ROOT" reproduce \
   --config "$ROOT/configs/${QUALITY[0]}.toml" --datasets "${QUALITY[1]}" --methods gru \
-  --backend "$([ $DRY = 1 ] && echo vulkan || echo cuda)" --out "$WORK/quality" --quiet
+  --backend "$MAIN_GPU" --out "$WORK/quality" --quiet
 
 # Stage 5: the PyTorch reference on the ML-10M shape (torch with CUDA only).
 if "$PYTHON" -c 'import torch, numpy, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
@@ -208,16 +214,15 @@ else
 fi
 
 # Stage 6: LastFM's catalogue (the output layer dominates), then a repeat.
-for backend in cuda vulkan; do
+for backend in "${BACKENDS[@]}"; do
   # shellcheck disable=SC2046
   step "lastfm-$backend" 60 "$BIN" --data-dir "$WORK/data" throughput --dataset lastfm-1k \
     --options "$LASTFM_OPTIONS" --methods gru,attentional-user-gru $(config_args) \
     "${LF_WINDOWS[@]}" --backend "$backend"
 done
-REPEAT_BACKEND=$([ $DRY = 1 ] && echo vulkan || echo cuda)
 # shellcheck disable=SC2046
-step "repeat-ml10m-$REPEAT_BACKEND" 40 "$BIN" --data-dir "$WORK/data" throughput --dataset ml-10m \
-  --methods gru $(config_args) "${WINDOWS[@]}" --backend "$REPEAT_BACKEND"
+step "repeat-ml10m-$MAIN_GPU" 40 "$BIN" --data-dir "$WORK/data" throughput --dataset ml-10m \
+  --methods gru $(config_args) "${WINDOWS[@]}" --backend "$MAIN_GPU"
 
 say "done in $(( $(date +%s) - START )) s: $OUT/gpu-report.md"
 report

@@ -89,6 +89,7 @@ pub fn backend_feature(backend: &str) -> Option<&'static str> {
     match backend {
         "vulkan" => Some("seqrec-runner/vulkan"),
         "cuda" => Some("seqrec-runner/cuda"),
+        "wgpu" => Some("seqrec-runner/wgpu"),
         _ => None,
     }
 }

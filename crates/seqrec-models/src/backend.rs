@@ -15,18 +15,22 @@ pub enum Backend {
     Flex,
     /// burn's `ndarray` CPU backend.
     Ndarray,
-    /// A GPU through wgpu/Vulkan (feature `vulkan`).
+    /// A GPU through Vulkan with cubecl's SPIR-V compiler (feature `vulkan`).
     Vulkan,
     /// A GPU through CUDA (feature `cuda`).
     Cuda,
+    /// A GPU through wgpu on any graphics API with WGSL shaders (feature
+    /// `wgpu`; portable, and what CI runs on a software Vulkan driver).
+    Wgpu,
 }
 
 impl Backend {
-    pub const ALL: [Backend; 4] = [
+    pub const ALL: [Backend; 5] = [
         Backend::Flex,
         Backend::Ndarray,
         Backend::Vulkan,
         Backend::Cuda,
+        Backend::Wgpu,
     ];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +39,7 @@ impl Backend {
             Backend::Ndarray => "ndarray",
             Backend::Vulkan => "vulkan",
             Backend::Cuda => "cuda",
+            Backend::Wgpu => "wgpu",
         }
     }
 
@@ -45,7 +50,7 @@ impl Backend {
             .ok_or_else(|| GruError::Unknown {
                 kind: "backend",
                 name: name.to_owned(),
-                known: "flex, ndarray, vulkan, cuda",
+                known: "flex, ndarray, vulkan, cuda, wgpu",
             })
     }
 

@@ -23,8 +23,11 @@ pub struct DeviceInfo {
     /// The device as its driver names it (`NVIDIA H200`,
     /// `llvmpipe (LLVM 15.0.6, 256 bits)`); `cpu` for the CPU backends.
     pub name: String,
-    /// What kind of adapter (Vulkan: `discrete GPU`, `CPU (software)`, …).
+    /// What kind of adapter (`discrete GPU`, `CPU (software)`, …).
     pub kind: Option<String>,
+    /// The graphics API it is reached through (`Vulkan`, `Metal`, `DX12`).
+    #[serde(default)]
+    pub api: Option<String>,
     /// The cubecl runtime and the compiler it feeds the device:
     /// `wgpu<spirv>` (Vulkan's SPIR-V path), `wgpu<wgsl>` (the WGSL
     /// fallback), `cuda`.
@@ -44,6 +47,7 @@ impl DeviceInfo {
             available: 1,
             name: "cpu".into(),
             kind: None,
+            api: None,
             runtime: None,
             libdevice: None,
             cuda_api: None,
@@ -54,6 +58,7 @@ impl DeviceInfo {
     pub fn summary(&self) -> String {
         let mut extra: Vec<String> = Vec::new();
         extra.extend(self.kind.clone());
+        extra.extend(self.api.clone());
         extra.extend(self.runtime.clone());
         extra.extend(self.cuda_api.as_ref().map(|v| format!("CUDA API {v}")));
         extra.extend(
@@ -103,9 +108,13 @@ impl Backend {
                 info: DeviceInfo::cpu(self),
             }),
             #[cfg(feature = "vulkan")]
-            Backend::Vulkan => gpu::open_vulkan(index),
+            Backend::Vulkan => gpu::open_wgpu(self, index),
             #[cfg(not(feature = "vulkan"))]
             Backend::Vulkan => Err(GruError::BackendMissing("vulkan")),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => gpu::open_wgpu(self, index),
+            #[cfg(not(feature = "wgpu"))]
+            Backend::Wgpu => Err(GruError::BackendMissing("wgpu")),
             #[cfg(feature = "cuda")]
             Backend::Cuda => gpu::open_cuda(index),
             #[cfg(not(feature = "cuda"))]
@@ -248,7 +257,7 @@ pub(crate) fn guarded<T>(
     })
 }
 
-#[cfg(any(feature = "vulkan", feature = "cuda"))]
+#[cfg(any(feature = "vulkan", feature = "cuda", feature = "wgpu"))]
 mod gpu {
     use super::*;
     use burn::cubecl::Device as CubeDevice;
@@ -297,9 +306,24 @@ mod gpu {
         })
     }
 
-    #[cfg(feature = "vulkan")]
-    pub(super) fn open_vulkan(index: Option<usize>) -> Result<OpenedDevice, GruError> {
+    /// `vulkan`: Vulkan only (cubecl's SPIR-V compiler where the device
+    /// allows it); `wgpu`: Vulkan, Metal or DX12 (wgpu's OpenGL path is left
+    /// out: its compute support is limited and untested here).
+    #[cfg(any(feature = "vulkan", feature = "wgpu"))]
+    pub(super) fn open_wgpu(
+        backend: Backend,
+        index: Option<usize>,
+    ) -> Result<OpenedDevice, GruError> {
         use burn::cubecl::device::{WgpuBackend, WgpuDevice, WgpuDeviceKind};
+        let apis: &[(WgpuBackend, &str)] = if backend == Backend::Vulkan {
+            &[(WgpuBackend::Vulkan, "Vulkan")]
+        } else {
+            &[
+                (WgpuBackend::Vulkan, "Vulkan"),
+                (WgpuBackend::Metal, "Metal"),
+                (WgpuBackend::Dx12, "DX12"),
+            ]
+        };
         // GPUs first, then software adapters (lavapipe enumerates as a CPU).
         let kinds = [
             (WgpuDeviceKind::DiscreteGpu(0), "discrete GPU"),
@@ -308,14 +332,16 @@ mod gpu {
             (WgpuDeviceKind::Cpu, "CPU (software)"),
             (WgpuDeviceKind::Other(0), "other"),
         ];
-        let mut found: Vec<(CubeDevice, &str)> = Vec::new();
-        guarded(Backend::Vulkan, "listing Vulkan devices", || {
+        let mut found: Vec<(CubeDevice, &str, &str)> = Vec::new();
+        guarded(backend, "listing devices", || {
             for (kind, label) in kinds {
-                let seed = CubeDevice::Wgpu(WgpuDevice::new(kind).on(WgpuBackend::Vulkan));
-                for id in CubeDevice::enumerate(seed.to_id()) {
-                    let device = CubeDevice::from_id(id);
-                    if !found.iter().any(|(d, _)| *d == device) {
-                        found.push((device, label));
+                for &(api, api_name) in apis {
+                    let seed = CubeDevice::Wgpu(WgpuDevice::new(kind.clone()).on(api));
+                    for id in CubeDevice::enumerate(seed.to_id()) {
+                        let device = CubeDevice::from_id(id);
+                        if !found.iter().any(|(d, _, _)| *d == device) {
+                            found.push((device, label, api_name));
+                        }
                     }
                 }
             }
@@ -323,32 +349,37 @@ mod gpu {
         })?;
         if found.is_empty() {
             return Err(GruError::NoDevice {
-                backend: "vulkan",
-                message: "no Vulkan device was found: the Vulkan loader (libvulkan.so.1) or a Vulkan driver is missing. \
-                          Install your GPU's Vulkan driver; for a check without a GPU, Mesa's software driver lavapipe \
-                          (Debian/Ubuntu: apt-get install libvulkan1 mesa-vulkan-drivers); or train on the CPU with --backend flex"
+                backend: backend.name(),
+                message: "no Vulkan device was found (nor, for wgpu, a Metal or DX12 one): the Vulkan loader \
+                          (libvulkan.so.1) or a Vulkan driver is missing. Install your GPU's Vulkan driver; for a check \
+                          without a GPU, Mesa's software driver lavapipe (Debian/Ubuntu: apt-get install libvulkan1 \
+                          mesa-vulkan-drivers); or train on the CPU with --backend flex"
                     .into(),
             });
         }
         let i = index.unwrap_or(0);
-        let Some((cube, label)) = found.get(i).cloned() else {
+        let Some((cube, label, api_name)) = found.get(i).cloned() else {
             return Err(GruError::DeviceIndex {
-                backend: "vulkan",
+                backend: backend.name(),
                 index: i,
-                available: found.iter().map(|(_, label)| (*label).to_owned()).collect(),
+                available: found
+                    .iter()
+                    .map(|(_, label, api)| format!("{label} on {api}"))
+                    .collect(),
             });
         };
         let info = DeviceInfo {
-            backend: Backend::Vulkan,
+            backend,
             index: i,
             available: found.len(),
             name: String::new(),
             kind: Some(label.to_owned()),
+            api: Some(api_name.to_owned()),
             runtime: None,
             libdevice: None,
             cuda_api: None,
         };
-        finish(Backend::Vulkan, cube, info)
+        finish(backend, cube, info)
     }
 
     #[cfg(feature = "cuda")]
@@ -402,6 +433,7 @@ mod gpu {
             available,
             name: String::new(),
             kind: Some("CUDA GPU".into()),
+            api: None,
             runtime: None,
             libdevice: Some(libdevice),
             cuda_api: option_env!("CUDARC_CUDA_VERSION").map(str::to_owned),

@@ -18,7 +18,9 @@ pub enum GruError {
         known: &'static str,
     },
     /// A backend this build was compiled without.
-    #[error("backend `{0}` is not compiled in; rebuild with `--features {0}`")]
+    #[error(
+        "backend `{0}` is not compiled in; rebuild with `--features {0}` (see \"GPU backends\" in the README)"
+    )]
     BackendMissing(&'static str),
     /// The backend is compiled in but this machine cannot run it (no
     /// driver, no device, no libdevice), with what to do.
@@ -43,7 +45,7 @@ pub enum GruError {
     },
     /// A CPU training estimated to take far too long, refused unless asked for.
     #[error(
-        "training {variant} on the CPU ({backend}) would take about {estimate} ({detail}); use a GPU backend (--backend cuda or vulkan), or allow it explicitly (--allow-slow-cpu)"
+        "on the CPU backend `{backend}` this would take about {estimate} ({detail}); use a GPU backend (--backend cuda or vulkan), or allow it explicitly (--allow-slow-cpu)"
     )]
     SlowCpu {
         variant: &'static str,

@@ -27,6 +27,8 @@ pub mod cost;
 pub mod device;
 mod dropout;
 mod error;
+#[cfg(all(test, any(feature = "vulkan", feature = "wgpu")))]
+mod gpu_tests;
 pub mod lanes;
 pub mod memory;
 pub mod model;
@@ -35,8 +37,6 @@ mod output_host;
 mod params;
 mod scorer;
 pub mod training;
-#[cfg(all(test, feature = "vulkan"))]
-mod vulkan_tests;
 
 pub use backend::Backend;
 pub use cell::{CellSettings, GruCell, GruCellConfig, Threshold, UserIntegration};

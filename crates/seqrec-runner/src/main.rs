@@ -94,9 +94,12 @@ fn init_logging(verbose: u8, file: Option<&std::path::Path>) -> Result<()> {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    // wgpu logs, at error level, every graphics API it probes and cannot
+    // open (no OpenGL, no Vulkan driver); seqrec reports a missing device
+    // itself, so those show only with -vv (or RUST_LOG).
     let level = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,wgpu_hal=off,wgpu_core=off,naga=off",
+        1 => "info,wgpu_hal=off,wgpu_core=off,naga=off",
         _ => "debug",
     };
     let stderr = tracing_subscriber::fmt::layer()

@@ -122,4 +122,45 @@ fn bad_gru_settings_are_clear_errors() {
         &[],
         "memory_limit_gib",
     );
+    // Days of CPU work are refused before training, with the estimate.
+    fails_with(
+        "[gru]\nhidden = 1000\nepochs = 100000000\n",
+        &[],
+        "--allow-slow-cpu",
+    );
+    fails_with("[gru]\nhidden = 1000\nepochs = 100000000\n", &[], "days");
+}
+
+/// A GPU backend that is compiled in but finds no device ends in one clear
+/// error naming what is missing, not a panic.
+#[cfg(any(feature = "wgpu", feature = "vulkan"))]
+#[test]
+fn a_gpu_backend_without_a_device_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = if cfg!(feature = "wgpu") {
+        "wgpu"
+    } else {
+        "vulkan"
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_seqrec"))
+        .args([
+            "evaluate",
+            "--dataset",
+            "synthetic-movielens",
+            "--method",
+            "gru",
+        ])
+        .args(["--backend", backend])
+        .env("SEQREC_CACHE_DIR", dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("RUST_LOG")
+        // The Vulkan loader then finds no driver at all.
+        .env("VK_DRIVER_FILES", "/nonexistent/seqrec-test-icd.json")
+        .env("VK_ICD_FILENAMES", "/nonexistent/seqrec-test-icd.json")
+        .output()
+        .unwrap();
+    assert_fails_with(&out, "no Vulkan device was found");
+    assert_fails_with(&out, "mesa-vulkan-drivers");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
 }

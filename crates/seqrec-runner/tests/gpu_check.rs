@@ -1,12 +1,19 @@
 //! The GPU check's script (`xtask/gpu-check/run.sh`) at tiny sizes with
-//! this build of `seqrec`: every step runs and reports; with the vulkan
-//! feature the GPU path trains the four GRUs on this machine's Vulkan device
-//! (lavapipe in CI) and matches the committed CPU cell; the cuda steps say
-//! that the build lacks cuda. Needs bash and python3.
+//! this build of `seqrec`: every step runs and reports; with a GPU feature
+//! the GPU path trains the four GRUs on this machine's device (CI: the wgpu
+//! backend on lavapipe) and matches the committed CPU cell; steps of
+//! backends the build lacks say so. Needs bash and python3.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::Command;
+
+/// The GPU backend this build runs (wgpu in CI; vulkan needs a real GPU).
+const GPU: &str = if cfg!(feature = "wgpu") {
+    "wgpu"
+} else {
+    "vulkan"
+};
 
 fn status_of<'a>(report: &'a serde_json::Value, step: &str) -> &'a str {
     report["steps"]
@@ -30,6 +37,7 @@ fn the_gpu_check_dry_run_reports_every_step() {
         .env("SEQREC_BIN", env!("CARGO_BIN_EXE_seqrec"))
         .env("SEQREC_GPU_CHECK_WORK", work.path())
         .env("SEQREC_GPU_CHECK_BUDGET", "900")
+        .env("SEQREC_GPU_CHECK_GPU", GPU)
         .output()
         .expect("bash runs");
     let log = String::from_utf8_lossy(&run.stderr);
@@ -45,50 +53,52 @@ fn the_gpu_check_dry_run_reports_every_step() {
         assert_eq!(status_of(&report, step), "ok", "{step}: {log}");
     }
     assert_eq!(status_of(&report, "torch"), "skipped");
-    let cuda = ["smoke-cuda", "ml10m-cuda", "lastfm-cuda"];
-    let vulkan = [
-        "smoke-vulkan",
-        "ml10m-vulkan",
-        "lastfm-vulkan",
-        "repeat-ml10m-vulkan",
-    ];
-    if cfg!(feature = "cuda") {
-        // A cuda build on a machine without an NVIDIA GPU.
-        for step in cuda {
-            assert_ne!(status_of(&report, step), "ok", "{step}");
-        }
-    } else {
-        for step in cuda {
-            assert_eq!(status_of(&report, step), "not built", "{step}");
+    let steps_of =
+        |backend: &str| ["smoke", "ml10m", "lastfm"].map(|stage| format!("{stage}-{backend}"));
+    for (backend, built) in [
+        ("cuda", cfg!(feature = "cuda")),
+        ("vulkan", cfg!(feature = "vulkan")),
+        ("wgpu", cfg!(feature = "wgpu")),
+    ] {
+        for step in steps_of(backend) {
+            let status = status_of(&report, &step);
+            if !built {
+                assert_eq!(status, "not built", "{step}");
+            } else if backend == "cuda" {
+                // No NVIDIA GPU where the tests run.
+                assert_ne!(status, "ok", "{step}");
+            }
         }
     }
-    if !cfg!(feature = "vulkan") {
-        for step in vulkan {
-            assert_eq!(status_of(&report, step), "not built", "{step}");
-        }
+    if !cfg!(feature = "wgpu") && !cfg!(feature = "vulkan") {
         return;
     }
-    if status_of(&report, "smoke-vulkan") == "no device" {
+    if status_of(&report, &format!("smoke-{GPU}")) == "no device" {
         assert!(
             std::env::var_os("CI").is_none() && std::env::var_os("SEQREC_REQUIRE_VULKAN").is_none(),
             "no Vulkan device in CI: {markdown}"
         );
-        eprintln!("VULKAN TEST NOT RUN: the GPU check's vulkan steps found no Vulkan device");
+        eprintln!("GPU (VULKAN) TEST NOT RUN: the GPU check found no Vulkan device");
         return;
     }
-    for step in vulkan.iter().chain(&["quality-synthetic-movielens"]) {
-        assert_eq!(status_of(&report, step), "ok", "{step}: {markdown}");
+    let mut ok = steps_of(GPU).to_vec();
+    ok.extend([
+        format!("repeat-ml10m-{GPU}"),
+        "quality-synthetic-movielens".into(),
+    ]);
+    for step in ok {
+        assert_eq!(status_of(&report, &step), "ok", "{step}: {markdown}");
     }
     let rows = report["throughput"].as_array().unwrap();
     let ml10m: Vec<_> = rows
         .iter()
-        .filter(|r| r["step"] == "ml10m-vulkan")
+        .filter(|r| r["step"] == format!("ml10m-{GPU}").as_str())
         .collect();
     assert_eq!(ml10m.len(), 4, "the four GRUs: {rows:#?}");
     for r in &ml10m {
         assert!(r["train_tuples_per_second"].as_f64().unwrap() > 0.0);
         assert!(r["eval_events"].as_u64().unwrap() > 0);
-        assert_eq!(r["device"]["backend"], "vulkan");
+        assert_eq!(r["device"]["backend"], GPU);
         // The compiler path is reported (SPIR-V, or the WGSL fallback).
         assert!(
             r["device"]["runtime"]

@@ -1,9 +1,11 @@
-//! The GPU code path against the CPU one, on whatever Vulkan device the
-//! machine has. In CI that is Mesa's software driver lavapipe, so every CI
-//! run exercises burn's wgpu/cubecl path (kernel compilation, the
-//! device-side chunked output layer, checkpoints crossing backends) with no
-//! GPU. Without a Vulkan device the tests say so loudly; where `CI` or
-//! `SEQREC_REQUIRE_VULKAN` is set that is a failure.
+//! The GPU code path against the CPU one, on whatever device the build's GPU
+//! backend finds: `wgpu` where compiled (CI: WGSL shaders on Mesa's software
+//! Vulkan driver lavapipe, so every CI run exercises burn's cubecl path —
+//! kernel compilation, the device-side chunked output layer, checkpoints
+//! crossing backends — with no GPU), else `vulkan` (cubecl's SPIR-V, which
+//! lavapipe cannot compile: run these on a real GPU). Without a device the
+//! tests say so loudly; where `CI` or `SEQREC_REQUIRE_VULKAN` is set that is
+//! a failure.
 //!
 //! `CUBECL_AUTOTUNE_LEVEL=minimal` keeps cubecl's kernel autotuning short
 //! (`.ci/run` sets it).
@@ -19,21 +21,28 @@ use seqrec_core::{ItemId, Part, SeqRng, Split, SplitConfig, UserSequences};
 use seqrec_metrics::{EvalConfig, evaluate};
 use std::sync::{Arc, Mutex};
 
+/// The GPU backend under test.
+const GPU: Backend = if cfg!(feature = "wgpu") {
+    Backend::Wgpu
+} else {
+    Backend::Vulkan
+};
+
 fn required() -> bool {
     std::env::var_os("CI").is_some() || std::env::var_os("SEQREC_REQUIRE_VULKAN").is_some()
 }
 
-/// The Vulkan device (its adapter and compiler path printed), or a loud
+/// The GPU device (its adapter and compiler path printed), or a loud
 /// notice (a failure in CI) when the machine has none.
-fn vulkan() -> Option<OpenedDevice> {
-    match Backend::Vulkan.open(None) {
+fn gpu() -> Option<OpenedDevice> {
+    match GPU.open(None) {
         Ok(opened) => {
-            eprintln!("vulkan test device: {}", opened.info.summary());
+            eprintln!("GPU test device: {}", opened.info.summary());
             Some(opened)
         }
-        Err(e) if required() => panic!("no Vulkan device for the GPU-path tests: {e}"),
+        Err(e) if required() => panic!("no device for the GPU-path tests: {e}"),
         Err(e) => {
-            eprintln!("VULKAN TEST NOT RUN: {e}");
+            eprintln!("GPU (VULKAN) TEST NOT RUN: {e}");
             None
         }
     }
@@ -81,7 +90,7 @@ fn close(a: f64, b: f64, relative: f64) -> bool {
 
 #[test]
 fn the_device_output_layer_matches_the_host_one() {
-    let Some(gpu) = vulkan() else { return };
+    let Some(gpu) = gpu() else { return };
     let (rows, n, items) = (37, 8, 53);
     let mut rng = SeqRng::new(9);
     let mut values = |count: usize| -> Vec<f32> {
@@ -149,27 +158,26 @@ fn window_losses(variant: GruVariant, split: &Split, backend: Backend) -> Vec<f3
         ..TrainOptions::default()
     };
     fit(variant, &params(), split, 3, &options).unwrap();
-    let losses = seen.lock().unwrap().clone();
-    losses
+    seen.lock().unwrap().clone()
 }
 
 /// Dropout masks, lane resets and padding included (the paper's keep
 /// probabilities), the device path and the CPU path agree window by window.
 #[test]
 fn every_variant_trains_like_flex_window_by_window() {
-    if vulkan().is_none() {
+    if gpu().is_none() {
         return;
     }
     let split = random_split(30, 40, 25);
     for variant in GruVariant::ALL {
         let cpu = window_losses(variant, &split, Backend::Flex);
-        let gpu = window_losses(variant, &split, Backend::Vulkan);
+        let gpu = window_losses(variant, &split, GPU);
         assert_eq!(cpu.len(), 10, "{variant:?}");
         assert_eq!(gpu.len(), 10, "{variant:?}");
         for (w, (a, b)) in cpu.iter().zip(&gpu).enumerate() {
             assert!(
                 close(f64::from(*a), f64::from(*b), 1e-4),
-                "{variant:?} window {}: flex {a} vs vulkan {b}",
+                "{variant:?} window {}: flex {a} vs {GPU} {b}",
                 w + 1
             );
         }
@@ -178,7 +186,7 @@ fn every_variant_trains_like_flex_window_by_window() {
 
 #[test]
 fn every_variant_reaches_the_same_test_mrr_as_flex() {
-    if vulkan().is_none() {
+    if gpu().is_none() {
         return;
     }
     let split = random_split(30, 40, 25);
@@ -199,8 +207,8 @@ fn every_variant_reaches_the_same_test_mrr_as_flex() {
             assert!(report.events > 20);
             report.get("mrr@20").unwrap()
         };
-        let (cpu, gpu) = (mrr(Backend::Flex), mrr(Backend::Vulkan));
-        eprintln!("{variant:?}: test MRR@20 flex {cpu:.6}, vulkan {gpu:.6}");
+        let (cpu, gpu) = (mrr(Backend::Flex), mrr(GPU));
+        eprintln!("{variant:?}: test MRR@20 flex {cpu:.6}, {GPU} {gpu:.6}");
         assert!((cpu - gpu).abs() <= 1e-3, "{variant:?}: {cpu} vs {gpu}");
     }
 }
@@ -210,7 +218,7 @@ fn every_variant_reaches_the_same_test_mrr_as_flex() {
 /// run, and the model scores the same loaded on either backend.
 #[test]
 fn a_checkpoint_written_on_one_backend_resumes_on_the_other() {
-    if vulkan().is_none() {
+    if gpu().is_none() {
         return;
     }
     let split = random_split(20, 30, 25);
@@ -221,15 +229,12 @@ fn a_checkpoint_written_on_one_backend_resumes_on_the_other() {
     };
     let reference = fit(variant, &params, &split, 5, &TrainOptions::default()).unwrap();
     let config = EvalConfig::default();
-    for (first, second) in [
-        (Backend::Flex, Backend::Vulkan),
-        (Backend::Vulkan, Backend::Flex),
-    ] {
+    for (first, second) in [(Backend::Flex, GPU), (GPU, Backend::Flex)] {
         let dir = tempfile::tempdir().unwrap();
-        let checkpoint = Some(dir.path().join("run.ckpt"));
+        let path = dir.path().join("run.ckpt");
         let killed = TrainOptions {
             backend: first,
-            checkpoint: checkpoint.clone(),
+            checkpoint: Some(path.clone()),
             resume: true,
             stop_after_epochs: Some(1),
             ..TrainOptions::default()
@@ -258,7 +263,6 @@ fn a_checkpoint_written_on_one_backend_resumes_on_the_other() {
             "{first} → {second}: {got} vs {want}"
         );
         // The finished checkpoint scores alike on both backends.
-        let path = checkpoint.unwrap();
         let on = |backend| {
             let (scorer, _) = load_scorer(&path, backend, None).unwrap();
             evaluate(&scorer, &split, Part::Test, &config, None)
@@ -266,19 +270,19 @@ fn a_checkpoint_written_on_one_backend_resumes_on_the_other() {
                 .get("mrr@20")
                 .unwrap()
         };
-        let (a, b) = (on(Backend::Flex), on(Backend::Vulkan));
+        let (a, b) = (on(Backend::Flex), on(GPU));
         assert!((a - b).abs() <= 1e-3, "{first} → {second}: {a} vs {b}");
     }
 }
 
 #[test]
 fn a_device_index_past_the_last_lists_the_devices() {
-    let Some(gpu) = vulkan() else { return };
+    let Some(gpu) = gpu() else { return };
     let past = gpu.info.available;
-    let err = Backend::Vulkan.open(Some(past)).unwrap_err().to_string();
+    let err = GPU.open(Some(past)).unwrap_err().to_string();
     assert!(err.contains(&format!("no device {past}")), "{err}");
     assert!(err.contains("0 = "), "{err}");
     // Device 0 explicitly is the default device.
-    let first = Backend::Vulkan.open(Some(0)).unwrap();
+    let first = GPU.open(Some(0)).unwrap();
     assert_eq!(first.info, gpu.info);
 }
