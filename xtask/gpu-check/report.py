@@ -48,7 +48,7 @@ def status_of(rc, err):
         return "timeout"
     if "is not compiled in" in err:
         return "not built"
-    if "no Vulkan device" in err or "no CUDA device" in err:
+    if "no Vulkan device" in err or "no CUDA device" in err or "is a software driver" in err:
         return "no device"
     return "failed"
 
@@ -188,9 +188,10 @@ def markdown(report):
     build = report.get("build") or {}
     if build:
         lines += [f"Binary: commit `{build.get('commit')}`, features {build.get('features')}, "
-                  f"CUDA API {build.get('cuda_api')}, built {build.get('built')}.", ""]
-    lines += ["Precision: float32 tensors throughout (burn's default). Whether cubecl's matrix-product "
-              "autotune picks TF32 tensor-core kernels for them on NVIDIA GPUs is not determined by this "
+                  f"CUDA API {build.get('cuda_api')}, packed {build.get('packed')}.", ""]
+    lines += ["Precision: float32 tensors throughout (burn's default). seqrec builds burn without its "
+              "`autotune` and `fusion` features, so every product runs cubecl's default kernel, the same on "
+              "every run; whether that kernel uses TF32 tensor cores on NVIDIA GPUs is not determined by this "
               "check. PyTorch rows: float32 with `allow_tf32=False`.", ""]
     lines += ["## Devices", ""]
     for backend, d in (report.get("devices") or {}).items():
@@ -275,7 +276,8 @@ def write(args):
         "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "build": build,
-        "precision": {"seqrec": "float32 tensors; TF32 use by cubecl's matmul kernels not determined",
+        "precision": {"seqrec": "float32 tensors; burn without autotune and fusion (cubecl's default kernels); "
+                                "TF32 use by them not determined",
                       "pytorch": "float32, allow_tf32=False"},
         "devices": devices,
         "throughput": [{k: v for k, v in r.items() if k != "losses"} | {"losses": r.get("losses")} for r in rows],

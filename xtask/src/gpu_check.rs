@@ -99,13 +99,31 @@ pub fn prepare(dir: &Path, binary: &Path, features: &[&str], data_root: &Path) -
     if !binary.is_file() {
         bail!("{} is not a file", binary.display());
     }
+    // Symbols are a fifth of the binary and nothing on the GPU machine
+    // needs them (errors are messages, not backtraces).
+    let stripped = dir.join("seqrec.stripped");
+    let to_pack = match Command::new("strip")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(binary)
+        .status()
+    {
+        Ok(status) if status.success() => stripped.clone(),
+        _ => {
+            println!(
+                "warning: `strip` failed or is missing (binutils); packing the binary with its symbols"
+            );
+            binary.to_path_buf()
+        }
+    };
     let packed = std::fs::File::create(dir.join("seqrec.xz"))?;
     let status = Command::new("xz")
         .args(["-T0", "-6", "-c"])
-        .arg(binary)
+        .arg(&to_pack)
         .stdout(packed)
         .status()
         .context("running xz (Debian/Ubuntu: apt-get install xz-utils)")?;
+    let _ = std::fs::remove_file(&stripped);
     if !status.success() {
         bail!("xz failed on {}", binary.display());
     }
@@ -156,7 +174,12 @@ pub fn prepare(dir: &Path, binary: &Path, features: &[&str], data_root: &Path) -
         "dirty": git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()),
         "features": features,
         "cuda_api": std::env::var("CUDARC_CUDA_VERSION").ok(),
-        "built": git(&["log", "-1", "--format=%cI"]),
+        "commit_date": git(&["log", "-1", "--format=%cI"]),
+        "packed": Command::new("date")
+            .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()),
         "binary_bytes": std::fs::metadata(binary)?.len(),
     });
     std::fs::write(

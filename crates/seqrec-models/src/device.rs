@@ -260,6 +260,9 @@ pub(crate) fn guarded<T>(
 #[cfg(any(feature = "vulkan", feature = "cuda", feature = "wgpu"))]
 mod gpu {
     use super::*;
+
+    /// How a software rasterizer's adapter (lavapipe, llvmpipe) is labelled.
+    const SOFTWARE: &str = "CPU (software)";
     use burn::cubecl::Device as CubeDevice;
     use burn::tensor::Tensor;
 
@@ -299,6 +302,20 @@ mod gpu {
             let client = cube.client();
             info.runtime = Some(client.name().to_owned());
             info.name = client.properties().identity.name.clone();
+            // Mesa's lavapipe (22.3 and 25.0 seen) crashes the process
+            // compiling cubecl's SPIR-V matrix product: refuse rather than
+            // segfault at the first product.
+            if info.runtime.as_deref() == Some("wgpu<spirv>")
+                && info.kind.as_deref() == Some(SOFTWARE)
+            {
+                return Err(GruError::NoDevice {
+                    backend: backend.name(),
+                    message: format!(
+                        "the Vulkan device is a software driver ({}), which crashes compiling the SPIR-V kernels of this build's `vulkan` feature; run on a GPU, or build with the `wgpu` feature alone (WGSL shaders, which software drivers run) and use --backend wgpu",
+                        info.name
+                    ),
+                });
+            }
             let device = Device::new(cube);
             tracing::info!(device = %info.summary(), "opened");
             warm_up(&device)?;
@@ -329,7 +346,7 @@ mod gpu {
             (WgpuDeviceKind::DiscreteGpu(0), "discrete GPU"),
             (WgpuDeviceKind::IntegratedGpu(0), "integrated GPU"),
             (WgpuDeviceKind::VirtualGpu(0), "virtual GPU"),
-            (WgpuDeviceKind::Cpu, "CPU (software)"),
+            (WgpuDeviceKind::Cpu, SOFTWARE),
             (WgpuDeviceKind::Other(0), "other"),
         ];
         let mut found: Vec<(CubeDevice, &str, &str)> = Vec::new();
