@@ -46,7 +46,7 @@ const WHEELS: [Wheel; 2] = [
 
 #[derive(Debug, clap::Args)]
 pub struct SetupCudaArgs {
-    /// Where the wheels are installed (default: <data-local-dir>/seqrec/tools).
+    /// Where the wheels are installed (default: seqrec/tools in the user's data directory).
     #[arg(long)]
     tools_dir: Option<PathBuf>,
     /// The Python interpreter whose pip installs the wheels.

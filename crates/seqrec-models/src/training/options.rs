@@ -5,7 +5,7 @@ use indicatif::ProgressBar;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// How to run a training (as opposed to what to train: [`GruParams`]).
+/// How to run a training (as opposed to what to train: [`crate::GruParams`]).
 #[derive(Clone, Debug, Default)]
 pub struct TrainOptions {
     pub backend: Backend,
