@@ -56,8 +56,20 @@ enum Command {
     GpuCheck(gpu_check::GpuCheckArgs),
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+/// A failure prints as one message with its causes, without the backtrace
+/// anyhow attaches under `RUST_BACKTRACE=1`.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Bench(bench) => bench::run(bench),
         Command::Baselines { data_dir, seed } => baselines::run(data_dir, seed),
         Command::GruQuality(args) => gru_quality::run(args),
