@@ -1,7 +1,7 @@
 //! `cargo xtask baselines`: every baseline on ml-latest-small and ml-100k,
 //! written to `docs/baselines.md` (and `.csv`, `.json` beside it).
 
-use crate::process::{cargo, evaluate_command, measure, workspace_root};
+use crate::process::{Profile, cargo, evaluate_command, measure, seqrec_binary, workspace_root};
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -11,10 +11,10 @@ const DATASETS: [&str; 2] = ["ml-latest-small", "ml-100k"];
 
 /// Runs `seqrec evaluate --json` for every method and dataset.
 pub fn run(data_dir: Option<PathBuf>, seed: u64) -> Result<()> {
-    let root = workspace_root();
-    let data_dir = crate::process::data_dir(data_dir);
+    let root = workspace_root()?;
+    let data_dir = crate::process::data_dir(data_dir)?;
     cargo(&["build", "--release", "--quiet", "-p", "seqrec-runner"])?;
-    let seqrec = root.join("target/release/seqrec");
+    let seqrec = seqrec_binary(Profile::Release)?;
     let mut rows = Vec::new();
     for dataset in DATASETS {
         for method in METHODS {

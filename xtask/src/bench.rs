@@ -1,6 +1,6 @@
 //! `cargo xtask bench data`: load + order + split of an ML-10M-sized file.
 
-use crate::process::{Measured, cargo, measure, workspace_root};
+use crate::process::{Measured, Profile, cargo, measure, seqrec_binary, target_dir};
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -47,9 +47,8 @@ fn mib(bytes: u64) -> f64 {
 
 /// Builds the release binary and makes sure the ML-10M-scale file exists.
 fn prepare(workdir: &std::path::Path, reuse: bool) -> Result<PathBuf> {
-    let root = workspace_root();
     cargo(&["build", "--release", "--quiet", "-p", "seqrec-runner"])?;
-    let seqrec = root.join("target/release/seqrec");
+    let seqrec = seqrec_binary(Profile::Release)?;
     let ratings = workdir.join("ml-10M100K/ratings.dat");
     if !(reuse && ratings.exists()) {
         eprintln!("generating {} ...", ratings.display());
@@ -71,8 +70,10 @@ fn prepare(workdir: &std::path::Path, reuse: bool) -> Result<PathBuf> {
 }
 
 fn data(workdir: Option<PathBuf>, reuse: bool) -> Result<()> {
-    let root = workspace_root();
-    let workdir = workdir.unwrap_or_else(|| root.join("target/bench-data"));
+    let workdir = match workdir {
+        Some(dir) => dir,
+        None => target_dir()?.join("bench-data"),
+    };
     let seqrec = prepare(&workdir, reuse)?;
     let ratings = workdir.join("ml-10M100K/ratings.dat");
     let cache = workdir.join("cache");
@@ -117,7 +118,7 @@ fn data(workdir: Option<PathBuf>, reuse: bool) -> Result<()> {
         "cached_load_peak_rss_mib": mib(second.peak_rss),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     });
-    let out = root.join("target/bench-results");
+    let out = target_dir()?.join("bench-results");
     std::fs::create_dir_all(&out)?;
     std::fs::write(
         out.join("data.json"),
@@ -128,8 +129,10 @@ fn data(workdir: Option<PathBuf>, reuse: bool) -> Result<()> {
 }
 
 fn baselines(workdir: Option<PathBuf>, methods: Vec<String>) -> Result<()> {
-    let root = workspace_root();
-    let workdir = workdir.unwrap_or_else(|| root.join("target/bench-data"));
+    let workdir = match workdir {
+        Some(dir) => dir,
+        None => target_dir()?.join("bench-data"),
+    };
     let seqrec = prepare(&workdir, true)?;
     let methods = if methods.is_empty() {
         ["pop", "item-knn", "decay-knn", "bpr-mf", "seq-mf"]
@@ -176,7 +179,7 @@ fn baselines(workdir: Option<PathBuf>, methods: Vec<String>) -> Result<()> {
             "peak_rss_mib": mib(m.peak_rss),
         }));
     }
-    let out = root.join("target/bench-results");
+    let out = target_dir()?.join("bench-results");
     std::fs::create_dir_all(&out)?;
     std::fs::write(
         out.join("baselines.json"),

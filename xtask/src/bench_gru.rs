@@ -44,7 +44,7 @@ fn last_line(output: std::process::Output, what: &str) -> Result<String> {
 }
 
 pub fn run(bench: GruBench) -> Result<()> {
-    let root = workspace_root();
+    let root = workspace_root()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let script = root.join("crates/seqrec-models/benches/torch_gru_throughput.py");
     let has_torch = Command::new(&bench.python)

@@ -79,7 +79,7 @@ impl Manifest {
 }
 
 pub fn run(args: FetchArgs) -> Result<()> {
-    let root = crate::process::workspace_root();
+    let root = crate::process::workspace_root()?;
     let manifest_path = args
         .manifest
         .unwrap_or_else(|| root.join("datasets/manifest.toml"));

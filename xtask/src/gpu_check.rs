@@ -7,7 +7,7 @@
 //! `cargo xtask gpu-check --dry-run OUT` runs the same script here at tiny
 //! sizes (vulkan on whatever Vulkan device there is, lavapipe in CI).
 
-use crate::process::{cargo, data_dir, target_dir, workspace_root};
+use crate::process::{Profile, cargo, data_dir, seqrec_binary, workspace_root};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,10 +66,10 @@ pub fn run(args: GpuCheckArgs) -> Result<()> {
                 "--features",
                 &joined,
             ])?;
-            target_dir()?.join("release").join("seqrec")
+            seqrec_binary(Profile::Release)?
         }
     };
-    let bytes = prepare(&dir, &binary, &features, &data_dir(args.data_dir))?;
+    let bytes = prepare(&dir, &binary, &features, &data_dir(args.data_dir)?)?;
     println!(
         "prepared {} ({:.1} MiB of at most {} MiB)",
         dir.display(),
@@ -85,7 +85,7 @@ pub fn run(args: GpuCheckArgs) -> Result<()> {
 
 /// Writes the folder; returns its size in bytes.
 pub fn prepare(dir: &Path, binary: &Path, features: &[&str], data_root: &Path) -> Result<u64> {
-    let root = workspace_root();
+    let root = workspace_root()?;
     if dir.exists() {
         if !dir.join("run.sh").exists() && std::fs::read_dir(dir)?.next().is_some() {
             bail!(
@@ -209,9 +209,9 @@ fn dry_run(out: &Path) -> Result<()> {
         "--features",
         "seqrec-runner/vulkan",
     ])?;
-    let binary = target_dir()?.join("debug").join("seqrec");
+    let binary = seqrec_binary(Profile::Dev)?;
     let status = Command::new("bash")
-        .arg(workspace_root().join("xtask/gpu-check/run.sh"))
+        .arg(workspace_root()?.join("xtask/gpu-check/run.sh"))
         .arg(out)
         .arg("--dry-run")
         .env("SEQREC_BIN", &binary)
@@ -236,7 +236,7 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
 fn git(args: &[&str]) -> Option<String> {
     let out = Command::new("git")
         .args(args)
-        .current_dir(workspace_root())
+        .current_dir(workspace_root().ok()?)
         .output()
         .ok()?;
     out.status

@@ -6,7 +6,9 @@
 //! Every cell is one `seqrec evaluate` run whose outputs are kept under
 //! `target/gru-quality/`, so an interrupted run continues where it stopped.
 
-use crate::process::{cargo, evaluate_command, measure, workspace_root};
+use crate::process::{
+    Profile, cargo, evaluate_command, measure, seqrec_binary, target_dir, workspace_root,
+};
 use anyhow::{Context, Result, bail};
 use seqrec_metrics::significance::{paired_bootstrap, wilcoxon_signed_rank};
 use serde_json::{Value, json};
@@ -174,16 +176,16 @@ fn compare(a: &[Cell], b: &[Cell]) -> Result<Value> {
 }
 
 pub fn run(args: GruQuality) -> Result<()> {
-    let root = workspace_root();
-    let data_dir = crate::process::data_dir(args.data_dir);
+    let root = workspace_root()?;
+    let data_dir = crate::process::data_dir(args.data_dir)?;
     cargo(&["build", "--release", "--quiet", "-p", "seqrec-runner"])?;
     let runner = Runner {
-        seqrec: root.join("target/release/seqrec"),
+        seqrec: seqrec_binary(Profile::Release)?,
         data_dir,
         force: args.force,
         existing_only: args.existing_only,
     };
-    let work = root.join("target/gru-quality");
+    let work = target_dir()?.join("gru-quality");
     let mut md = String::from(
         "# The GRUs on the small MovieLens sets\n\n\
          Produced by `cargo xtask gru-quality` (release build, burn `flex` backend, 2-core machine).\n\

@@ -3,7 +3,7 @@
 //! re-runs and compares with the committed `results/<preset>/results.json`.
 //! `cargo xtask ci`: exactly what CI runs (`.ci/run`).
 
-use crate::process::{backend_feature, cargo, data_dir, target_dir, workspace_root};
+use crate::process::{Profile, backend_feature, cargo, data_dir, seqrec_binary, workspace_root};
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::Command;
@@ -45,7 +45,7 @@ pub struct ReproduceArgs {
 }
 
 pub fn run(args: ReproduceArgs) -> Result<()> {
-    let root = workspace_root();
+    let root = workspace_root()?;
     let mut build = vec!["build", "--package", "seqrec-runner", "--bin", "seqrec"];
     if !args.dev {
         build.push("--release");
@@ -62,12 +62,14 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         build.extend(["--features", feature]);
     }
     cargo(&build)?;
-    let binary = target_dir()?
-        .join(if args.dev { "debug" } else { "release" })
-        .join("seqrec");
+    let binary = seqrec_binary(if args.dev {
+        Profile::Dev
+    } else {
+        Profile::Release
+    })?;
     let mut command = Command::new(&binary);
     command.current_dir(&root);
-    command.arg("--data-dir").arg(data_dir(args.data_dir));
+    command.arg("--data-dir").arg(data_dir(args.data_dir)?);
     command.args(["reproduce", "--preset", &args.preset]);
     if let Some(datasets) = &args.datasets {
         command.args(["--datasets", &datasets.join(",")]);
@@ -123,7 +125,7 @@ fn preset_backend(root: &std::path::Path, preset: &str) -> Result<String> {
 
 /// Runs `.ci/run`, the script CI runs.
 pub fn ci() -> Result<()> {
-    let root = workspace_root();
+    let root = workspace_root()?;
     let status = Command::new("bash")
         .arg(root.join(".ci/run"))
         .current_dir(&root)

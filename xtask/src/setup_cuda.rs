@@ -379,8 +379,12 @@ mod tests {
     /// The bundle folder's version is the one cubecl-llvm's build uses.
     #[test]
     fn bundler_version_matches_the_lock_file() {
-        let lock = std::fs::read_to_string(crate::process::workspace_root().join("Cargo.lock"))
-            .expect("Cargo.lock");
+        let lock = std::fs::read_to_string(
+            crate::process::workspace_root()
+                .expect("workspace")
+                .join("Cargo.lock"),
+        )
+        .expect("Cargo.lock");
         let entry = lock
             .split("[[package]]")
             .find(|p| p.contains("name = \"tracel-llvm-bundler\""))

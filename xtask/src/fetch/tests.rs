@@ -211,7 +211,7 @@ fn archives_cannot_write_outside_the_data_root() {
 
 #[test]
 fn the_committed_manifest_parses_and_bad_checksums_are_named() {
-    let root = crate::process::workspace_root();
+    let root = crate::process::workspace_root().expect("workspace");
     let manifest = Manifest::read(&root.join("datasets/manifest.toml")).expect("manifest");
     let names: Vec<&str> = manifest.dataset.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["ml-10m", "lastfm-1k"]);
