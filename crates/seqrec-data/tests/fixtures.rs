@@ -131,6 +131,20 @@ fn bad_movielens_input_names_file_and_line() {
             "movie id `1e`",
         ),
         (
+            "negative-user.dat",
+            format!("{good}-1::2::3::4\n"),
+            MovieLensFormat::Dat,
+            3,
+            "user id `-1` is not a positive integer",
+        ),
+        (
+            "zero-movie.dat",
+            format!("{good}1::0::3::4\n"),
+            MovieLensFormat::Dat,
+            3,
+            "movie id `0` is not a positive integer",
+        ),
+        (
             "time.dat",
             format!("{good}1::12::4::12:30\n"),
             MovieLensFormat::Dat,
@@ -194,6 +208,13 @@ fn bad_movielens_input_names_file_and_line() {
             "movie id `ten`",
         ),
         (
+            "negative.csv",
+            "userId,movieId,rating,timestamp\n1,10,5,100\n1,-7,5,100\n".into(),
+            MovieLensFormat::Csv,
+            3,
+            "movie id `-7` is not a positive integer",
+        ),
+        (
             "time.csv",
             "userId,movieId,rating,timestamp\n1,10,5,100.5\n".into(),
             MovieLensFormat::Csv,
@@ -220,6 +241,13 @@ fn bad_movielens_input_names_file_and_line() {
             MovieLensFormat::UData,
             2,
             "user id `-`",
+        ),
+        (
+            "zero.data",
+            "1\t10\t5\t100\n0\t10\t5\t100\n".into(),
+            MovieLensFormat::UData,
+            2,
+            "user id `0` is not a positive integer",
         ),
         (
             "long.data",

@@ -58,6 +58,16 @@ pub(crate) fn int_field(name: &str, value: &str) -> Result<i64, String> {
         .map_err(|_| format!("{name} `{value}` is not an integer"))
 }
 
+/// Parses an id field that must be a positive integer (MovieLens numbers
+/// users and movies from 1), naming it in the error.
+pub(crate) fn positive_id_field(name: &str, value: &str) -> Result<i64, String> {
+    let id = int_field(name, value)?;
+    if id < 1 {
+        return Err(format!("{name} `{value}` is not a positive integer"));
+    }
+    Ok(id)
+}
+
 /// Parses a number field (ratings), naming it in the error.
 pub(crate) fn number_field(name: &str, value: &str) -> Result<f64, String> {
     value

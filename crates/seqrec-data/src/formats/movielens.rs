@@ -3,7 +3,7 @@
 //! All carry user, movie, rating and Unix-seconds timestamp; every rating is
 //! one event whatever its value (spec §2.1).
 
-use super::linescan::{find_bad_line, int_field, number_field};
+use super::linescan::{find_bad_line, int_field, number_field, positive_id_field};
 use crate::raw::{Keys, RawEvents};
 use crate::{DataError, Result};
 use polars::prelude::*;
@@ -63,8 +63,8 @@ impl MovieLensFormat {
                 fields.len()
             ));
         }
-        int_field(FIELDS[0], fields[0])?;
-        int_field(FIELDS[1], fields[1])?;
+        positive_id_field(FIELDS[0], fields[0])?;
+        positive_id_field(FIELDS[1], fields[1])?;
         number_field(FIELDS[2], fields[2])?;
         int_field(FIELDS[3], fields[3])?;
         Ok(())
@@ -163,6 +163,10 @@ pub(crate) fn read(path: &Path, format: MovieLensFormat) -> Result<RawEvents> {
     else {
         return Err(locate()?);
     };
+    // MovieLens ids are positive: `-1` or `0` is a damaged line, not a user.
+    if users.iter().chain(&items).any(|&id| id < 1) {
+        return Err(locate()?);
+    }
     // The rating column must be present too, even though its value is unused.
     let rating_index = if format == MovieLensFormat::Dat { 4 } else { 2 };
     if frame.columns()[rating_index].null_count() > 0 {
