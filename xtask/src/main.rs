@@ -39,8 +39,9 @@ enum Command {
     /// The four GRUs on ml-100k and ml-latest-small (two settings, two
     /// seeds) beside the baselines, with significance: docs/gru-quality.md.
     GruQuality(gru_quality::GruQuality),
-    /// Download ML-10M and LastFM-1K (datasets/manifest.toml) into the data
-    /// root, verifying SHA-256, and unpack them where the loaders look.
+    /// Download ML-10M, LastFM-1K, ml-100k and ml-latest-small
+    /// (datasets/manifest.toml) into the data root, verifying SHA-256, and
+    /// unpack them where the loaders look.
     FetchData(fetch::FetchArgs),
     /// Run a preset (quick, paper, ci) into results/PRESET/: Table 2
     /// beside the paper, significance, claims, plots. `--check` compares a

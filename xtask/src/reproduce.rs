@@ -1,6 +1,8 @@
 //! `cargo xtask reproduce`: build `seqrec` (release, with the GPU feature
-//! the backend needs) and run `seqrec reproduce` on a preset; `--check`
-//! re-runs and compares with the committed `results/<preset>/results.json`.
+//! the backend needs) and run `seqrec reproduce` on a preset into `runs/`,
+//! compared with the published `results/<preset>/`; `--check` re-runs
+//! everything and fails on any difference; `--publish` replaces the
+//! published results.
 //! `cargo xtask ci`: exactly what CI runs (`.ci/run`).
 
 use crate::process::{Profile, backend_feature, cargo, data_dir, seqrec_binary, workspace_root};
@@ -26,14 +28,18 @@ pub struct ReproduceArgs {
     /// Re-run finished cells.
     #[arg(long)]
     force: bool,
-    /// Re-run from scratch (into target/reproduce-check/) and compare with
-    /// the committed results/PRESET/results.json; fail naming every cell
-    /// that moved beyond the preset's tolerances.
+    /// Re-run every cell and fail naming every published cell
+    /// (results/PRESET/) that moved beyond the preset's tolerances or could
+    /// not run.
     #[arg(long)]
     check: bool,
+    /// After a complete run, replace the published results/PRESET/ with it
+    /// (then commit them).
+    #[arg(long)]
+    publish: bool,
     /// Run nothing: list the cells, which would run, and each GRU's
     /// estimated peak memory.
-    #[arg(long, conflicts_with = "check")]
+    #[arg(long, conflicts_with_all = ["check", "publish"])]
     plan: bool,
     /// Data root (else $SEQREC_DATA_DIR, else datasets/).
     #[arg(long)]
@@ -87,16 +93,10 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         command.arg("--plan");
     }
     if args.check {
-        let committed = root.join("results").join(&args.preset).join("results.json");
-        if !committed.exists() {
-            bail!(
-                "{} does not exist: there is nothing to check against (run `cargo xtask reproduce --preset {}` and commit results/{}/ first)",
-                committed.display(),
-                args.preset,
-                args.preset
-            );
-        }
-        command.arg("--check").arg(committed);
+        command.arg("--check");
+    }
+    if args.publish {
+        command.arg("--publish");
     }
     let status = command
         .status()

@@ -84,6 +84,21 @@ impl DatasetName {
         }))
     }
 
+    /// The command that downloads this dataset into the data root (the
+    /// public archives listed in `datasets/manifest.toml`); `None` for a
+    /// user's own table or generated data.
+    pub fn fetch_command(&self) -> Option<String> {
+        match self {
+            DatasetName::Ml10m
+            | DatasetName::LastFm1k
+            | DatasetName::MlLatestSmall
+            | DatasetName::Ml100k => Some(format!("cargo xtask fetch-data --datasets {self}")),
+            DatasetName::Table(_)
+            | DatasetName::SyntheticMovielens
+            | DatasetName::SyntheticLastfm => None,
+        }
+    }
+
     /// Whether the data is generated rather than read.
     pub fn is_synthetic(&self) -> bool {
         matches!(
@@ -189,10 +204,16 @@ pub fn load(name: &DatasetName, request: &LoadRequest) -> Result<Dataset> {
     if !path.exists() {
         return Err(DataError::Missing {
             dataset: name.to_string(),
-            hint: format!(
-                "the data root is {}; set --data-dir or {DATA_DIR_ENV}, or run `cargo xtask fetch-data`",
-                request.data_dir.display()
-            ),
+            hint: match name.fetch_command() {
+                Some(fetch) => format!(
+                    "the data root is {}; set --data-dir or {DATA_DIR_ENV}, or download it with `{fetch}`",
+                    request.data_dir.display()
+                ),
+                None => format!(
+                    "the data root is {}; set --data-dir or {DATA_DIR_ENV}",
+                    request.data_dir.display()
+                ),
+            },
             path,
         });
     }

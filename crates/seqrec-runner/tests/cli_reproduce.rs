@@ -60,6 +60,7 @@ fn check_passes_on_a_rerun_and_names_every_cell_that_moved() {
             &fresh,
             "--quiet",
             "--check",
+            "--reference",
             committed,
         ];
         seqrec(&args, &cache)
@@ -208,4 +209,129 @@ fn train_saves_a_model_and_recommend_reads_it_back() {
     }
     let not_a_model = seqrec(&["recommend", "--model", &options, "--user", "1"], &cache);
     assert_fails_with(&not_a_model, "model.toml");
+}
+
+/// A copy of the repository's tracked files, committed in a fresh git
+/// repository, so that a run's effect on tracked files shows in `git status`.
+fn repository_copy(to: &std::path::Path) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for file in git(&root, &["ls-files", "-z"])
+        .split('\0')
+        .filter(|f| !f.is_empty())
+    {
+        let target = to.join(file);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(root.join(file), &target).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    git(to, &["init", "--quiet"]);
+    git(to, &["add", "--all"]);
+    git(to, &["commit", "--quiet", "-m", "copy"]);
+}
+
+fn git_status(dir: &std::path::Path) -> String {
+    let out = std::process::Command::new("git")
+        .args(["status", "--porcelain"])
+        .current_dir(dir)
+        .output()
+        .expect("git status");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `seqrec reproduce` as the main job runs it (`cargo xtask reproduce` runs
+/// this binary from the repository root): a clone with no real data.
+fn reproduce_in(
+    dir: &std::path::Path,
+    data: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_seqrec"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["reproduce", "--preset", "quick", "--quiet"])
+        .args([
+            "--datasets",
+            "synthetic-movielens,ml-100k",
+            "--methods",
+            "pop,item-knn",
+        ])
+        .args(extra)
+        .current_dir(dir)
+        .env("SEQREC_CACHE_DIR", dir.join("target/cache"))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("seqrec runs")
+}
+
+#[test]
+fn the_main_job_leaves_tracked_files_alone_and_compares_with_the_published_results() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let clone = tmp.path().join("clone");
+    repository_copy(&clone);
+    let no_data = tmp.path().join("no-data");
+    std::fs::create_dir_all(&no_data).expect("mkdir");
+
+    let first = reproduce_in(&clone, &no_data, &[]);
+    assert_ok(&first);
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.contains("2 cells run, 0 reused; results in runs/quick"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("compared with the published results results/quick/results.json"),
+        "{stdout}"
+    );
+    // The two baselines on synthetic data are deterministic: they agree.
+    assert!(stdout.contains("2 cells agree, 0 moved"), "{stdout}");
+    assert!(
+        stdout.contains("not run (9 cells: ml-100k / {pop, item-knn, decay-knn")
+            && stdout.contains("download it with `cargo xtask fetch-data --datasets ml-100k`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ml-latest-small / {pop,")
+            && stdout.contains("did not include the dataset"),
+        "{stdout}"
+    );
+    assert_eq!(git_status(&clone), "", "a plain run changed tracked files");
+    assert!(clone.join("runs/quick/results.json").exists());
+
+    // The second run reuses the cells this machine computed (in runs/).
+    let second = reproduce_in(&clone, &no_data, &[]);
+    assert_ok(&second);
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(stdout.contains("0 cells run, 2 reused"), "{stdout}");
+    assert_eq!(git_status(&clone), "");
+
+    // --check makes the cells that could not run a failure.
+    let check = reproduce_in(&clone, &no_data, &["--check"]);
+    assert_fails_with(&check, "differs from results/quick/results.json");
+    assert!(String::from_utf8_lossy(&check.stdout).contains("check failed"));
+    assert_eq!(git_status(&clone), "");
+
+    // Only --publish writes the published folder.
+    let publish = reproduce_in(&clone, &no_data, &["--publish"]);
+    assert_ok(&publish);
+    assert!(git_status(&clone).contains("results/quick/"));
 }

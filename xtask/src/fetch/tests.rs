@@ -214,7 +214,11 @@ fn the_committed_manifest_parses_and_bad_checksums_are_named() {
     let root = crate::process::workspace_root().expect("workspace");
     let manifest = Manifest::read(&root.join("datasets/manifest.toml")).expect("manifest");
     let names: Vec<&str> = manifest.dataset.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(names, ["ml-10m", "lastfm-1k"]);
+    assert_eq!(names, ["ml-10m", "lastfm-1k", "ml-100k", "ml-latest-small"]);
+    // The two small sets are frozen archives: their checksums are pinned.
+    for entry in &manifest.dataset[2..] {
+        assert_eq!(entry.sha256.len(), 64, "{}", entry.name);
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("m.toml");
     std::fs::write(&path, "[[dataset]]\nname = \"x\"\nurl = \"u\"\nsha256 = \"abc\"\narchive = \"zip\"\nexpect = \"e\"\n").expect("write");

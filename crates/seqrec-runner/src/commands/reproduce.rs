@@ -1,5 +1,7 @@
-//! `seqrec reproduce`: run a preset (methods × datasets × seeds), write
-//! `results/<preset>/`, and optionally check it against committed results.
+//! `seqrec reproduce`: run a preset (methods × datasets × seeds) into an
+//! untracked folder (`runs/<preset>/`), then compare it with the published
+//! results (`results/<preset>/`) within the preset's `[check]` tolerances.
+//! Only `--publish` writes the published folder.
 
 use super::{Common, ComputeArgs};
 use anyhow::{Context, Result, bail};
@@ -7,6 +9,12 @@ use clap::Args;
 use seqrec_runner::{ExperimentConfig, Method, Results, RunOptions, check, plan, run};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// Where runs go: untracked (`.gitignore`), kept between runs so that a
+/// machine reuses the cells it computed itself.
+const RUNS_DIR: &str = "runs";
+/// The published reference results, one folder per preset.
+const PUBLISHED_DIR: &str = "results";
 
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
@@ -16,8 +24,7 @@ pub struct ReproduceArgs {
     /// A config file instead of a preset.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Results directory (default `results/<name>`; with `--check`,
-    /// `target/reproduce-check/<name>`).
+    /// Results directory (default `runs/<name>`, not tracked by git).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Only these datasets of the preset (comma-separated).
@@ -32,14 +39,21 @@ pub struct ReproduceArgs {
     /// Re-run cells that are already finished.
     #[arg(long)]
     force: bool,
-    /// Re-run everything and compare with these committed results
-    /// (`results/<name>/results.json`) within the config's tolerances;
-    /// fails naming every cell that moved.
+    /// The published results to compare with (default
+    /// `results/<name>/results.json`, when it exists).
     #[arg(long)]
-    check: Option<PathBuf>,
+    reference: Option<PathBuf>,
+    /// Re-run every cell and fail unless every published cell ran and
+    /// agrees within the config's tolerances (CI's regression check).
+    #[arg(long)]
+    check: bool,
+    /// After a complete run, replace the published results
+    /// (`results/<name>/`) with it: for maintainers who mean to commit them.
+    #[arg(long, conflicts_with = "out")]
+    publish: bool,
     /// Run nothing: list the cells, which are finished, which would run,
     /// and each GRU's estimated peak memory.
-    #[arg(long, conflicts_with = "check")]
+    #[arg(long, conflicts_with_all = ["check", "publish"])]
     plan: bool,
     /// No progress bars.
     #[arg(long)]
@@ -69,12 +83,24 @@ impl ReproduceArgs {
     }
 
     fn out_dir(&self, name: &str) -> PathBuf {
-        match (&self.out, &self.check) {
-            (Some(out), _) => out.clone(),
-            (None, Some(_)) => Path::new("target/reproduce-check").join(name),
-            (None, None) => Path::new("results").join(name),
+        match &self.out {
+            Some(out) => out.clone(),
+            None => Path::new(RUNS_DIR).join(name),
         }
     }
+
+    /// The published results to compare with: `--reference`, else the
+    /// preset's published folder if it has results.
+    fn reference(&self, name: &str) -> Option<PathBuf> {
+        self.reference.clone().or_else(|| {
+            let published = published_dir(name).join("results.json");
+            published.exists().then_some(published)
+        })
+    }
+}
+
+fn published_dir(name: &str) -> PathBuf {
+    Path::new(PUBLISHED_DIR).join(name)
 }
 
 pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
@@ -103,7 +129,7 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         data_dir: common.data_dir.clone(),
         cache_dir: common.cache_dir.clone(),
         out_dir: out.clone(),
-        force: args.force || args.check.is_some(),
+        force: args.force || args.check,
         progress: !args.quiet,
         stop_after_cells: None,
         device: compute.device,
@@ -114,6 +140,18 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         write!(std::io::stdout().lock(), "{}", plan.describe())?;
         return Ok(());
     }
+    let reference = args.reference(&config.name);
+    if args.check && reference.is_none() {
+        bail!(
+            "--check needs published results to compare with: {} does not exist (pass --reference FILE)",
+            published_dir(&config.name).join("results.json").display()
+        );
+    }
+    // Read before the run: a broken reference should not cost a whole run.
+    let expected = reference
+        .as_ref()
+        .map(|path| Results::read(path).map(|r| (path, r)))
+        .transpose()?;
     tracing::info!(preset = %config.name, out = %out.display(), "reproduce");
     let outcome = run(&config, &options)?;
     let Some(results) = outcome.results else {
@@ -131,16 +169,74 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
     for skipped in &results.skipped {
         writeln!(stdout, "skipped {}: {}", skipped.dataset, skipped.reason)?;
     }
-    if let Some(committed) = &args.check {
-        let expected = Results::read(committed)?;
-        let report = check(&expected, &results, &config.check);
-        writeln!(stdout, "{}", report.describe().trim_end())?;
-        if !report.passed() {
-            bail!(
-                "{} differs from {} (see above)",
-                out.join("results.json").display(),
-                committed.display()
-            );
+    let mut passed = true;
+    match &expected {
+        Some((path, expected)) => {
+            let report = check(expected, &results, &config.check);
+            writeln!(
+                stdout,
+                "compared with the published results {} (tolerances: [check] of the config):",
+                path.display()
+            )?;
+            writeln!(stdout, "{}", report.describe().trim_end())?;
+            passed = report.passed();
+            if args.check {
+                let verdict = if passed { "passed" } else { "failed" };
+                writeln!(stdout, "check {verdict}")?;
+            }
+        }
+        None => writeln!(
+            stdout,
+            "no published results for `{}` to compare with ({} does not exist)",
+            config.name,
+            published_dir(&config.name).join("results.json").display()
+        )?,
+    }
+    if args.check && !passed {
+        bail!(
+            "{} differs from {} (see above)",
+            out.join("results.json").display(),
+            reference.map_or_else(String::new, |r| r.display().to_string())
+        );
+    }
+    if args.publish {
+        let published = published_dir(&config.name);
+        publish(&out, &published)?;
+        writeln!(
+            stdout,
+            "published: {} now holds this run (commit it to make it the reference)",
+            published.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// Replaces `published` with the run's results: the tables, plots, config
+/// and cells, not the log, checkpoints or caches.
+fn publish(out: &Path, published: &Path) -> Result<()> {
+    const LEFT_OUT: [&str; 3] = ["run.log", "checkpoints", "cache"];
+    if published.exists() {
+        std::fs::remove_dir_all(published)
+            .with_context(|| format!("removing the old {}", published.display()))?;
+    }
+    copy_tree(out, published, &LEFT_OUT)
+        .with_context(|| format!("copying {} to {}", out.display(), published.display()))
+}
+
+fn copy_tree(from: &Path, to: &Path, left_out: &[&str]) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    let mut entries: Vec<_> = std::fs::read_dir(from)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        if left_out.iter().any(|l| name == *l) {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target, &[])?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
         }
     }
     Ok(())

@@ -4,11 +4,13 @@
 //! claims and plots of [`crate::report`].
 
 mod cell;
+mod eta;
 mod plan;
 
 pub use cell::{
     CellPaths, SeedRun, dataset_slug, read_per_user, write_atomic, write_json, write_per_user,
 };
+pub use eta::{CellEstimate, CellKind, Eta};
 pub use plan::{CellState, Plan, PlannedCell, plan};
 
 use crate::config::{DatasetPlan, ExperimentConfig};
@@ -19,6 +21,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seqrec_core::Part;
 use seqrec_data::{Dataset, DatasetName, LoadRequest};
 use seqrec_models::Backend;
+use seqrec_models::cost::TrainingCost;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -105,6 +108,9 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     overall.set_prefix(config.name.clone());
+    overall.set_message("estimating the time the run needs");
+    let mut eta = estimate(config, &available, options)?;
+    tracing::info!(cells = eta.cells_left(), estimate = %eta.describe(), "run planned");
     let compute = Compute {
         backend: config.backend,
         device: options.device,
@@ -150,13 +156,18 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
             for &seed in &config.seeds {
                 let hash = cell_hash(config, plan, method, seed)?;
                 let paths = CellPaths::new(out, &plan.name, method, seed).with_hash(&hash);
-                overall.set_message(format!("{method} on {} (seed {seed})", plan.name));
+                overall.set_message(format!(
+                    "({}) {method} on {} (seed {seed})",
+                    eta.describe(),
+                    plan.name
+                ));
                 if !options.force
                     && let Some(previous) = finished_cell(&paths, &hash)
                 {
                     tracing::info!(dataset = %plan.name, %method, seed, "reusing finished cell");
                     runs.push(previous);
                     reused += 1;
+                    eta.finished(0.0);
                     overall.inc(1);
                     continue;
                 }
@@ -209,6 +220,7 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
                 ));
                 runs.push(run);
                 ran += 1;
+                eta.finished(started.elapsed().as_secs_f64());
                 overall.inc(1);
             }
         }
@@ -221,6 +233,46 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
         ran,
         reused,
     })
+}
+
+/// Every cell's time estimate, in run order. Loads each dataset once
+/// (through the split cache) for its size, which also finds a damaged data
+/// file before hours of other cells rather than after.
+fn estimate(
+    config: &ExperimentConfig,
+    available: &[&DatasetPlan],
+    options: &RunOptions,
+) -> Result<Eta, RunnerError> {
+    let cores = seqrec_models::cost::cpu_cores();
+    let mut cells = Vec::new();
+    for plan in available {
+        let data = load_dataset(plan, options)?;
+        let split = &data.split;
+        let tuples = TrainingCost::tuples_per_epoch(split);
+        for &method in &plan.methods {
+            for &seed in &config.seeds {
+                let kind = if method.is_gru() {
+                    CellKind::Gru
+                } else {
+                    CellKind::Baseline
+                };
+                let hash = cell_hash(config, plan, method, seed)?;
+                let paths = CellPaths::new(&options.out_dir, &plan.name, method, seed);
+                if !options.force && finished_cell(&paths, &hash).is_some() {
+                    cells.push(CellEstimate::reused(kind));
+                    continue;
+                }
+                cells.push(match method {
+                    Method::Gru(variant) => CellEstimate::gru(
+                        &TrainingCost::of(variant, &plan.gru, split.catalogue_size(), tuples),
+                        cores,
+                    ),
+                    Method::Baseline(_) => CellEstimate::baseline(split.events(Part::Train)),
+                });
+            }
+        }
+    }
+    Ok(Eta::new(cells))
 }
 
 /// Loads a dataset of the plan with its options, through the split cache.
@@ -256,14 +308,18 @@ fn available_datasets<'a>(
         let source = LoadRequest::new(data_dir).source_path(&name);
         match source {
             Some(path) if !path.exists() => {
-                let reason = format!("{} not found", path.display());
+                let reason = match name.fetch_command() {
+                    Some(fetch) => format!(
+                        "{} not found; download it with `{fetch}` (or set --data-dir or SEQREC_DATA_DIR)",
+                        path.display()
+                    ),
+                    None => format!(
+                        "{} not found (set --data-dir or SEQREC_DATA_DIR)",
+                        path.display()
+                    ),
+                };
                 if plan.required && strict {
-                    return Err(data_error(
-                        plan,
-                        format!(
-                            "{reason} (set --data-dir or SEQREC_DATA_DIR, or run `cargo xtask fetch-data`)"
-                        ),
-                    ));
+                    return Err(data_error(plan, reason));
                 }
                 tracing::warn!(dataset = %plan.name, "skipped: {reason}");
                 let reason = if plan.required {

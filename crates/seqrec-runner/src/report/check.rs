@@ -1,5 +1,6 @@
-//! `reproduce --check`: a fresh run against committed results, metric by
-//! metric within the config's tolerances, naming every cell that moved.
+//! A run against the published results (`results/<preset>/results.json`),
+//! metric by metric within the config's `[check]` tolerances: which cells
+//! agree, which moved, which could not run and why, which are new.
 
 use super::Results;
 use crate::Method;
@@ -19,39 +20,60 @@ pub struct MovedCell {
     pub tolerance: f64,
 }
 
-/// The outcome of a check.
+/// Published cells the run does not have, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NotRun {
+    /// `dataset / method` of each such cell.
+    pub cells: Vec<String>,
+    /// Why (a missing data file, with the command that fetches it; or not
+    /// asked for).
+    pub reason: String,
+}
+
+/// The outcome of a comparison.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CheckReport {
     /// Metric values compared.
     pub compared: usize,
+    /// Cells whose every compared metric is within tolerance.
+    pub agreeing: Vec<String>,
     pub moved: Vec<MovedCell>,
-    /// Cells in the committed results that the fresh run does not have.
-    pub missing: Vec<String>,
-    /// Cells the fresh run has and the committed results do not.
+    /// Published cells the run does not have, grouped by reason.
+    pub not_run: Vec<NotRun>,
+    /// Cells the run has and the published results do not.
     pub unexpected: Vec<String>,
 }
 
 impl CheckReport {
+    /// Every published cell ran and agrees, and nothing new appeared.
     pub fn passed(&self) -> bool {
-        self.moved.is_empty() && self.missing.is_empty() && self.unexpected.is_empty()
+        self.moved.is_empty() && self.not_run.is_empty() && self.unexpected.is_empty()
     }
 
-    /// A human summary naming every moved, missing or unexpected cell.
+    /// Published cells the run does not have.
+    pub fn missing(&self) -> impl Iterator<Item = &str> {
+        self.not_run
+            .iter()
+            .flat_map(|n| n.cells.iter().map(String::as_str))
+    }
+
+    /// A human summary naming every moved, missing or new cell.
     pub fn describe(&self) -> String {
         let mut out = String::new();
-        if self.passed() {
-            let _ = write!(
-                out,
-                "check passed: {} values within tolerance",
-                self.compared
-            );
-            return out;
-        }
+        let moved_cells = {
+            let mut cells: Vec<(&str, Method)> = self
+                .moved
+                .iter()
+                .map(|m| (m.dataset.as_str(), m.method))
+                .collect();
+            cells.dedup();
+            cells.len()
+        };
+        let missing = self.missing().count();
         let _ = writeln!(
             out,
-            "check failed: {} moved, {} missing, {} unexpected (of {} values compared)",
-            self.moved.len(),
-            self.missing.len(),
+            "{} cells agree, {moved_cells} moved, {missing} could not run, {} new ({} values compared)",
+            self.agreeing.len(),
             self.unexpected.len(),
             self.compared
         );
@@ -59,31 +81,66 @@ impl CheckReport {
             let actual = m.actual.map_or("absent".to_owned(), |a| format!("{a:.6}"));
             let _ = writeln!(
                 out,
-                "  moved: {} / {} / {}: committed {:.6}, now {actual} (tolerance {:e})",
+                "  moved: {} / {} / {}: published {:.6}, now {actual} (tolerance {:e})",
                 m.dataset, m.method, m.metric, m.expected, m.tolerance
             );
         }
-        for cell in &self.missing {
-            let _ = writeln!(out, "  missing: {cell}");
+        for group in &self.not_run {
+            let _ = writeln!(
+                out,
+                "  not run ({} cells: {}): {}",
+                group.cells.len(),
+                abbreviate(&group.cells),
+                group.reason
+            );
         }
         for cell in &self.unexpected {
-            let _ = writeln!(out, "  unexpected: {cell}");
+            let _ = writeln!(out, "  new (not in the published results): {cell}");
         }
         out
     }
 }
 
-/// Compares the `actual` (fresh) results with the `expected` (committed).
+/// `a / x, a / y, b / x` as `a / {x, y}, b / x`.
+fn abbreviate(cells: &[String]) -> String {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for cell in cells {
+        let (dataset, method) = cell.split_once(" / ").unwrap_or((cell, ""));
+        match groups.last_mut() {
+            Some((d, methods)) if *d == dataset => methods.push(method),
+            _ => groups.push((dataset, vec![method])),
+        }
+    }
+    groups
+        .iter()
+        .map(|(dataset, methods)| match methods.as_slice() {
+            [one] => format!("{dataset} / {one}"),
+            many => format!("{dataset} / {{{}}}", many.join(", ")),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Compares the `actual` (fresh) results with the `expected` (published).
 pub fn check(expected: &Results, actual: &Results, tolerances: &CheckTolerances) -> CheckReport {
     let mut report = CheckReport::default();
     for dataset in &expected.datasets {
         let name = &dataset.dataset.name;
         let fresh = actual.datasets.iter().find(|d| &d.dataset.name == name);
         for cell in &dataset.cells {
+            let label = format!("{name} / {}", cell.method);
             let Some(now) = fresh.and_then(|d| d.cell(cell.method)) else {
-                report.missing.push(format!("{name} / {}", cell.method));
+                let reason = not_run_reason(actual, name, fresh.is_some());
+                match report.not_run.iter_mut().find(|n| n.reason == reason) {
+                    Some(group) => group.cells.push(label),
+                    None => report.not_run.push(NotRun {
+                        cells: vec![label],
+                        reason,
+                    }),
+                }
                 continue;
             };
+            let moved_before = report.moved.len();
             for metric in &tolerances.metrics {
                 let Some(&want) = cell.metrics.get(metric) else {
                     continue;
@@ -105,16 +162,32 @@ pub fn check(expected: &Results, actual: &Results, tolerances: &CheckTolerances)
                     });
                 }
             }
+            if report.moved.len() == moved_before {
+                report.agreeing.push(label);
+            }
         }
     }
     for dataset in &actual.datasets {
         let name = &dataset.dataset.name;
-        let committed = expected.datasets.iter().find(|d| &d.dataset.name == name);
+        let published = expected.datasets.iter().find(|d| &d.dataset.name == name);
         for cell in &dataset.cells {
-            if committed.and_then(|d| d.cell(cell.method)).is_none() {
+            if published.and_then(|d| d.cell(cell.method)).is_none() {
                 report.unexpected.push(format!("{name} / {}", cell.method));
             }
         }
     }
     report
+}
+
+/// Why the run has no cell of `dataset`: the run's own record of a skipped
+/// dataset (it names the missing file and the command that fetches it), or
+/// a run restricted to other datasets or methods.
+fn not_run_reason(actual: &Results, dataset: &str, dataset_ran: bool) -> String {
+    if dataset_ran {
+        return "this run did not include the method (--methods)".to_owned();
+    }
+    match actual.skipped.iter().find(|s| s.dataset == dataset) {
+        Some(skipped) => skipped.reason.clone(),
+        None => "this run did not include the dataset (--datasets)".to_owned(),
+    }
 }

@@ -146,10 +146,47 @@ fn check_names_every_cell_that_moved_beyond_its_tolerance() {
             ("attentional-user-gru".to_owned(), "mrr@20")
         ]
     );
-    assert_eq!(report.missing, ["d / seq-mf"]);
+    assert_eq!(report.missing().collect::<Vec<_>>(), ["d / seq-mf"]);
+    assert_eq!(report.agreeing.len(), 5, "{:?}", report.agreeing);
     let text = report.describe();
     assert!(text.contains("d / item-knn / mrr@20") && text.contains("d / attentional-user-gru"));
-    assert!(text.contains("missing: d / seq-mf"), "{text}");
+    assert!(
+        text.contains("not run (1 cells: d / seq-mf): this run did not include the method"),
+        "{text}"
+    );
+    assert!(
+        text.contains("5 cells agree, 2 moved, 1 could not run"),
+        "{text}"
+    );
+}
+
+#[test]
+fn cells_of_a_skipped_dataset_are_listed_with_the_reason_the_run_recorded() {
+    let published = results(paper_like(PaperColumn::Movielens));
+    let mut fresh = published.clone();
+    fresh.datasets.clear();
+    fresh.skipped.push(crate::experiment::SkippedDataset {
+        dataset: "d".into(),
+        reason: "data/ml-100k/u.data not found; download it with `cargo xtask fetch-data --datasets ml-100k`".into(),
+    });
+    let report = check(&published, &fresh, &CheckTolerances::default());
+    assert!(!report.passed());
+    assert_eq!(report.compared, 0);
+    assert_eq!(report.not_run.len(), 1, "one reason, every cell");
+    assert_eq!(report.not_run[0].cells.len(), 8);
+    let text = report.describe();
+    assert!(
+        text.contains("not run (8 cells: d / {pop, item-knn,")
+            && text.contains("--datasets ml-100k`"),
+        "{text}"
+    );
+    // A run of other datasets only says so.
+    fresh.skipped.clear();
+    let text = check(&published, &fresh, &CheckTolerances::default()).describe();
+    assert!(
+        text.contains("did not include the dataset (--datasets)"),
+        "{text}"
+    );
 }
 
 #[test]
