@@ -176,7 +176,7 @@ fn cells_of_a_skipped_dataset_are_listed_with_the_reason_the_run_recorded() {
     assert_eq!(report.not_run[0].cells.len(), 8);
     let text = report.describe();
     assert!(
-        text.contains("not run (8 cells: d / {pop, item-knn,")
+        text.contains("not run (8 cells: d / {item-knn, decay-knn,")
             && text.contains("--datasets ml-100k`"),
         "{text}"
     );
