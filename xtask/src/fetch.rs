@@ -30,6 +30,21 @@ pub struct Entry {
     pub archive: Archive,
     /// A path (relative to the data root) the unpacked archive must contain.
     pub expect: String,
+    /// The published size, for plans made before the download (read by
+    /// `seqrec reproduce --plan`; checked here).
+    pub published: Option<PublishedSize>,
+}
+
+/// `[dataset.published]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedSize {
+    pub users: u64,
+    pub items: u64,
+    pub events: u64,
+    /// Which of the numbers are estimates, and why.
+    #[allow(dead_code)] // Read by the runner; parsed here to reject typos.
+    pub estimated: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -65,6 +80,15 @@ impl Manifest {
         for e in &manifest.dataset {
             let ok = e.sha256 == "unknown"
                 || (e.sha256.len() == 64 && e.sha256.chars().all(|c| c.is_ascii_hexdigit()));
+            if let Some(size) = &e.published
+                && (size.users == 0 || size.items == 0 || size.events < size.users)
+            {
+                bail!(
+                    "{}: dataset `{}`: [dataset.published] needs users, items > 0 and events >= users",
+                    path.display(),
+                    e.name
+                );
+            }
             if !ok {
                 bail!(
                     "{}: dataset `{}` has sha256 `{}`; expected 64 hex digits or \"unknown\"",

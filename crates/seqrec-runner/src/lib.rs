@@ -29,6 +29,7 @@ pub mod model_dir;
 mod paper;
 mod plots;
 pub mod progress;
+mod published;
 pub mod report;
 
 pub use compute::Compute;
@@ -37,4 +38,5 @@ pub use error::RunnerError;
 pub use experiment::{Plan, RunOptions, RunOutcome, SeedRun, plan, run};
 pub use method::Method;
 pub use paper::{PaperCell, PaperColumn, paper_cell, paper_tuples_per_second};
+pub use published::{PublishedSize, published_size};
 pub use report::{CheckReport, Results, check};

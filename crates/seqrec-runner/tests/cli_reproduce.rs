@@ -335,3 +335,41 @@ fn the_main_job_leaves_tracked_files_alone_and_compares_with_the_published_resul
     assert_ok(&publish);
     assert!(git_status(&clone).contains("results/quick/"));
 }
+
+#[test]
+fn a_plan_of_the_paper_preset_without_data_estimates_memory_from_published_sizes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_seqrec"))
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .args(["reproduce", "--preset", "paper", "--plan", "--out"])
+        .arg(tmp.path().join("out"))
+        .current_dir(&root)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("seqrec runs");
+    assert_ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ml-10m: 69878 users, 10677 items (published size: not downloaded yet)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "lastfm-1k: 992 users, 500000 items (published size, not downloaded yet; estimate:"
+        ),
+        "{stdout}"
+    );
+    // Every GRU cell of both datasets has a memory estimate in GiB.
+    let gru_rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("no data") && l.contains("gru"))
+        .collect();
+    assert_eq!(gru_rows.len(), 8, "{stdout}");
+    assert!(
+        gru_rows.iter().all(|l| l.trim_end().ends_with("GiB")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 to run"), "{stdout}");
+}

@@ -86,6 +86,7 @@ fn entry(name: &str, url: String, sha256: String, archive: Archive, expect: &str
         sha256,
         archive,
         expect: expect.into(),
+        published: None,
     }
 }
 
@@ -219,6 +220,8 @@ fn the_committed_manifest_parses_and_bad_checksums_are_named() {
     for entry in &manifest.dataset[2..] {
         assert_eq!(entry.sha256.len(), 64, "{}", entry.name);
     }
+    // Every dataset has its published size (plans without the data).
+    assert!(manifest.dataset.iter().all(|e| e.published.is_some()));
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("m.toml");
     std::fs::write(&path, "[[dataset]]\nname = \"x\"\nurl = \"u\"\nsha256 = \"abc\"\narchive = \"zip\"\nexpect = \"e\"\n").expect("write");

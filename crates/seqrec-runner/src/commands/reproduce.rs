@@ -134,6 +134,7 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         stop_after_cells: None,
         device: compute.device,
         allow_slow_cpu: compute.allow_slow_cpu,
+        manifest: Some(PathBuf::from("datasets/manifest.toml")),
     };
     if args.plan {
         let plan = plan(&config, &options)?;

@@ -11,7 +11,7 @@ pub use cell::{
     CellPaths, SeedRun, dataset_slug, read_per_user, write_atomic, write_json, write_per_user,
 };
 pub use eta::{CellEstimate, CellKind, Eta};
-pub use plan::{CellState, Plan, PlannedCell, plan};
+pub use plan::{CellState, Plan, PlannedCell, PlannedDataset, SizeSource, plan};
 
 use crate::config::{DatasetPlan, ExperimentConfig};
 use crate::report::{DatasetSummary, Results};
@@ -49,6 +49,9 @@ pub struct RunOptions {
     pub device: Option<usize>,
     /// Train GRUs on the CPU even where that is estimated to take days.
     pub allow_slow_cpu: bool,
+    /// `datasets/manifest.toml`: the published sizes a plan uses for the
+    /// datasets the data root lacks.
+    pub manifest: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -62,6 +65,7 @@ impl RunOptions {
             stop_after_cells: None,
             device: None,
             allow_slow_cpu: false,
+            manifest: None,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! a long GPU run can be checked before it starts.
 
 use super::{CellPaths, available_datasets, cell_hash, finished_cell, load_dataset};
-use crate::config::ExperimentConfig;
+use crate::config::{DatasetPlan, ExperimentConfig};
+use crate::published::published_size;
 use crate::{Method, RunOptions, RunnerError};
 use seqrec_models::MemoryEstimate;
 use serde::Serialize;
@@ -20,6 +21,29 @@ pub enum CellState {
     Stale,
     /// Would run.
     ToRun,
+    /// The data root lacks the dataset: cannot run until it is fetched
+    /// (memory estimated from the published size).
+    NoData,
+}
+
+/// Where a plan's dataset size comes from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SizeSource {
+    /// The dataset as loaded from the data root.
+    Loaded,
+    /// The manifest's published size; `estimated` says which numbers are
+    /// estimates.
+    Published { estimated: Option<String> },
+}
+
+/// A dataset of the plan and its size.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlannedDataset {
+    pub name: String,
+    pub users: usize,
+    pub items: usize,
+    pub source: SizeSource,
 }
 
 /// One cell of the plan.
@@ -38,8 +62,8 @@ pub struct PlannedCell {
 pub struct Plan {
     pub preset: String,
     pub cells: Vec<PlannedCell>,
-    /// (dataset, users, items) of each available dataset.
-    pub datasets: Vec<(String, usize, usize)>,
+    /// Each dataset with a known size (loaded, or published).
+    pub datasets: Vec<PlannedDataset>,
     pub skipped: Vec<super::SkippedDataset>,
 }
 
@@ -52,7 +76,12 @@ pub fn plan(config: &ExperimentConfig, options: &RunOptions) -> Result<Plan, Run
     for plan in available {
         let data = load_dataset(plan, options)?;
         let (users, items) = (data.split.users(), data.split.catalogue_size());
-        datasets.push((plan.name.clone(), users, items));
+        datasets.push(PlannedDataset {
+            name: plan.name.clone(),
+            users,
+            items,
+            source: SizeSource::Loaded,
+        });
         for &method in &plan.methods {
             for &seed in &config.seeds {
                 let hash = cell_hash(config, plan, method, seed)?;
@@ -64,21 +93,47 @@ pub fn plan(config: &ExperimentConfig, options: &RunOptions) -> Result<Plan, Run
                 } else {
                     CellState::Stale
                 };
-                let memory_bytes = match method {
-                    Method::Gru(variant) => {
-                        Some(MemoryEstimate::of(variant, &plan.gru, items, users).total())
-                    }
-                    Method::Baseline(_) => None,
-                };
                 cells.push(PlannedCell {
                     dataset: plan.name.clone(),
                     method,
                     seed,
                     state,
-                    memory_bytes,
+                    memory_bytes: gru_memory(plan, method, items, users),
                 });
             }
         }
+    }
+    // A dataset not downloaded yet: its published size still tells how much
+    // memory its GRUs will need.
+    for missing in &skipped {
+        let Some(manifest) = &options.manifest else {
+            continue;
+        };
+        let Some(size) = published_size(manifest, &missing.dataset)? else {
+            continue;
+        };
+        let Some(plan) = config.datasets.iter().find(|d| d.name == missing.dataset) else {
+            continue;
+        };
+        for &method in &plan.methods {
+            for &seed in &config.seeds {
+                cells.push(PlannedCell {
+                    dataset: plan.name.clone(),
+                    method,
+                    seed,
+                    state: CellState::NoData,
+                    memory_bytes: gru_memory(plan, method, size.items, size.users),
+                });
+            }
+        }
+        datasets.push(PlannedDataset {
+            name: plan.name.clone(),
+            users: size.users,
+            items: size.items,
+            source: SizeSource::Published {
+                estimated: size.estimated,
+            },
+        });
     }
     Ok(Plan {
         preset: config.name.clone(),
@@ -88,6 +143,14 @@ pub fn plan(config: &ExperimentConfig, options: &RunOptions) -> Result<Plan, Run
     })
 }
 
+/// A GRU cell's estimated peak training memory.
+fn gru_memory(plan: &DatasetPlan, method: Method, items: usize, users: usize) -> Option<u64> {
+    match method {
+        Method::Gru(variant) => Some(MemoryEstimate::of(variant, &plan.gru, items, users).total()),
+        Method::Baseline(_) => None,
+    }
+}
+
 impl Plan {
     /// A table for people.
     pub fn describe(&self) -> String {
@@ -95,15 +158,29 @@ impl Plan {
         let count = |s: CellState| self.cells.iter().filter(|c| c.state == s).count();
         let _ = writeln!(
             out,
-            "plan of `{}`: {} cells, {} to run, {} finished (reused), {} with changed settings (run again)",
+            "plan of `{}`: {} cells, {} to run, {} finished (reused), {} with changed settings (run again), {} without data",
             self.preset,
             self.cells.len(),
             count(CellState::ToRun),
             count(CellState::Finished),
-            count(CellState::Stale)
+            count(CellState::Stale),
+            count(CellState::NoData)
         );
-        for (name, users, items) in &self.datasets {
-            let _ = writeln!(out, "  {name}: {users} users, {items} items");
+        for d in &self.datasets {
+            let source = match &d.source {
+                SizeSource::Loaded => String::new(),
+                SizeSource::Published { estimated: None } => {
+                    " (published size: not downloaded yet)".to_owned()
+                }
+                SizeSource::Published {
+                    estimated: Some(note),
+                } => format!(" (published size, not downloaded yet; estimate: {note})"),
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {} users, {} items{source}",
+                d.name, d.users, d.items
+            );
         }
         for skipped in &self.skipped {
             let _ = writeln!(out, "  {}: skipped ({})", skipped.dataset, skipped.reason);
@@ -118,6 +195,7 @@ impl Plan {
                 CellState::Finished => "finished",
                 CellState::Stale => "changed",
                 CellState::ToRun => "to run",
+                CellState::NoData => "no data",
             };
             let memory = c.memory_bytes.map_or(String::new(), |b| {
                 format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)
