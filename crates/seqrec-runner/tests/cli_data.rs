@@ -206,7 +206,7 @@ fn evaluate_outside_scores_of_the_exported_split() {
 fn evaluate_a_baseline_with_params_from_toml() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("params.toml");
-    std::fs::write(&config, "[item_knn]\nneighbours = 20\n").unwrap();
+    std::fs::write(&config, "[baselines.item_knn]\nneighbours = 20\n").unwrap();
     let out = seqrec(
         &[
             "evaluate",
@@ -227,7 +227,7 @@ fn evaluate_a_baseline_with_params_from_toml() {
     assert_eq!(json["split"], "validation");
     assert!(json["mrr@20"].as_f64().unwrap() > 0.0);
 
-    std::fs::write(&config, "[item_knn]\nneighbours = 0\n").unwrap();
+    std::fs::write(&config, "[baselines.item_knn]\nneighbours = 0\n").unwrap();
     let out = seqrec(
         &[
             "evaluate",
@@ -276,4 +276,43 @@ fn knn_beats_pop_on_planted_structure() {
     let (pop, knn, decay) = (mrr("pop"), mrr("item-knn"), mrr("decay-knn"));
     assert!(knn > 2.0 * pop, "item-knn {knn} vs pop {pop}");
     assert!(decay > pop, "decay-knn {decay} vs pop {pop}");
+}
+
+#[test]
+fn evaluate_takes_a_presets_settings_by_file_or_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let quick = root.join("configs/quick.toml");
+    let run = |settings: &[&str]| {
+        let mut args = vec![
+            "evaluate",
+            "--dataset",
+            "synthetic-movielens",
+            "--method",
+            "item-knn",
+        ];
+        args.extend_from_slice(settings);
+        args.extend_from_slice(&["--split", "validation", "--json"]);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_seqrec"))
+            .args(&args)
+            .current_dir(&root)
+            .env("SEQREC_CACHE_DIR", dir.path())
+            .env("RUST_BACKTRACE", "1")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("seqrec runs");
+        out
+    };
+    let by_file = json_of(&run(&["--config", quick.to_str().unwrap()]));
+    let by_name = json_of(&run(&["--preset", "quick"]));
+    assert_eq!(by_file["mrr@20"], by_name["mrr@20"]);
+    assert!(by_file["mrr@20"].as_f64().unwrap() > 0.0);
+    assert_fails_with(&run(&["--preset", "nope"]), "configs/nope.toml");
+    // The old method-file schema says where its tables go now.
+    let old = dir.path().join("old.toml");
+    std::fs::write(&old, "[item_knn]\nneighbours = 20\n").unwrap();
+    assert_fails_with(
+        &run(&["--config", old.to_str().unwrap()]),
+        "baseline settings go under `[baselines.item_knn]`",
+    );
 }

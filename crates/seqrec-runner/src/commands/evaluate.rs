@@ -1,15 +1,15 @@
 //! `seqrec evaluate`: measure a recommender on a dataset's validation or test split.
 
-use super::Common;
-use super::ComputeArgs;
-use super::data::load;
+use super::data::{load_with, read_options};
+use super::{Common, ComputeArgs, SettingsArgs};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use seqrec_baselines::{Baseline, BaselineParams};
+use seqrec_baselines::Baseline;
 use seqrec_core::{Part, Scorer};
 use seqrec_metrics::{EvalConfig, EvalReport, OutsideScores, TieRule, evaluate};
 use seqrec_models::{Backend, GruParams, GruVariant};
+use seqrec_runner::config::MethodSettings;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -26,10 +26,8 @@ pub struct EvaluateArgs {
     /// seq-mf, gru, linear-user-gru, rectified-user-gru, attentional-user-gru.
     #[arg(long, required_unless_present = "scores", conflicts_with = "scores")]
     method: Option<String>,
-    /// TOML file of method hyperparameters (`[item_knn]`, `[bpr_mf]`, ...,
-    /// `[gru]` for the four GRUs; Table 1 values by default).
-    #[arg(long, requires = "method")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: SettingsArgs,
     #[command(flatten)]
     gru: GruArgs,
     /// Seed of every random choice of the method.
@@ -89,7 +87,13 @@ pub enum TieArg {
 }
 
 pub fn run(args: EvaluateArgs, common: &Common) -> Result<()> {
-    let data = load(&args.dataset, args.options.as_deref(), common)?;
+    let settings = args.settings.read(&args.dataset)?;
+    // `--options FILE` replaces the loading options a preset gives.
+    let options = match (&args.options, &settings.options) {
+        (None, Some(options)) => options.clone(),
+        (path, _) => read_options(path.as_deref())?,
+    };
+    let data = load_with(&args.dataset, options, common)?;
     let part = match args.split {
         SplitArg::Validation => Part::Validation,
         SplitArg::Test => Part::Test,
@@ -105,7 +109,7 @@ pub fn run(args: EvaluateArgs, common: &Common) -> Result<()> {
         ..EvalConfig::default()
     };
     let fit_started = Instant::now();
-    let (method, scorer, extra) = fit(&args, &data.split)?;
+    let (method, scorer, extra) = fit(&args, &settings, &data.split)?;
     let fit_seconds = fit_started.elapsed().as_secs_f64();
     tracing::info!(method, fit_seconds, "fitted");
     let bar = ProgressBar::new(0).with_message(format!("evaluating {method}"));
@@ -131,37 +135,12 @@ pub fn run(args: EvaluateArgs, common: &Common) -> Result<()> {
     )
 }
 
-/// The settings file of `--config`: the baselines' tables and `[gru]`.
-pub fn read_config(path: Option<&std::path::Path>) -> Result<(BaselineParams, GruParams)> {
-    let Some(path) = path else {
-        return Ok((BaselineParams::default(), GruParams::default()));
-    };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
-    let gru = match table.remove("gru") {
-        Some(value) => {
-            let params: GruParams = value
-                .try_into()
-                .with_context(|| format!("in the [gru] table of {}", path.display()))?;
-            params
-                .validate()
-                .with_context(|| format!("in {}", path.display()))?;
-            params
-        }
-        None => GruParams::default(),
-    };
-    let baselines = BaselineParams::from_toml(&toml::to_string(&table)?)
-        .with_context(|| format!("in {}", path.display()))?;
-    Ok((baselines, gru))
-}
-
 type Extra = serde_json::Map<String, serde_json::Value>;
 
 /// Fits the requested method, or reads the outside scores.
 fn fit(
     args: &EvaluateArgs,
+    settings: &MethodSettings,
     split: &seqrec_core::Split,
 ) -> Result<(String, Box<dyn Scorer + Send>, Extra)> {
     if let Some(path) = &args.scores {
@@ -171,9 +150,10 @@ fn fit(
         return Ok((name, Box::new(scores), Extra::new()));
     }
     let name = args.method.as_deref().unwrap_or_default();
-    let (baselines, gru) = read_config(args.config.as_deref())?;
     if let Ok(variant) = GruVariant::parse(name) {
-        let (scorer, extra) = fit_gru(variant, &gru, &args.gru, split, args.seed)?;
+        let backend = settings.backend.unwrap_or(Backend::Flex);
+        let (scorer, extra) =
+            fit_gru(variant, &settings.gru, &args.gru, backend, split, args.seed)?;
         return Ok((name.to_owned(), scorer, extra));
     }
     let method = Baseline::parse(name).map_err(|_| {
@@ -183,7 +163,7 @@ fn fit(
     })?;
     let spinner = ProgressBar::new_spinner().with_message(format!("fitting {name}"));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let model = method.fit(&baselines, split, args.seed)?;
+    let model = method.fit(&settings.baselines, split, args.seed)?;
     spinner.finish_and_clear();
     Ok((name.to_owned(), model, Extra::new()))
 }
@@ -193,10 +173,11 @@ pub fn fit_gru(
     variant: GruVariant,
     params: &GruParams,
     args: &GruArgs,
+    default_backend: Backend,
     split: &seqrec_core::Split,
     seed: u64,
 ) -> Result<(Box<dyn Scorer + Send>, Extra)> {
-    let compute = args.compute.compute(Backend::Flex)?;
+    let compute = args.compute.compute(default_backend)?;
     let bar = seqrec_runner::progress::training_bar(false);
     let options = compute.train_options(args.checkpoint.clone(), args.resume, Some(bar.clone()));
     let fitted = seqrec_models::fit(variant, params, split, seed, &options)

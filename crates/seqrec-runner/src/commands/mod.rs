@@ -7,11 +7,49 @@ pub mod reproduce;
 pub mod throughput;
 pub mod train;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use seqrec_models::Backend;
 use seqrec_runner::Compute;
+use seqrec_runner::config::MethodSettings;
 use std::path::PathBuf;
+
+/// Where a method's settings come from: `--config FILE` or `--preset NAME`,
+/// both in the preset schema.
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// Method settings in the preset schema: a whole preset (its settings
+    /// for --dataset are used, per-dataset overrides included) or a file
+    /// with only `[gru]`, `[baselines.<method>]` and `[options]` tables.
+    /// Table 1 values by default.
+    #[arg(long, conflicts_with = "preset")]
+    pub config: Option<PathBuf>,
+    /// A preset's settings for --dataset: `configs/<NAME>.toml` (quick,
+    /// paper, ci, ...).
+    #[arg(long)]
+    pub preset: Option<String>,
+}
+
+impl SettingsArgs {
+    /// The settings for `dataset` (Table 1 defaults without a file).
+    pub fn read(&self, dataset: &str) -> Result<MethodSettings> {
+        let path = match (&self.config, &self.preset) {
+            (Some(path), _) => path.clone(),
+            (None, Some(name)) => PathBuf::from(format!("configs/{name}.toml")),
+            (None, None) => return Ok(MethodSettings::default()),
+        };
+        let settings = MethodSettings::from_file(&path, dataset);
+        match (&self.preset, settings) {
+            (Some(_), Err(e)) if !path.exists() => Err(e).with_context(|| {
+                format!(
+                    "reading preset {} (presets live in configs/; run from the repository root or pass --config)",
+                    path.display()
+                )
+            }),
+            (_, settings) => Ok(settings?),
+        }
+    }
+}
 
 /// Settings every command shares.
 #[derive(Debug)]

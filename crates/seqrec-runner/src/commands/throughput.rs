@@ -4,8 +4,7 @@
 //! JSON line per method. The GPU check runs it at the paper's setting.
 
 use super::data::load_with;
-use super::evaluate::read_config;
-use super::{Common, ComputeArgs, data::read_options};
+use super::{Common, ComputeArgs, SettingsArgs, data::read_options};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use seqrec_core::Part;
@@ -30,8 +29,8 @@ pub struct ThroughputArgs {
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
     /// `[gru]` settings (default: Table 1, the paper's: hidden 1000, 1000 lanes).
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: SettingsArgs,
     /// Timed training windows.
     #[arg(long, default_value_t = 5)]
     windows: usize,
@@ -49,13 +48,16 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
     if args.windows == 0 {
         bail!("--windows must be at least 1");
     }
-    let (_, gru) = read_config(args.config.as_deref())?;
-    let compute = args.compute.compute(Backend::Flex)?;
-    let data = load_with(
-        &args.dataset,
-        read_options(args.options.as_deref())?,
-        common,
-    )?;
+    let settings = args.settings.read(&args.dataset)?;
+    let gru = settings.gru;
+    let compute = args
+        .compute
+        .compute(settings.backend.unwrap_or(Backend::Flex))?;
+    let options = match (&args.options, settings.options) {
+        (None, Some(options)) => options,
+        (path, _) => read_options(path.as_deref())?,
+    };
+    let data = load_with(&args.dataset, options, common)?;
     let split = &data.split;
     let sample = split
         .with_evaluation_of_first(args.eval_users)

@@ -2,8 +2,7 @@
 //! `seqrec recommend`: the top items for a user from a saved model.
 
 use super::data::{load_with, read_options};
-use super::evaluate::read_config;
-use super::{Common, ComputeArgs};
+use super::{Common, ComputeArgs, SettingsArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use seqrec_data::DatasetName;
@@ -25,9 +24,8 @@ pub struct TrainArgs {
     /// rectified-user-gru, attentional-user-gru.
     #[arg(long)]
     method: String,
-    /// TOML file of hyperparameters (`[gru]`, `[bpr_mf]`, ...).
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: SettingsArgs,
     #[arg(long, default_value_t = 2017)]
     seed: u64,
     #[command(flatten)]
@@ -40,15 +38,21 @@ pub struct TrainArgs {
 
 pub fn train(args: TrainArgs, common: &Common) -> Result<()> {
     let method = Method::parse(&args.method)?;
-    let (baselines, gru) = read_config(args.config.as_deref())?;
-    let options = read_options(args.options.as_deref())?;
+    let settings = args.settings.read(&args.dataset)?;
+    // `--options FILE` replaces the loading options a preset gives.
+    let options = match (&args.options, &settings.options) {
+        (None, Some(options)) => options.clone(),
+        (path, _) => read_options(path.as_deref())?,
+    };
     let data = load_with(&args.dataset, options.clone(), common)?;
     let spec = TrainSpec {
         method,
-        gru,
-        baselines,
+        gru: settings.gru,
+        baselines: settings.baselines,
         seed: args.seed,
-        compute: args.compute.compute(Backend::Flex)?,
+        compute: args
+            .compute
+            .compute(settings.backend.unwrap_or(Backend::Flex))?,
     };
     let bar = seqrec_runner::progress::training_bar(false);
     let (saved, _) = model_dir::train(&spec, &data, &options, &args.out, Some(bar.clone()))

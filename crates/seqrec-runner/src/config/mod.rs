@@ -11,10 +11,12 @@
 
 mod check;
 mod merge;
+mod settings;
 #[cfg(test)]
 mod tests;
 
 pub use check::CheckTolerances;
+pub use settings::MethodSettings;
 
 use crate::{Method, PaperColumn, RunnerError};
 use merge::merged;
@@ -138,6 +140,21 @@ struct DatasetEntry {
     gru: toml::Table,
     #[serde(default)]
     baselines: toml::Table,
+}
+
+impl DatasetEntry {
+    /// An entry with nothing but its name (every setting shared).
+    fn named(name: &str) -> Self {
+        DatasetEntry {
+            name: name.to_owned(),
+            paper_column: None,
+            required: true,
+            methods: None,
+            options: toml::Table::new(),
+            gru: toml::Table::new(),
+            baselines: toml::Table::new(),
+        }
+    }
 }
 
 /// The resolved form, written back with the shared tables on top so that
@@ -331,21 +348,11 @@ impl ExperimentConfig {
 }
 
 fn resolve_dataset(file: &ConfigFile, entry: &DatasetEntry) -> Result<DatasetPlan, RunnerError> {
-    let context = |part: &str, e: String| {
-        RunnerError::Config(format!("dataset `{}`, {part}: {e}", entry.name))
-    };
-    let options: DatasetOptions =
-        merged(&file.options, &entry.options).map_err(|e| context("options", e))?;
-    options
-        .validate()
-        .map_err(|e| context("options", e.to_string()))?;
-    let gru: GruParams = merged(&file.gru, &entry.gru).map_err(|e| context("gru", e))?;
-    gru.validate().map_err(|e| context("gru", e.to_string()))?;
-    let baselines: BaselineParams =
-        merged(&file.baselines, &entry.baselines).map_err(|e| context("baselines", e))?;
-    baselines
-        .validate()
-        .map_err(|e| context("baselines", e.to_string()))?;
+    let (options, gru, baselines) = resolve_tables(
+        &entry.name,
+        [&file.options, &file.gru, &file.baselines],
+        [&entry.options, &entry.gru, &entry.baselines],
+    )?;
     Ok(DatasetPlan {
         name: entry.name.clone(),
         paper_column: entry
@@ -360,4 +367,28 @@ fn resolve_dataset(file: &ConfigFile, entry: &DatasetEntry) -> Result<DatasetPla
         gru,
         baselines,
     })
+}
+
+/// The `options`, `gru` and `baselines` of one dataset: the shared tables
+/// overridden key by key by the dataset's own, read and validated.
+fn resolve_tables(
+    dataset: &str,
+    [options, gru, baselines]: [&toml::Table; 3],
+    [own_options, own_gru, own_baselines]: [&toml::Table; 3],
+) -> Result<(DatasetOptions, GruParams, BaselineParams), RunnerError> {
+    let context =
+        |part: &str, e: String| RunnerError::Config(format!("dataset `{dataset}`, {part}: {e}"));
+    let options: DatasetOptions =
+        merged(options, own_options).map_err(|e| context("options", e))?;
+    options
+        .validate()
+        .map_err(|e| context("options", e.to_string()))?;
+    let gru: GruParams = merged(gru, own_gru).map_err(|e| context("gru", e))?;
+    gru.validate().map_err(|e| context("gru", e.to_string()))?;
+    let baselines: BaselineParams =
+        merged(baselines, own_baselines).map_err(|e| context("baselines", e))?;
+    baselines
+        .validate()
+        .map_err(|e| context("baselines", e.to_string()))?;
+    Ok((options, gru, baselines))
 }

@@ -218,3 +218,109 @@ fn restrict_keeps_the_named_datasets_and_methods() {
     let error = config.restrict(Some(&["ml-1m".to_owned()]), None).err();
     assert!(error.is_some_and(|e| e.to_string().contains("ml-1m")));
 }
+
+#[test]
+fn method_settings_come_from_a_preset_with_its_per_dataset_overrides() {
+    let text = r#"
+        name = "p"
+        seeds = [1]
+        backend = "ndarray"
+        [options.split]
+        remove_unseen = false
+        [gru]
+        hidden = 64
+        [baselines.item_knn]
+        neighbours = 50
+        [[datasets]]
+        name = "synthetic-lastfm"
+        gru = { lanes = 16 }
+        baselines = { item_knn = { neighbours = 7 } }
+        [[datasets]]
+        name = "synthetic-movielens"
+    "#;
+    let listed = MethodSettings::from_toml(text, "synthetic-lastfm").expect("listed");
+    assert_eq!((listed.gru.hidden, listed.gru.lanes), (64, 16));
+    assert_eq!(listed.baselines.item_knn.neighbours, 7);
+    assert_eq!(listed.backend, Some(Backend::Ndarray));
+    let options = listed.options.expect("a preset gives the loading options");
+    assert!(!options.split.remove_unseen);
+    // Not listed: the shared settings.
+    let other = MethodSettings::from_toml(text, "ml-100k").expect("shared");
+    assert_eq!((other.gru.hidden, other.gru.lanes), (64, 1000));
+    assert_eq!(other.baselines.item_knn.neighbours, 50);
+    // The whole preset must be valid, even where the dataset's part is.
+    let broken = text.replace(
+        "[[datasets]]\n        name = \"synthetic-movielens\"",
+        "[[datasets]]\n        name = \"synthetic-movielens\"\n        gru = { hiden = 3 }",
+    );
+    let error = MethodSettings::from_toml(&broken, "synthetic-lastfm").expect_err("typo");
+    assert!(error.to_string().contains("hiden"), "{error}");
+}
+
+#[test]
+fn a_settings_file_is_the_shared_tables_of_a_preset() {
+    let file = "[gru]\nhidden = 32\n[baselines.bpr_mf]\nfactors = 8\n";
+    let settings = MethodSettings::from_toml(file, "ml-100k").expect("settings");
+    assert_eq!(settings.gru.hidden, 32);
+    assert_eq!(settings.baselines.bpr_mf.sgd.factors, 8);
+    assert_eq!(settings.options, None, "no [options]: the command's own");
+    assert_eq!(settings.backend, None);
+    // The old method-file schema is named with the fix.
+    let old = MethodSettings::from_toml("[item_knn]\nneighbours = 5\n", "ml-100k")
+        .expect_err("old schema");
+    assert!(
+        old.to_string().contains("go under `[baselines.item_knn]`"),
+        "{old}"
+    );
+    for (text, needle) in [
+        ("[gru]\nhiden = 3\n", "hiden"),
+        (
+            "epochs = 3\n",
+            "a settings file holds [gru], [baselines.*] and [options]",
+        ),
+        ("[baselines.item_knn]\nneighbours = 0\n", "neighbours"),
+        ("[options.split]\ntrain_fraction = 1.5\n", "train_fraction"),
+    ] {
+        let error = MethodSettings::from_toml(text, "ml-100k").expect_err(text);
+        assert!(error.to_string().contains(needle), "{needle}: {error}");
+    }
+}
+
+#[test]
+fn every_file_in_configs_is_read_by_the_commands_it_is_for() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("configs/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "{files:?}");
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("read");
+        let is_preset = toml::from_str::<toml::Table>(&text)
+            .expect("TOML")
+            .contains_key("name");
+        // evaluate and train: every file, for a dataset it lists or not.
+        let settings = MethodSettings::from_file(path, "ml-100k")
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if is_preset {
+            // reproduce: the presets, and each of their datasets.
+            let config = ExperimentConfig::from_file(path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for dataset in &config.datasets {
+                let own = MethodSettings::from_file(path, &dataset.name)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert_eq!(own.gru, dataset.gru, "{}", path.display());
+                assert_eq!(own.baselines, dataset.baselines, "{}", path.display());
+            }
+            assert!(settings.backend.is_some());
+        } else {
+            assert!(
+                ExperimentConfig::from_file(path).is_err(),
+                "{} is not a whole preset",
+                path.display()
+            );
+        }
+    }
+}
