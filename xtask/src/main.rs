@@ -3,12 +3,10 @@
 // A command-line tool: printing results to stdout is its job.
 #![allow(clippy::print_stdout)]
 
-mod baselines;
 mod bench;
 mod bench_gru;
 mod fetch;
 mod gpu_check;
-mod gru_quality;
 mod process;
 mod reproduce;
 mod setup_cuda;
@@ -28,17 +26,6 @@ enum Command {
     /// Run a benchmark and print its figures.
     #[command(subcommand)]
     Bench(bench::Bench),
-    /// Evaluate every baseline on ml-latest-small and ml-100k into docs/baselines.md.
-    Baselines {
-        /// Data root (else $SEQREC_DATA_DIR, else datasets/).
-        #[arg(long)]
-        data_dir: Option<std::path::PathBuf>,
-        #[arg(long, default_value_t = 2017)]
-        seed: u64,
-    },
-    /// The four GRUs on ml-100k and ml-latest-small (two settings, two
-    /// seeds) beside the baselines, with significance: docs/gru-quality.md.
-    GruQuality(gru_quality::GruQuality),
     /// Download ML-10M, LastFM-1K, ml-100k and ml-latest-small
     /// (datasets/manifest.toml) into the data root, verifying SHA-256, and
     /// unpack them where the loaders look.
@@ -72,8 +59,6 @@ fn main() -> std::process::ExitCode {
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Bench(bench) => bench::run(bench),
-        Command::Baselines { data_dir, seed } => baselines::run(data_dir, seed),
-        Command::GruQuality(args) => gru_quality::run(args),
         Command::FetchData(args) => fetch::run(args),
         Command::Reproduce(args) => reproduce::run(args),
         Command::Ci => reproduce::ci(),

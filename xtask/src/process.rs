@@ -177,22 +177,6 @@ pub fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-/// `seqrec --data-dir DIR evaluate --dataset D --method M --split test
-/// --json --seed S`: one cell of the xtask tables (add flags as needed).
-pub fn evaluate_command(
-    seqrec: &Path,
-    data_dir: &Path,
-    dataset: &str,
-    method: &str,
-    seed: u64,
-) -> Command {
-    let mut cmd = Command::new(seqrec);
-    cmd.arg("--data-dir").arg(data_dir);
-    cmd.args(["evaluate", "--dataset", dataset, "--method", method]);
-    cmd.args(["--split", "test", "--json", "--seed", &seed.to_string()]);
-    cmd
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
