@@ -293,15 +293,14 @@ fn evaluate_takes_a_presets_settings_by_file_or_by_name() {
         ];
         args.extend_from_slice(settings);
         args.extend_from_slice(&["--split", "validation", "--json"]);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_seqrec"))
+        std::process::Command::new(env!("CARGO_BIN_EXE_seqrec"))
             .args(&args)
             .current_dir(&root)
             .env("SEQREC_CACHE_DIR", dir.path())
             .env("RUST_BACKTRACE", "1")
             .env_remove("RUST_LOG")
             .output()
-            .expect("seqrec runs");
-        out
+            .expect("seqrec runs")
     };
     let by_file = json_of(&run(&["--config", quick.to_str().unwrap()]));
     let by_name = json_of(&run(&["--preset", "quick"]));
