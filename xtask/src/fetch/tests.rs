@@ -231,3 +231,61 @@ fn the_committed_manifest_parses_and_bad_checksums_are_named() {
     let err = format!("{:#}", Manifest::read(&path).expect_err("bad archive"));
     assert!(err.contains("rar"), "{err}");
 }
+
+#[test]
+fn the_small_movielens_sets_unpack_where_the_loaders_look() {
+    let root = crate::process::workspace_root().expect("workspace");
+    let manifest = Manifest::read(&root.join("datasets/manifest.toml")).expect("manifest");
+    // The files `seqrec-data` reads for these names (DatasetName::relative_path).
+    let layouts = [
+        ("ml-100k", "ml-100k/u.data", "1\t2\t3\t881250949\n"),
+        (
+            "ml-latest-small",
+            "ml-latest-small/ratings.csv",
+            "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n",
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, path, text) in layouts {
+        let committed = manifest
+            .dataset
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("{name} is in the manifest"));
+        assert_eq!(committed.expect, path, "{name}");
+        assert_eq!(committed.archive, Archive::Zip, "{name}");
+        assert!(
+            committed
+                .url
+                .starts_with("https://files.grouplens.org/datasets/movielens/"),
+            "{name}"
+        );
+        // The official archives hold a top-level folder with the files and a
+        // README; the same layout, served locally with its own checksum.
+        let zip = zip_of(&[(path, text), (&format!("{name}/README.txt"), "licence")]);
+        let base = serve(Arc::new(Mutex::new(vec![(
+            format!("/{name}.zip"),
+            zip.clone(),
+        )])));
+        let local = Entry {
+            url: format!("{base}/{name}.zip"),
+            sha256: sha(&zip),
+            ..committed.clone()
+        };
+        fetch(&local, dir.path()).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(path)).expect("file"),
+            text
+        );
+        // The pinned checksum is enforced: the same bytes under the
+        // committed hash are refused, and nothing is unpacked.
+        let pinned = Entry {
+            url: format!("{base}/{name}.zip"),
+            ..committed.clone()
+        };
+        let other = tempfile::tempdir().expect("tempdir");
+        let error = format!("{:#}", fetch(&pinned, other.path()).expect_err("mismatch"));
+        assert!(error.contains("checksum mismatch"), "{error}");
+        assert!(!other.path().join(path).exists());
+    }
+}
