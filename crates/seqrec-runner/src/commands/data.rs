@@ -156,6 +156,18 @@ pub fn read_options(path: Option<&Path>) -> Result<DatasetOptions> {
     })
 }
 
+/// The loading options of a command: `--options FILE` if given (it
+/// replaces what a preset says), else the preset's, else the spec's.
+pub fn loading_options(
+    flag: Option<&Path>,
+    from_settings: Option<&DatasetOptions>,
+) -> Result<DatasetOptions> {
+    match (flag, from_settings) {
+        (None, Some(options)) => Ok(options.clone()),
+        (flag, _) => read_options(flag),
+    }
+}
+
 /// Loads `dataset` with `options`, through the split cache.
 pub fn load_with(dataset: &str, options: DatasetOptions, common: &Common) -> Result<Dataset> {
     let name = DatasetName::parse(dataset)?;

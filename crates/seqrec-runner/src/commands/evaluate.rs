@@ -1,6 +1,6 @@
 //! `seqrec evaluate`: measure a recommender on a dataset's validation or test split.
 
-use super::data::{load_with, read_options};
+use super::data::{load_with, loading_options};
 use super::{Common, ComputeArgs, SettingsArgs};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
@@ -88,11 +88,7 @@ pub enum TieArg {
 
 pub fn run(args: EvaluateArgs, common: &Common) -> Result<()> {
     let settings = args.settings.read(&args.dataset)?;
-    // `--options FILE` replaces the loading options a preset gives.
-    let options = match (&args.options, &settings.options) {
-        (None, Some(options)) => options.clone(),
-        (path, _) => read_options(path.as_deref())?,
-    };
+    let options = loading_options(args.options.as_deref(), settings.options.as_ref())?;
     let data = load_with(&args.dataset, options, common)?;
     let part = match args.split {
         SplitArg::Validation => Part::Validation,

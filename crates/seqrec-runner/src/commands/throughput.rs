@@ -4,7 +4,7 @@
 //! JSON line per method. The GPU check runs it at the paper's setting.
 
 use super::data::load_with;
-use super::{Common, ComputeArgs, SettingsArgs, data::read_options};
+use super::{Common, ComputeArgs, SettingsArgs, data::loading_options};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use seqrec_core::Part;
@@ -53,10 +53,7 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
     let compute = args
         .compute
         .compute(settings.backend.unwrap_or(Backend::Flex))?;
-    let options = match (&args.options, settings.options) {
-        (None, Some(options)) => options,
-        (path, _) => read_options(path.as_deref())?,
-    };
+    let options = loading_options(args.options.as_deref(), settings.options.as_ref())?;
     let data = load_with(&args.dataset, options, common)?;
     let split = &data.split;
     let sample = split

@@ -1,7 +1,7 @@
 //! `seqrec train`: fit a method and save it as a model directory;
 //! `seqrec recommend`: the top items for a user from a saved model.
 
-use super::data::{load_with, read_options};
+use super::data::{load_with, loading_options};
 use super::{Common, ComputeArgs, SettingsArgs};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -39,11 +39,7 @@ pub struct TrainArgs {
 pub fn train(args: TrainArgs, common: &Common) -> Result<()> {
     let method = Method::parse(&args.method)?;
     let settings = args.settings.read(&args.dataset)?;
-    // `--options FILE` replaces the loading options a preset gives.
-    let options = match (&args.options, &settings.options) {
-        (None, Some(options)) => options.clone(),
-        (path, _) => read_options(path.as_deref())?,
-    };
+    let options = loading_options(args.options.as_deref(), settings.options.as_ref())?;
     let data = load_with(&args.dataset, options.clone(), common)?;
     let spec = TrainSpec {
         method,
