@@ -7,7 +7,61 @@
 //! `cargo xtask reproduce --preset ci --force` and commit `results/ci/`.
 
 use seqrec_runner::{ExperimentConfig, Results, RunOptions, check, run};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Reruns `configs/<preset>.toml` with the data root `data` and compares it
+/// with the published `results/<preset>/results.json`.
+fn rerun_and_compare(preset: &str, data: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = ExperimentConfig::from_file(&root.join(format!("configs/{preset}.toml")))
+        .unwrap_or_else(|e| panic!("configs/{preset}.toml: {e}"));
+    let published = Results::read(&root.join(format!("results/{preset}/results.json")))
+        .unwrap_or_else(|e| panic!("the published results cannot be read: {e}"));
+    let out = tempfile::tempdir().expect("temp dir");
+    let outcome = run(&config, &RunOptions::new(data, out.path()))
+        .unwrap_or_else(|e| panic!("the {preset} preset failed: {e}"));
+    let fresh = outcome.results.expect("every cell finished");
+    let report = check(&published, &fresh, &config.check);
+    assert!(report.compared > 0, "nothing was compared");
+    assert!(
+        report.passed(),
+        "{}\nfresh results are in {}; if the change is intended, run `cargo xtask reproduce --preset {preset} --force --publish` and commit results/{preset}/",
+        report.describe(),
+        out.keep().display()
+    );
+}
+
+/// The real MovieLens data root: `$SEQREC_DATA_DIR` (relative to the
+/// workspace root), else `../shared/datasets`. Without it the test says so
+/// loudly; under CI missing data is a failure.
+fn movielens_data() -> Option<PathBuf> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = match std::env::var_os("SEQREC_DATA_DIR").filter(|d| !d.is_empty()) {
+        Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
+        Some(d) => workspace.join(d),
+        None => workspace.join("../shared/datasets"),
+    };
+    if dir.join("ml-100k/u.data").exists() && dir.join("ml-latest-small/ratings.csv").exists() {
+        return Some(dir);
+    }
+    let message = format!(
+        "REAL-DATA TEST NOT RUN: no MovieLens data under {}; set SEQREC_DATA_DIR",
+        dir.display()
+    );
+    if std::env::var_os("CI").is_some() || std::env::var_os("SEQREC_REQUIRE_DATA").is_some() {
+        panic!("{message}");
+    }
+    let _ = std::io::stderr().write_all(format!("\n!!!!!!!! {message} !!!!!!!!\n\n").as_bytes());
+    None
+}
+
+#[test]
+fn the_small_baselines_preset_reproduces_its_published_table_on_real_data() {
+    if let Some(data) = movielens_data() {
+        rerun_and_compare("small-baselines", &data);
+    }
+}
 
 #[test]
 fn the_ci_preset_reproduces_the_committed_results() {
