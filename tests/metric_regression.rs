@@ -7,8 +7,7 @@
 //! `cargo xtask reproduce --preset ci --force` and commit `results/ci/`.
 
 use seqrec_runner::{ExperimentConfig, Results, RunOptions, check, run};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Reruns `configs/<preset>.toml` with the data root `data` and compares it
 /// with the published `results/<preset>/results.json`.
@@ -32,33 +31,9 @@ fn rerun_and_compare(preset: &str, data: &Path) {
     );
 }
 
-/// The real MovieLens data root: `$SEQREC_DATA_DIR` (relative to the
-/// workspace root), else `../shared/datasets`. Without it the test says so
-/// loudly; under CI missing data is a failure.
-fn movielens_data() -> Option<PathBuf> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = match std::env::var_os("SEQREC_DATA_DIR").filter(|d| !d.is_empty()) {
-        Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
-        Some(d) => workspace.join(d),
-        None => workspace.join("../shared/datasets"),
-    };
-    if dir.join("ml-100k/u.data").exists() && dir.join("ml-latest-small/ratings.csv").exists() {
-        return Some(dir);
-    }
-    let message = format!(
-        "REAL-DATA TEST NOT RUN: no MovieLens data under {}; set SEQREC_DATA_DIR",
-        dir.display()
-    );
-    if std::env::var_os("CI").is_some() || std::env::var_os("SEQREC_REQUIRE_DATA").is_some() {
-        panic!("{message}");
-    }
-    let _ = std::io::stderr().write_all(format!("\n!!!!!!!! {message} !!!!!!!!\n\n").as_bytes());
-    None
-}
-
 #[test]
 fn the_small_baselines_preset_reproduces_its_published_table_on_real_data() {
-    if let Some(data) = movielens_data() {
+    if let Some(data) = seqrec_data::testing::movielens_data_dir() {
         rerun_and_compare("small-baselines", &data);
     }
 }

@@ -23,6 +23,8 @@ mod raw;
 mod report;
 mod stats;
 pub mod synthetic;
+#[doc(hidden)]
+pub mod testing;
 mod titles;
 
 pub use dataset::{

@@ -13,33 +13,10 @@ use seqrec_core::UserId;
 use seqrec_data::{
     DatasetName, DatasetStats, ExportFormat, LoadRequest, SourceFormat, load, load_file,
 };
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn data_dir() -> Option<PathBuf> {
-    // cargo runs tests from the package directory, so a relative
-    // SEQREC_DATA_DIR (as typed in the workspace root) is taken relative to
-    // the workspace root.
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = match std::env::var_os("SEQREC_DATA_DIR").filter(|d| !d.is_empty()) {
-        Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
-        Some(d) => workspace.join(d),
-        None => workspace.join("../shared/datasets"),
-    };
-    if dir.join("ml-100k/u.data").exists() && dir.join("ml-latest-small/ratings.csv").exists() {
-        return Some(dir);
-    }
-    let message = format!(
-        "REAL-DATA TEST NOT RUN: no MovieLens data under {}; set SEQREC_DATA_DIR",
-        dir.display()
-    );
-    if std::env::var_os("CI").is_some() || std::env::var_os("SEQREC_REQUIRE_DATA").is_some() {
-        panic!("{message}");
-    }
-    // Straight to the stderr handle: the test harness captures `eprintln!`
-    // of passing tests, and this notice must be seen.
-    let _ = std::io::stderr().write_all(format!("\n!!!!!!!! {message} !!!!!!!!\n\n").as_bytes());
-    None
+    seqrec_data::testing::movielens_data_dir()
 }
 
 struct Expected {

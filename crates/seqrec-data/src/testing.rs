@@ -1,0 +1,36 @@
+//! For tests that need the real MovieLens files (any crate of the
+//! workspace): where they are, and the project's rule when they are not.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The data root holding `ml-100k/u.data` and `ml-latest-small/ratings.csv`:
+/// `$SEQREC_DATA_DIR` (a relative path is taken from the workspace root,
+/// since cargo runs tests from each package's directory), else
+/// `../shared/datasets` beside the workspace.
+///
+/// Without the files this prints a loud `REAL-DATA TEST NOT RUN` notice
+/// and returns `None`; under CI (`CI` or `SEQREC_REQUIRE_DATA` set) it
+/// panics instead, so missing data fails the run.
+pub fn movielens_data_dir() -> Option<PathBuf> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = match std::env::var_os("SEQREC_DATA_DIR").filter(|d| !d.is_empty()) {
+        Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
+        Some(d) => workspace.join(d),
+        None => workspace.join("../shared/datasets"),
+    };
+    if dir.join("ml-100k/u.data").exists() && dir.join("ml-latest-small/ratings.csv").exists() {
+        return Some(dir);
+    }
+    let message = format!(
+        "REAL-DATA TEST NOT RUN: no MovieLens data under {}; set SEQREC_DATA_DIR",
+        dir.display()
+    );
+    if std::env::var_os("CI").is_some() || std::env::var_os("SEQREC_REQUIRE_DATA").is_some() {
+        panic!("{message}");
+    }
+    // Straight to the stderr handle: the test harness captures `eprintln!`
+    // of passing tests, and this notice must be seen.
+    let _ = std::io::stderr().write_all(format!("\n!!!!!!!! {message} !!!!!!!!\n\n").as_bytes());
+    None
+}
