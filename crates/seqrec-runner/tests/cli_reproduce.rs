@@ -330,10 +330,43 @@ fn the_main_job_leaves_tracked_files_alone_and_compares_with_the_published_resul
     assert!(String::from_utf8_lossy(&check.stdout).contains("check failed"));
     assert_eq!(git_status(&clone), "");
 
-    // Only --publish writes the published folder.
-    let publish = reproduce_in(&clone, &no_data, &["--publish"]);
+    // --publish replaces the whole preset's reference, so a partial run or
+    // one with missing data is refused, and nothing is written.
+    let partial = reproduce_in(&clone, &no_data, &["--publish"]);
+    assert_fails_with(&partial, "--publish needs the whole preset");
+    assert_eq!(git_status(&clone), "");
+    let publish_tiny = |config: String| {
+        let path = tmp.path().join("tiny.toml");
+        std::fs::write(&path, config).expect("write");
+        std::process::Command::new(env!("CARGO_BIN_EXE_seqrec"))
+            .arg("--data-dir")
+            .arg(&no_data)
+            .args(["reproduce", "--config"])
+            .arg(&path)
+            .args(["--quiet", "--publish"])
+            .current_dir(&clone)
+            .env("SEQREC_CACHE_DIR", clone.join("target/cache"))
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("seqrec runs")
+    };
+    let with_missing_data = tiny_config() + "[[datasets]]\nname = \"ml-100k\"\nrequired = false\n";
+    let refused = publish_tiny(with_missing_data);
+    assert_fails_with(&refused, "not publishing: dataset ml-100k did not run");
+    assert_eq!(git_status(&clone), "");
+    // Only --publish writes the published folder (a complete tiny preset).
+    let publish = publish_tiny(tiny_config());
     assert_ok(&publish);
-    assert!(git_status(&clone).contains("results/quick/"));
+    assert!(
+        git_status(&clone).contains("?? results/tiny/"),
+        "{}",
+        git_status(&clone)
+    );
+    assert!(clone.join("results/tiny/results.json").exists());
+    assert!(
+        !clone.join("results/tiny/run.log").exists(),
+        "the log is not published"
+    );
 }
 
 #[test]

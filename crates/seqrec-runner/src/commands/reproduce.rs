@@ -136,6 +136,11 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         allow_slow_cpu: compute.allow_slow_cpu,
         manifest: Some(PathBuf::from("datasets/manifest.toml")),
     };
+    if args.publish && (args.datasets.is_some() || args.methods.is_some()) {
+        // The published folder is the whole preset's reference: a partial
+        // run would silently drop the other cells from it.
+        bail!("--publish needs the whole preset: leave out --datasets and --methods");
+    }
     if args.plan {
         let plan = plan(&config, &options)?;
         write!(std::io::stdout().lock(), "{}", plan.describe())?;
@@ -201,6 +206,13 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         );
     }
     if args.publish {
+        if let Some(skipped) = results.skipped.first() {
+            bail!(
+                "not publishing: dataset {} did not run ({}); the published results must hold every dataset of the preset",
+                skipped.dataset,
+                skipped.reason
+            );
+        }
         let published = published_dir(&config.name);
         publish(&out, &published)?;
         writeln!(
