@@ -17,6 +17,10 @@ pub struct GruScorer {
     batch: Option<usize>,
 }
 
+/// Rows of inputs projected at once while scoring (bounds the memory of
+/// the projected block: rows × 5n floats at most).
+const PROJECTED_ROWS: usize = 4096;
+
 /// Queries that share one sequence: `queries[first..end]`, histories growing.
 struct Group<'q> {
     user: u32,
@@ -62,8 +66,6 @@ impl GruScorer {
         groups.sort_by_key(|g| std::cmp::Reverse(g.sequence.len()));
         let lanes = groups.len();
         let longest = groups.first().map_or(0, |g| g.sequence.len());
-        let users: Vec<u32> = groups.iter().map(|g| g.user).collect();
-        let all_users = self.model.embed_users(&users, device);
         // For each step, the (lane, query) pairs whose history ends there.
         let mut wanted: Vec<Vec<(usize, usize)>> = vec![Vec::new(); longest + 1];
         for (lane, g) in groups.iter().enumerate() {
@@ -81,21 +83,46 @@ impl GruScorer {
             pieces.push(h.clone().select(0, index_tensor(&rows, device)));
             order.extend(pairs.iter().map(|&(_, q)| q));
         };
+        // Lanes still running at step t (1-based): a prefix, longest first.
+        let active: Vec<usize> = (1..=longest)
+            .map(|t| groups.partition_point(|g| g.sequence.len() >= t))
+            .collect();
+        let cell = &self.model.cell;
+        let weights = cell.step_weights();
         let mut h = Tensor::<2>::zeros([lanes, n], device);
         take(&h, &wanted[0]);
-        for (t, wanted_after) in wanted.iter().enumerate().skip(1) {
-            let active = groups.iter().take_while(|g| g.sequence.len() >= t).count();
-            if active < h.dims()[0] {
-                h = h.narrow(0, 0, active);
+        let mut t = 1;
+        while t <= longest {
+            // The state-independent products of a block of steps at once.
+            let mut end = t;
+            let mut rows = 0;
+            while end <= longest && (end == t || rows + active[end - 1] <= PROJECTED_ROWS) {
+                rows += active[end - 1];
+                end += 1;
             }
-            let items: Vec<u32> = groups[..active]
-                .iter()
-                .map(|g| g.sequence[t - 1].0)
-                .collect();
-            let e_i = self.model.embed_items(&items, device);
-            let e_v = all_users.clone().map(|u| u.narrow(0, 0, active));
-            h = self.model.step(h, e_i, e_v);
-            take(&h, wanted_after);
+            let mut items = Vec::with_capacity(rows);
+            let mut users = Vec::with_capacity(rows);
+            for step in t..end {
+                for g in &groups[..active[step - 1]] {
+                    items.push(g.sequence[step - 1].0);
+                    users.push(g.user);
+                }
+            }
+            let projected = cell.project(
+                self.model.embed_items(&items, device),
+                self.model.embed_users(&users, device),
+            );
+            let mut offset = 0;
+            for step in t..end {
+                let lanes_now = active[step - 1];
+                if lanes_now < h.dims()[0] {
+                    h = h.narrow(0, 0, lanes_now);
+                }
+                h = cell.step_projected(&weights, h, projected.rows(offset, lanes_now));
+                offset += lanes_now;
+                take(&h, &wanted[step]);
+            }
+            t = end;
         }
         let stacked = Tensor::cat(pieces, 0);
         // Back to query order.

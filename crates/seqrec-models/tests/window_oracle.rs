@@ -95,7 +95,11 @@ fn every_variant_reproduces_the_recorded_window_losses_and_gradient_norms() {
     let path = oracle_path();
     if std::env::var_os("SEQREC_RECORD_ORACLE").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, serde_json::to_string_pretty(&records).unwrap() + "\n").unwrap();
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&records).unwrap() + "\n",
+        )
+        .unwrap();
         panic!(
             "SEQREC_RECORD_ORACLE is set: recorded {} (a recording never passes; rerun without it)",
             path.display()

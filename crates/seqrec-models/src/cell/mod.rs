@@ -188,9 +188,14 @@ impl GruCell {
     /// `f = e_v · step(e_v − κ1) · (ω + (1 − ω) · step(e_v − κ2))`:
     /// 0 below κ1, ω e_v between κ1 and κ2, e_v above both.
     pub fn rectify(&self, h: Tensor<2>, e_i: Tensor<2>, e_v: Tensor<2>) -> Tensor<2> {
+        let kappa = apply(&self.thresholds, Tensor::cat(vec![h, e_i, e_v.clone()], 1));
+        self.rectify_with(e_v, kappa)
+    }
+
+    /// The rectified filter given the thresholds `kappa` = [κ1; κ2].
+    pub(crate) fn rectify_with(&self, e_v: Tensor<2>, kappa: Tensor<2>) -> Tensor<2> {
         let s = &self.settings;
         let n = s.hidden;
-        let kappa = apply(&self.thresholds, Tensor::cat(vec![h, e_i, e_v.clone()], 1));
         let k1 = kappa.clone().narrow(1, 0, n);
         let k2 = kappa.narrow(1, n, n);
         let step = |x: Tensor<2>| -> Tensor<2> {
@@ -249,5 +254,8 @@ impl GruCell {
     }
 }
 
+mod batched;
 #[cfg(test)]
 mod tests;
+
+pub use batched::{ProjectedInputs, StepWeights};

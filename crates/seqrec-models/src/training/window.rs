@@ -78,6 +78,9 @@ impl WindowTrainer<'_> {
                 u
             }
         });
+        // Every product that does not depend on h, for all steps at once.
+        let projected = model.cell.project(e_items, e_users);
+        let weights = model.cell.step_weights();
         let mut h = h;
         let mut states = Vec::with_capacity(steps);
         for s in 0..steps {
@@ -88,11 +91,9 @@ impl WindowTrainer<'_> {
                     .collect();
                 h = h * Tensor::<2>::from_data(TensorData::new(keep, [lanes, 1]), device);
             }
-            let e_i = e_items.clone().narrow(0, s * lanes, lanes);
-            let e_v = e_users
-                .as_ref()
-                .map(|u| u.clone().narrow(0, s * lanes, lanes));
-            h = model.step(h, e_i, e_v);
+            h = model
+                .cell
+                .step_projected(&weights, h, projected.rows(s * lanes, lanes));
             states.push(h.clone());
         }
         let h_next = h.detach();

@@ -1,0 +1,406 @@
+//! The same step as [`GruCell::forward`], arranged for speed as cuDNN-style
+//! GRUs are: every product whose input does not depend on the hidden state
+//! (the item and user parts of the gates and the candidate, of the rectified
+//! thresholds κ and of the attention gate ξ) is done for many steps and lanes
+//! at once ([`GruCell::project`]), and each step then does only the products
+//! with h (and, where the variant needs them, with the h-dependent user
+//! input), with the weight blocks sliced once ([`GruCell::step_weights`]).
+//!
+//! The mathematics is that of `forward`; only the order of the sums differs
+//! (h W_h + x W_x instead of [h; x] W), so results agree to rounding. Tests
+//! below compare the two, values and gradients.
+
+use super::{GruCell, UserIntegration};
+use burn::nn::Linear;
+use burn::tensor::Tensor;
+use burn::tensor::activation::sigmoid;
+
+/// The state-independent parts of the pre-activations of many rows (lane
+/// steps), as [`GruCell::project`] computes them; [`Self::rows`] takes one
+/// step's rows.
+#[derive(Clone, Debug)]
+pub struct ProjectedInputs {
+    /// Item (and, for the linear GRU, user) part of the gates plus their
+    /// bias, `[rows × 2n]`. Absent for the attentional cell, whose gate
+    /// inputs depend on h.
+    gates: Option<Tensor<2>>,
+    /// Item (and user) part of the candidate plus every candidate bias, `[rows × n]`.
+    candidate: Option<Tensor<2>>,
+    /// Rectified cell: item and user part of κ plus its bias, `[rows × 2n]`.
+    thresholds: Option<Tensor<2>>,
+    /// Attentional cell: item and user part of ξ plus its biases, `[rows × n]`.
+    attention: Option<Tensor<2>>,
+    /// The embeddings a step still needs: e_i (attentional), e_v (rectified, attentional).
+    e_i: Option<Tensor<2>>,
+    e_v: Option<Tensor<2>>,
+}
+
+impl ProjectedInputs {
+    /// Rows `start..start + len` (one step's lanes).
+    pub fn rows(&self, start: usize, len: usize) -> ProjectedInputs {
+        let take = |t: &Option<Tensor<2>>| t.as_ref().map(|t| t.clone().narrow(0, start, len));
+        ProjectedInputs {
+            gates: take(&self.gates),
+            candidate: take(&self.candidate),
+            thresholds: take(&self.thresholds),
+            attention: take(&self.attention),
+            e_i: take(&self.e_i),
+            e_v: take(&self.e_v),
+        }
+    }
+}
+
+/// The weight blocks a step multiplies by, sliced (and joined where one
+/// product can serve two maps) once per window instead of once per step.
+#[derive(Clone, Debug)]
+pub struct StepWeights {
+    /// What h is multiplied by: the gates' hidden rows, joined with κ's
+    /// (rectified) or ξ's (attentional, in front) hidden rows.
+    hidden: Tensor<2>,
+    /// T(r ⊙ h) of the candidate.
+    candidate_hidden: Tensor<2>,
+    /// Rectified: [gates' user rows | T(v) of the candidate], what f is
+    /// multiplied by. Attentional: the same for a_v.
+    user: Option<Tensor<2>>,
+    /// Attentional: [gates' item rows | T(x) of the candidate], for a_i.
+    item: Option<Tensor<2>>,
+    /// Attentional: [gate bias | every candidate bias].
+    bias: Option<Tensor<1>>,
+}
+
+/// The bias of a layer (every layer of the cell has one).
+fn bias(layer: &Linear) -> Tensor<1> {
+    match &layer.bias {
+        Some(b) => b.val(),
+        None => {
+            let [_, outputs] = layer.weight.dims();
+            Tensor::zeros([outputs], &layer.weight.device())
+        }
+    }
+}
+
+/// A layer the variant uses (present whenever the variant needs it).
+fn layer(layer: &Option<Linear>) -> &Linear {
+    match layer {
+        Some(layer) => layer,
+        None => unreachable!("the cell was built without a layer its variant uses"),
+    }
+}
+
+/// A piece the variant's projection always provides.
+fn missing<T>() -> T {
+    unreachable!("projected inputs or step weights of another variant")
+}
+
+/// `x W + b` with a bias row broadcast over the rows.
+fn affine(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    x.matmul(w) + b.unsqueeze::<2>()
+}
+
+impl GruCell {
+    /// Rows `start..start + len` of the weight of `layer`.
+    fn block(layer: &Linear, start: usize, len: usize) -> Tensor<2> {
+        layer.weight.val().narrow(0, start, len)
+    }
+
+    /// The state-independent products of all rows at once: `e_i`, `e_v`
+    /// `[rows × n]` (`e_v` ignored by the standard GRU).
+    pub fn project(&self, e_i: Tensor<2>, e_v: Option<Tensor<2>>) -> ProjectedInputs {
+        let n = self.settings.hidden;
+        let candidate_bias = bias(&self.candidate_hidden) + bias(&self.candidate_item);
+        let mut out = ProjectedInputs {
+            gates: None,
+            candidate: None,
+            thresholds: None,
+            attention: None,
+            e_i: None,
+            e_v: None,
+        };
+        match (self.settings.integration, e_v) {
+            (UserIntegration::None, _) | (_, None) => {
+                let w = Tensor::cat(
+                    vec![
+                        Self::block(&self.gates, n, n),
+                        self.candidate_item.weight.val(),
+                    ],
+                    1,
+                );
+                let b = Tensor::cat(vec![bias(&self.gates), candidate_bias], 0);
+                let p = affine(e_i, w, b);
+                out.gates = Some(p.clone().narrow(1, 0, 2 * n));
+                out.candidate = Some(p.narrow(1, 2 * n, n));
+            }
+            (UserIntegration::Linear, Some(e_v)) => {
+                let user = layer(&self.candidate_user);
+                let w = Tensor::cat(
+                    vec![
+                        Self::block(&self.gates, n, 2 * n),
+                        Tensor::cat(vec![self.candidate_item.weight.val(), user.weight.val()], 0),
+                    ],
+                    1,
+                );
+                let b = Tensor::cat(vec![bias(&self.gates), candidate_bias + bias(user)], 0);
+                let p = affine(Tensor::cat(vec![e_i, e_v], 1), w, b);
+                out.gates = Some(p.clone().narrow(1, 0, 2 * n));
+                out.candidate = Some(p.narrow(1, 2 * n, n));
+            }
+            (UserIntegration::Rectified, Some(e_v)) => {
+                let thresholds = layer(&self.thresholds);
+                let user = layer(&self.candidate_user);
+                let w = Tensor::cat(
+                    vec![
+                        Self::block(&self.gates, n, n),
+                        self.candidate_item.weight.val(),
+                        Self::block(thresholds, n, n),
+                    ],
+                    1,
+                );
+                let b = Tensor::cat(
+                    vec![
+                        bias(&self.gates),
+                        candidate_bias + bias(user),
+                        bias(thresholds),
+                    ],
+                    0,
+                );
+                let p = affine(e_i, w, b);
+                out.gates = Some(p.clone().narrow(1, 0, 2 * n));
+                out.candidate = Some(p.clone().narrow(1, 2 * n, n));
+                out.thresholds = Some(
+                    p.narrow(1, 3 * n, 2 * n)
+                        + e_v.clone().matmul(Self::block(thresholds, 2 * n, n)),
+                );
+                out.e_v = Some(e_v);
+            }
+            (UserIntegration::Attentional, Some(e_v)) => {
+                let (a_h, a_i, a_v) = (
+                    layer(&self.attention_hidden),
+                    layer(&self.attention_item),
+                    layer(&self.attention_user),
+                );
+                let w = Tensor::cat(vec![a_i.weight.val(), a_v.weight.val()], 0);
+                let b = bias(a_h) + bias(a_i) + bias(a_v);
+                out.attention = Some(affine(Tensor::cat(vec![e_i.clone(), e_v.clone()], 1), w, b));
+                out.e_i = Some(e_i);
+                out.e_v = Some(e_v);
+            }
+        }
+        out
+    }
+
+    /// The weight blocks of [`Self::step_projected`], sliced once.
+    pub fn step_weights(&self) -> StepWeights {
+        let n = self.settings.hidden;
+        let gates_hidden = Self::block(&self.gates, 0, n);
+        let candidate_hidden = self.candidate_hidden.weight.val();
+        match self.settings.integration {
+            UserIntegration::None | UserIntegration::Linear => StepWeights {
+                hidden: gates_hidden,
+                candidate_hidden,
+                user: None,
+                item: None,
+                bias: None,
+            },
+            UserIntegration::Rectified => StepWeights {
+                hidden: Tensor::cat(
+                    vec![gates_hidden, Self::block(layer(&self.thresholds), 0, n)],
+                    1,
+                ),
+                candidate_hidden,
+                user: Some(Tensor::cat(
+                    vec![
+                        Self::block(&self.gates, 2 * n, n),
+                        layer(&self.candidate_user).weight.val(),
+                    ],
+                    1,
+                )),
+                item: None,
+                bias: None,
+            },
+            UserIntegration::Attentional => {
+                let user = layer(&self.candidate_user);
+                StepWeights {
+                    hidden: Tensor::cat(
+                        vec![layer(&self.attention_hidden).weight.val(), gates_hidden],
+                        1,
+                    ),
+                    candidate_hidden,
+                    user: Some(Tensor::cat(
+                        vec![Self::block(&self.gates, 2 * n, n), user.weight.val()],
+                        1,
+                    )),
+                    item: Some(Tensor::cat(
+                        vec![
+                            Self::block(&self.gates, n, n),
+                            self.candidate_item.weight.val(),
+                        ],
+                        1,
+                    )),
+                    bias: Some(Tensor::cat(
+                        vec![
+                            bias(&self.gates),
+                            bias(&self.candidate_hidden) + bias(&self.candidate_item) + bias(user),
+                        ],
+                        0,
+                    )),
+                }
+            }
+        }
+    }
+
+    /// One step from `h` with this step's rows of [`Self::project`]; equal
+    /// to [`Self::forward`] up to rounding.
+    pub fn step_projected(
+        &self,
+        w: &StepWeights,
+        h: Tensor<2>,
+        inputs: ProjectedInputs,
+    ) -> Tensor<2> {
+        let n = self.settings.hidden;
+        let hidden = h.clone().matmul(w.hidden.clone());
+        let (gate_pre, candidate_extra) = match self.settings.integration {
+            UserIntegration::None | UserIntegration::Linear => {
+                (hidden + inputs.gates.unwrap_or_else(missing), None)
+            }
+            UserIntegration::Rectified => {
+                let kappa = hidden.clone().narrow(1, 2 * n, 2 * n)
+                    + inputs.thresholds.unwrap_or_else(missing);
+                let f = self.rectify_with(inputs.e_v.unwrap_or_else(missing), kappa);
+                let user = f.matmul(w.user.clone().unwrap_or_else(missing));
+                let gate_pre = hidden.narrow(1, 0, 2 * n)
+                    + inputs.gates.unwrap_or_else(missing)
+                    + user.clone().narrow(1, 0, 2 * n);
+                (gate_pre, Some(user.narrow(1, 2 * n, n)))
+            }
+            UserIntegration::Attentional => {
+                let xi = sigmoid(
+                    hidden.clone().narrow(1, 0, n) + inputs.attention.unwrap_or_else(missing),
+                );
+                let e_i = inputs.e_i.unwrap_or_else(missing);
+                let a_i = e_i.clone() - xi.clone() * e_i;
+                let a_v = xi * inputs.e_v.unwrap_or_else(missing);
+                let mixed = a_i.matmul(w.item.clone().unwrap_or_else(missing))
+                    + a_v.matmul(w.user.clone().unwrap_or_else(missing))
+                    + w.bias.clone().unwrap_or_else(missing).unsqueeze::<2>();
+                let gate_pre = hidden.narrow(1, n, 2 * n) + mixed.clone().narrow(1, 0, 2 * n);
+                (gate_pre, Some(mixed.narrow(1, 2 * n, n)))
+            }
+        };
+        let gates = sigmoid(gate_pre);
+        let u = gates.clone().narrow(1, 0, n);
+        let r = gates.narrow(1, n, n);
+        let mut pre = (r * h.clone()).matmul(w.candidate_hidden.clone());
+        if let Some(candidate) = inputs.candidate {
+            pre = pre + candidate;
+        }
+        if let Some(extra) = candidate_extra {
+            pre = pre + extra;
+        }
+        let k = pre.tanh();
+        h.clone() + u * (k - h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::GruCellConfig;
+    use burn::tensor::{Device, TensorData};
+    use seqrec_core::SeqRng;
+
+    fn floats(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap_or_default()
+    }
+
+    fn random(rows: usize, n: usize, rng: &mut SeqRng, device: &Device) -> Tensor<2> {
+        let v: Vec<f32> = (0..rows * n)
+            .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+            .collect();
+        Tensor::from_data(TensorData::new(v, [rows, n]), device)
+    }
+
+    fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    /// Three steps of four lanes, both ways: the states agree, and so do the
+    /// gradients of every weight for the same objective.
+    #[test]
+    fn projected_steps_equal_the_plain_step_in_values_and_gradients() {
+        let device = Device::flex().autodiff();
+        let (n, lanes, steps) = (5, 4, 3);
+        for integration in [
+            UserIntegration::None,
+            UserIntegration::Linear,
+            UserIntegration::Rectified,
+            UserIntegration::Attentional,
+        ] {
+            let mut rng = SeqRng::new(4);
+            // A larger range than the spec's, so the gates are far from 0.5
+            // and the rectified filter takes all three branches.
+            let cell = GruCellConfig::new(n)
+                .with_integration(integration)
+                .with_init_range(0.6)
+                .with_attention_init_range(0.6)
+                .init_seeded(&device, &mut rng);
+            let e_i = random(steps * lanes, n, &mut rng, &device);
+            let e_v = random(steps * lanes, n, &mut rng, &device);
+            let h0 = random(lanes, n, &mut rng, &device);
+            let weights = |c: &GruCell| {
+                let mut w = vec![c.gates.weight.val(), c.candidate_hidden.weight.val()];
+                for l in [
+                    &c.candidate_user,
+                    &c.thresholds,
+                    &c.attention_hidden,
+                    &c.attention_user,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    w.push(l.weight.val());
+                }
+                w
+            };
+
+            let mut plain = h0.clone();
+            let mut plain_states = Vec::new();
+            for s in 0..steps {
+                let rows = |t: &Tensor<2>| t.clone().narrow(0, s * lanes, lanes);
+                plain = cell.forward(plain, rows(&e_i), rows(&e_v));
+                plain_states.push(plain.clone());
+            }
+            let projected = cell.project(e_i.clone(), Some(e_v.clone()));
+            let step_weights = cell.step_weights();
+            let mut fast = h0.clone();
+            let mut fast_states = Vec::new();
+            for s in 0..steps {
+                fast = cell.step_projected(&step_weights, fast, projected.rows(s * lanes, lanes));
+                fast_states.push(fast.clone());
+            }
+            let plain_all = Tensor::cat(plain_states, 0);
+            let fast_all = Tensor::cat(fast_states, 0);
+            let diff = max_difference(&floats(plain_all.clone()), &floats(fast_all.clone()));
+            assert!(diff < 1e-6, "{integration:?}: states differ by {diff}");
+
+            // A fixed, non-symmetric objective of every state.
+            let coefficients = random(steps * lanes, n, &mut SeqRng::new(9), &device);
+            let plain_grads = (plain_all * coefficients.clone()).sum().backward();
+            let fast_grads = (fast_all * coefficients).sum().backward();
+            for (i, w) in weights(&cell).into_iter().enumerate() {
+                let zeros = || w.clone().inner().zeros_like();
+                let a = floats(w.grad(&plain_grads).unwrap_or_else(zeros));
+                let b = floats(w.grad(&fast_grads).unwrap_or_else(zeros));
+                let scale = a.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
+                let diff = max_difference(&a, &b);
+                assert!(
+                    diff <= 1e-5 * scale,
+                    "{integration:?}: gradient of weight {i} differs by {diff} (scale {scale})"
+                );
+            }
+        }
+    }
+}
