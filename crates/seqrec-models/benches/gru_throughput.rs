@@ -61,6 +61,14 @@ fn main() {
     };
     let fitted = fit(variant, &params, &split, 1, &options).unwrap();
     let train = fitted.report.train_tuples_per_second();
+    if !arg("eval", true) {
+        println!(
+            "rust-{backend} {} hidden={hidden} lanes={lanes} items={} windows={windows}: train {train:.0} tuples/s",
+            variant.name(),
+            split.catalogue_size(),
+        );
+        return;
+    }
     let started = Instant::now();
     let report = evaluate(
         &fitted.scorer,

@@ -40,28 +40,39 @@ def arg(name, default):
 
 
 class Cell(nn.Module):
-    """Spec 4.1 (integration none) and 4.4 (attentional); reset before T(r*h)."""
+    """Spec 4.1-4.4: the standard GRU and the linear, rectified-linear (hard
+    thresholds, omega 0.2) and attentional user-based GRUs; the reset gate
+    multiplies h before its transformation."""
 
-    def __init__(self, n, attentional):
+    def __init__(self, n, variant):
         super().__init__()
-        self.n, self.user = n, attentional
-        self.gates = nn.Linear((3 if attentional else 2) * n, 2 * n)
+        self.n, self.variant = n, variant
+        self.user = variant != "gru"
+        self.gates = nn.Linear((3 if self.user else 2) * n, 2 * n)
         self.cand_h, self.cand_i = nn.Linear(n, n), nn.Linear(n, n)
-        if attentional:
+        if self.user:
             self.cand_v = nn.Linear(n, n)
+        if variant == "rectified-user-gru":
+            self.thresholds = nn.Linear(3 * n, 2 * n)
+        if variant == "attentional-user-gru":
             self.att_h, self.att_i, self.att_v = nn.Linear(n, n), nn.Linear(n, n), nn.Linear(n, n)
         for name, p in self.named_parameters():
             r = 0.01 if name.startswith("att_") else 0.1
             nn.init.uniform_(p, -r, r)
+        if variant == "rectified-user-gru":
+            # Hard comparisons: the thresholds receive no gradient (spec 4.3).
+            self.thresholds.requires_grad_(False)
 
     def forward(self, h, e_i, e_v):
-        if self.user:
+        x, v = e_i, e_v
+        if self.variant == "rectified-user-gru":
+            kappa = self.thresholds(torch.cat([h, e_i, e_v], 1))
+            k1, k2 = kappa[:, : self.n], kappa[:, self.n :]
+            v = e_v * (e_v >= k1).float() * (0.2 + 0.8 * (e_v >= k2).float())
+        elif self.variant == "attentional-user-gru":
             xi = torch.sigmoid(self.att_h(h) + self.att_i(e_i) + self.att_v(e_v))
             x, v = (1 - xi) * e_i, xi * e_v
-            g = torch.sigmoid(self.gates(torch.cat([h, x, v], 1)))
-        else:
-            x = e_i
-            g = torch.sigmoid(self.gates(torch.cat([h, x], 1)))
+        g = torch.sigmoid(self.gates(torch.cat([h, x, v] if self.user else [h, x], 1)))
         u, r = g[:, : self.n], g[:, self.n :]
         pre = self.cand_h(r * h) + self.cand_i(x)
         if self.user:
@@ -121,15 +132,18 @@ def main():
     rest = length - n_train
     test_start = n_train + rest // 2
     train = [s[:n_train] for s in seqs]
-    attentional = variant == "attentional-user-gru"
+    if variant not in ("gru", "linear-user-gru", "rectified-user-gru", "attentional-user-gru"):
+        sys.exit(f"unknown variant {variant}")
+    with_user = variant != "gru"
 
     item_emb = nn.Parameter(torch.empty(items, hidden, device=device).uniform_(-0.1, 0.1))
     user_emb = nn.Parameter(torch.empty(users, hidden, device=device).uniform_(-0.1, 0.1))
-    cell = Cell(hidden, attentional).to(device)
+    cell = Cell(hidden, variant).to(device)
     out = nn.Linear(hidden, items).to(device)
     nn.init.uniform_(out.weight, -0.1, 0.1)
     nn.init.uniform_(out.bias, -0.1, 0.1)
-    params = [item_emb, *cell.parameters(), *out.parameters()] + ([user_emb] if attentional else [])
+    trained = [p for p in cell.parameters() if p.requires_grad]
+    params = [item_emb, *trained, *out.parameters()] + ([user_emb] if with_user else [])
     opt = torch.optim.Adam(params, lr=1e-3, eps=1e-8)
 
     def sync():
@@ -148,16 +162,16 @@ def main():
         act = torch.from_numpy(act).to(device)
         h = h * (1 - torch.from_numpy(reset).to(device)).unsqueeze(1)
         e_i = F.dropout(item_emb[inp], p=0.2, training=True)
-        e_v = F.dropout(user_emb[usr], p=0.5, training=True) if attentional else None
+        e_v = F.dropout(user_emb[usr], p=0.5, training=True) if with_user else None
         states = []
         for s in range(WINDOW):
-            h = cell(h, e_i[s], e_v[s] if attentional else None)
+            h = cell(h, e_i[s], e_v[s] if with_user else None)
             states.append(h)
         h = h.detach()
         flat = torch.cat(states, 0)
         mask = act.reshape(-1)
         loss = F.cross_entropy(out(flat[mask]), tgt.reshape(-1)[mask])
-        if attentional:
+        if with_user:
             lane_users = torch.unique(usr[act])
             loss = loss + 0.01 * 0.5 * (user_emb[lane_users] ** 2).sum(1).mean()
         opt.zero_grad()
@@ -168,6 +182,10 @@ def main():
         tuples += int(mask.sum())
     sync()
     train_tps = tuples / (time.perf_counter() - start)
+    if not arg("eval", 1):
+        print(f"torch-{device.type} {variant} hidden={hidden} lanes={lanes} items={items} windows={max_windows} "
+              f"threads={torch.get_num_threads()}: train {train_tps:.0f} tuples/s")
+        return
 
     # Evaluation: about 1024 test events per batch, users kept whole.
     per_user = length - test_start
@@ -177,7 +195,7 @@ def main():
         for b in range(0, min(users, eval_users), batch_users):
             batch = torch.from_numpy(seqs[b : min(b + batch_users, eval_users)]).to(device)
             lanes_b = batch.shape[0]
-            e_v = user_emb[torch.arange(b, b + lanes_b, device=device)] if attentional else None
+            e_v = user_emb[torch.arange(b, b + lanes_b, device=device)] if with_user else None
             h = torch.zeros(lanes_b, hidden, device=device)
             wanted = []
             for t in range(length - 1):
