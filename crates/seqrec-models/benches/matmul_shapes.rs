@@ -1,0 +1,94 @@
+//! GFLOP/s of the matrix products one training window does, in the two
+//! kernels seqrec uses on the CPU: burn `flex`'s matmul (the `gemm` crate;
+//! the recurrence) and `matrixmultiply` (the host output layer). The same
+//! shapes in PyTorch: `benches/torch_matmul_shapes.py`. What it showed is
+//! in the README ("GRU training and evaluation on the CPU").
+//!
+//! ```text
+//! RAYON_NUM_THREADS=1 cargo bench -p seqrec-models --bench matmul_shapes -- hidden=1000 lanes=100
+//! ```
+
+#![allow(clippy::print_stdout, clippy::unwrap_used)] // A command-line measurement.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use ndarray::Array2;
+use ndarray::linalg::general_mat_mul;
+use std::time::Instant;
+
+fn arg(name: &str, default: usize) -> usize {
+    std::env::args()
+        .skip(1)
+        .find_map(|a| a.strip_prefix(&format!("{name}=")).map(|v| v.parse().ok()))
+        .flatten()
+        .unwrap_or(default)
+}
+
+/// The best of `repeats` timings of `f`, in seconds.
+fn best(repeats: usize, mut f: impl FnMut()) -> f64 {
+    (0..repeats)
+        .map(|_| {
+            let started = Instant::now();
+            f();
+            started.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    let (hidden, lanes, items) = (arg("hidden", 1000), arg("lanes", 100), arg("items", 8917));
+    let rows = lanes * 20;
+    let repeats = arg("repeats", 3);
+    // (what, m, k, n) of C[m × n] = A[m × k] B[k × n].
+    let shapes = [
+        ("step: h W_h (forward, per step)", lanes, hidden, 2 * hidden),
+        (
+            "step: h-side dW (backward, per step)",
+            hidden,
+            lanes,
+            2 * hidden,
+        ),
+        (
+            "window: inputs (all steps at once)",
+            rows,
+            hidden,
+            3 * hidden,
+        ),
+        (
+            "window: input dW (all steps at once)",
+            hidden,
+            rows,
+            3 * hidden,
+        ),
+        ("output: logits H W", rows, hidden, items),
+        ("output: dH = G Wᵀ", rows, items, hidden),
+        ("output: dWᵀ = Gᵀ H", items, rows, hidden),
+    ];
+    let device = Device::flex();
+    println!("| product | m × k × n | flex (gemm) GFLOP/s | matrixmultiply GFLOP/s |");
+    println!("|---|---|---|---|");
+    for (what, m, k, n) in shapes {
+        let a = Array2::<f32>::from_shape_fn((m, k), |(i, j)| ((i * 7 + j * 3) % 13) as f32 * 0.01);
+        let b =
+            Array2::<f32>::from_shape_fn((k, n), |(i, j)| ((i * 5 + j * 11) % 17) as f32 * 0.01);
+        let mut c = Array2::<f32>::zeros((m, n));
+        let flops = 2.0 * (m * k * n) as f64;
+        let ta: Tensor<2> = Tensor::from_data(
+            TensorData::new(a.iter().copied().collect(), [m, k]),
+            &device,
+        );
+        let tb: Tensor<2> = Tensor::from_data(
+            TensorData::new(b.iter().copied().collect(), [k, n]),
+            &device,
+        );
+        let flex = best(repeats, || {
+            // Reading the result forces the product (and counts its copy out).
+            let _ = ta.clone().matmul(tb.clone()).into_data();
+        });
+        let mm = best(repeats, || general_mat_mul(1.0, &a, &b, 0.0, &mut c));
+        println!(
+            "| {what} | {m} × {k} × {n} | {:.1} | {:.1} |",
+            flops / flex / 1e9,
+            flops / mm / 1e9
+        );
+    }
+}
