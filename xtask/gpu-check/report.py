@@ -190,9 +190,12 @@ def markdown(report):
         lines += [f"Binary: commit `{build.get('commit')}`, features {build.get('features')}, "
                   f"CUDA API {build.get('cuda_api')}, packed {build.get('packed')}.", ""]
     lines += ["Precision: float32 tensors throughout (burn's default). seqrec builds burn without its "
-              "`autotune` and `fusion` features, so every product runs cubecl's default kernel, the same on "
-              "every run; whether that kernel uses TF32 tensor cores on NVIDIA GPUs is not determined by this "
-              "check. PyTorch rows: float32 with `allow_tf32=False`.", ""]
+              "`autotune` and `fusion` features, so every matrix product goes to cubek-matmul's default "
+              "strategy, which tries the tensor-core (CMMA) routine first and stages float32 operands as "
+              "TF32 wherever the device supports that type (`adjust_dtypes`, cubek-matmul 0.3.1): on NVIDIA "
+              "Ampere and newer under `cuda`, seqrec's products are TF32 (read from the source; burn 0.22 "
+              "offers no switch). PyTorch rows: the precision column (`allow_tf32` off for fp32, on for tf32).",
+              ""]
     lines += ["## Devices", ""]
     for backend, d in (report.get("devices") or {}).items():
         if "devices" in d:
@@ -276,9 +279,10 @@ def write(args):
         "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "build": build,
-        "precision": {"seqrec": "float32 tensors; burn without autotune and fusion (cubecl's default kernels); "
-                                "TF32 use by them not determined",
-                      "pytorch": "float32, allow_tf32=False"},
+        "precision": {"seqrec": "float32 tensors; burn without autotune and fusion: products through "
+                                "cubek-matmul's default strategy, TF32 tensor cores where the device supports "
+                                "TF32 (NVIDIA Ampere and newer under cuda), float32 elsewhere",
+                      "pytorch": "per row: fp32 (allow_tf32=False) or tf32 (allow_tf32=True)"},
         "devices": devices,
         "throughput": [{k: v for k, v in r.items() if k != "losses"} | {"losses": r.get("losses")} for r in rows],
         "pytorch": torch_rows(steps),

@@ -200,10 +200,14 @@ step "quality-${QUALITY[1]}" 100 "$BIN" --data-dir "$DATA_ROOT" reproduce \
 
 # Stage 5: the PyTorch reference on the ML-10M shape (torch with CUDA only).
 if "$PYTHON" -c 'import torch, numpy, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  # fp32 and tf32: seqrec's cuda products are TF32 on Ampere and newer
+  # (cubek-matmul's default), so both references are needed.
   for variant in gru attentional-user-gru; do
-    step "torch-ml10m-$variant" 40 "$PYTHON" "$TORCH_SCRIPT" device=cuda \
-      variant="$variant" hidden=1000 lanes=1000 users=69878 items=10677 length=143 \
-      windows=5 warmup=1 eval_users=200 tf32=0 json=1
+    for tf32 in 0 1; do
+      step "torch-ml10m-$variant-$([ "$tf32" = 1 ] && echo tf32 || echo fp32)" 40 "$PYTHON" \
+        "$TORCH_SCRIPT" device=cuda variant="$variant" hidden=1000 lanes=1000 users=69878 \
+        items=10677 length=143 windows=5 warmup=1 eval_users=200 tf32="$tf32" json=1
+    done
   done
 else
   say "PyTorch with CUDA is not available here: the reference is not run"
