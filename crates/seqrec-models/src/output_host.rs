@@ -166,6 +166,52 @@ pub(crate) fn softmax_cross_entropy_host(
     Ok(out)
 }
 
+/// The output layer's weights on the host, for scoring on the CPU: the
+/// logits of a batch go straight into the evaluator's score buffer, through
+/// the same matrix kernel as training's output layer (twice the speed of
+/// burn `flex`'s matmul at these shapes, `benches/matmul_shapes.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct HostLogits {
+    /// `[n × items]`, row-major.
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    n: usize,
+}
+
+impl HostLogits {
+    pub(crate) fn new(weight: Vec<f32>, bias: Vec<f32>, n: usize) -> Result<Self, GruError> {
+        if weight.len() != n * bias.len() {
+            return Err(GruError::Backend(format!(
+                "output layer: {} weights for {n} × {} items",
+                weight.len(),
+                bias.len()
+            )));
+        }
+        Ok(HostLogits { weight, bias, n })
+    }
+
+    /// `scores` (`[rows × items]`) = `states` (`[rows × n]`) · W + b.
+    pub(crate) fn scores(&self, states: &[f32], scores: &mut [f32]) -> Result<(), GruError> {
+        let (n, items) = (self.n, self.bias.len());
+        let rows = states.len() / n.max(1);
+        if states.len() != rows * n || scores.len() != rows * items {
+            return Err(GruError::Backend(format!(
+                "scoring: {} state values and {} score slots for {rows} rows of {n} → {items}",
+                states.len(),
+                scores.len()
+            )));
+        }
+        for row in scores.chunks_exact_mut(items) {
+            row.copy_from_slice(&self.bias);
+        }
+        let h = ArrayView2::from_shape((rows, n), states).map_err(shape_error)?;
+        let w = ArrayView2::from_shape((n, items), &self.weight[..]).map_err(shape_error)?;
+        let mut out = ArrayViewMut2::from_shape((rows, items), scores).map_err(shape_error)?;
+        general_mat_mul(1.0, &h, &w, 1.0, &mut out);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! together, one lane each.
 
 use crate::model::{GruModel, index_tensor};
+use crate::output_host::HostLogits;
 use burn::tensor::{Device, Tensor};
 use seqrec_core::{Query, ScoreError, Scorer};
 
@@ -15,6 +16,9 @@ pub struct GruScorer {
     device: Device,
     parallel: bool,
     batch: Option<usize>,
+    /// CPU backends: the output layer on the host, scoring straight into
+    /// the evaluator's buffer.
+    host: Option<HostLogits>,
 }
 
 /// Rows of inputs projected at once while scoring (bounds the memory of
@@ -33,13 +37,17 @@ struct Group<'q> {
 impl GruScorer {
     /// Wraps a model (on a device without autodiff). `parallel`: whether
     /// the evaluator may score several batches at once (CPU backends).
+    /// On a CPU backend (`parallel`) the output layer's weights are copied
+    /// to the host once, and scores are computed there.
     pub fn new(name: impl Into<String>, model: GruModel, device: Device, parallel: bool) -> Self {
+        let host = parallel.then(|| host_logits(&model)).flatten();
         GruScorer {
             name: name.into(),
             model,
             device,
             parallel,
             batch: None,
+            host,
         }
     }
 
@@ -134,6 +142,23 @@ impl GruScorer {
     }
 }
 
+/// The model's output layer as host vectors (None if they cannot be read,
+/// which leaves scoring to burn).
+fn host_logits(model: &GruModel) -> Option<HostLogits> {
+    let weight = model
+        .output
+        .weight
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .ok()?;
+    let bias = match &model.output.bias {
+        Some(b) => b.val().into_data().try_to_vec::<f32>().ok()?,
+        None => vec![0.0; model.items()],
+    };
+    HostLogits::new(weight, bias, model.hidden()).ok()
+}
+
 /// Splits queries into runs of one user whose histories extend each other.
 fn group<'q>(queries: &[Query<'q>]) -> Vec<Group<'q>> {
     let mut groups: Vec<Group<'q>> = Vec::new();
@@ -170,7 +195,17 @@ impl Scorer for GruScorer {
         if queries.is_empty() {
             return Ok(());
         }
-        let logits = self.model.logits(self.states(queries));
+        let states = self.states(queries);
+        if let Some(host) = &self.host {
+            let states = states
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| format!("reading states: {e:?}"))?;
+            return host
+                .scores(&states, scores)
+                .map_err(|e| e.to_string().into());
+        }
+        let logits = self.model.logits(states);
         let values = logits
             .into_data()
             .try_to_vec::<f32>()
@@ -193,5 +228,77 @@ impl Scorer for GruScorer {
 
     fn preferred_batch_size(&self) -> Option<usize> {
         self.batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{GruCellConfig, GruModelConfig, UserIntegration};
+    use seqrec_core::{ItemId, SeqRng, UserId};
+
+    /// Host scoring (CPU backends) and burn's logits agree, and both equal
+    /// one plain step-by-step run of each query's history.
+    #[test]
+    fn host_scores_equal_burn_logits_and_a_plain_unroll() {
+        let device = Device::flex();
+        let (items, n) = (37, 6);
+        let config = GruModelConfig::new(
+            items,
+            3,
+            GruCellConfig::new(n).with_integration(UserIntegration::Attentional),
+        );
+        let model = || config.init(&device, &mut SeqRng::new(5));
+        let sequence: Vec<ItemId> = (0..9).map(|i| ItemId((i * 7) % items as u32)).collect();
+        let other: Vec<ItemId> = (0..4).map(|i| ItemId((i * 3 + 1) % items as u32)).collect();
+        let times = [0i64; 9];
+        // A user's growing histories (one group), another user, an empty history.
+        let queries: Vec<Query<'_>> = [
+            (0, &sequence[..3]),
+            (0, &sequence[..]),
+            (2, &other[..]),
+            (1, &other[..0]),
+        ]
+        .iter()
+        .map(|&(user, history)| Query {
+            user: UserId(user),
+            history,
+            times: &times[..history.len()],
+        })
+        .collect();
+        let mut host = vec![0f32; queries.len() * items];
+        let mut burn = vec![0f32; queries.len() * items];
+        let host_scorer = GruScorer::new("gru", model(), device.clone(), true);
+        assert!(host_scorer.host.is_some());
+        host_scorer
+            .score(&queries, &mut host)
+            .unwrap_or_else(|e| panic!("{e}"));
+        GruScorer::new("gru", model(), device.clone(), false)
+            .score(&queries, &mut burn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let plain_model = model();
+        for (q, query) in queries.iter().enumerate() {
+            let e_v = || plain_model.embed_users(&[query.user.0], &device);
+            let mut h = Tensor::<2>::zeros([1, n], &device);
+            for item in query.history {
+                h = plain_model.step(h, plain_model.embed_items(&[item.0], &device), e_v());
+            }
+            let want = plain_model
+                .logits(h)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default();
+            for (i, w) in want.iter().enumerate() {
+                let (a, b) = (host[q * items + i], burn[q * items + i]);
+                assert!(
+                    (a - w).abs() < 1e-5,
+                    "query {q} item {i}: host {a}, plain {w}"
+                );
+                assert!(
+                    (b - w).abs() < 1e-5,
+                    "query {q} item {i}: burn {b}, plain {w}"
+                );
+            }
+        }
     }
 }
