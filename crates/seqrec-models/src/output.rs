@@ -38,15 +38,15 @@ pub(crate) fn softmax_cross_entropy(
     let mut d_weight = Tensor::<2>::zeros([n, items], device);
     let mut d_bias = Tensor::<1>::zeros([items], device);
     let mut d_states = Vec::new();
+    // All targets go to the device once; chunks take views of them.
+    let all_targets: Vec<i64> = targets.iter().map(|&i| i64::from(i)).collect();
+    let all_targets: Tensor<2, Int> =
+        Tensor::from_data(TensorData::new(all_targets, [targets.len(), 1]), device);
     let mut start = 0;
     while start < rows {
         let len = chunk_rows.min(rows - start);
         let h = states.clone().narrow(0, start, len);
-        let t: Vec<i64> = targets[start..start + len]
-            .iter()
-            .map(|&i| i64::from(i))
-            .collect();
-        let t: Tensor<2, Int> = Tensor::from_data(TensorData::new(t, [len, 1]), device);
+        let t = all_targets.clone().narrow(0, start, len);
         let logits = h.clone().matmul(weight.clone()) + bias.clone().unsqueeze::<2>();
         // One exponential pass: e = exp(o − max), loss = max + ln Σe − o[target],
         // ∂(mean CE)/∂o = (e / Σe − one-hot) · scale.

@@ -81,15 +81,16 @@ impl WindowTrainer<'_> {
         // Every product that does not depend on h, for all steps at once.
         let projected = model.cell.project(e_items, e_users);
         let weights = model.cell.step_weights();
+        // The lane resets of the whole window go to the device once.
+        let keep = (0..steps).any(|s| w.any_reset(s)).then(|| {
+            let keep: Vec<f32> = w.reset.iter().map(|&r| if r { 0.0 } else { 1.0 }).collect();
+            Tensor::<2>::from_data(TensorData::new(keep, [steps * lanes, 1]), device)
+        });
         let mut h = h;
         let mut states = Vec::with_capacity(steps);
         for s in 0..steps {
-            if w.any_reset(s) {
-                let keep: Vec<f32> = w.reset[s * lanes..(s + 1) * lanes]
-                    .iter()
-                    .map(|&r| if r { 0.0 } else { 1.0 })
-                    .collect();
-                h = h * Tensor::<2>::from_data(TensorData::new(keep, [lanes, 1]), device);
+            if let Some(keep) = keep.as_ref().filter(|_| w.any_reset(s)) {
+                h = h * keep.clone().narrow(0, s * lanes, lanes);
             }
             h = model
                 .cell
