@@ -12,6 +12,8 @@ pub mod rng;
 mod scorer;
 mod sequences;
 mod split;
+#[doc(hidden)]
+pub mod testing;
 mod vocab;
 
 pub use error::CoreError;

@@ -9,7 +9,7 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)] // A command-line measurement.
 
-use seqrec_core::{ItemId, Part, SeqRng, Split, SplitConfig, UserSequences};
+use seqrec_core::Part;
 use seqrec_metrics::{EvalConfig, evaluate};
 use seqrec_models::{Backend, GruParams, GruVariant, TrainOptions, fit};
 use std::time::Instant;
@@ -31,22 +31,7 @@ fn main() {
     let items: u32 = arg("items", 8917);
     let length: u32 = arg("length", 164);
     let windows: usize = arg("windows", 20);
-    let mut rng = SeqRng::new(1);
-    let rows = (0..users).map(|_| {
-        (
-            (0..length)
-                .map(|_| ItemId(rng.below(u64::from(items)) as u32))
-                .collect::<Vec<_>>(),
-            (0..i64::from(length)).collect::<Vec<_>>(),
-        )
-    });
-    let config = SplitConfig {
-        remove_unseen: false,
-        ..SplitConfig::default()
-    };
-    let split = Split::compute(&UserSequences::from_users(rows), items as usize, &config)
-        .unwrap()
-        .split;
+    let split = seqrec_core::testing::random_split(users, items, length, 1).unwrap();
     let params = GruParams {
         hidden,
         lanes,

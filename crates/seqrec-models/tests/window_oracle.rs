@@ -9,7 +9,7 @@
 //! `SEQREC_RECORD_ORACLE=1 cargo test -p seqrec-models --test window_oracle`.
 #![allow(clippy::unwrap_used)]
 
-use seqrec_core::{ItemId, SeqRng, Split, SplitConfig, UserSequences};
+use seqrec_core::Split;
 use seqrec_models::{GruParams, GruVariant, TrainOptions, WindowObserver, fit};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -20,23 +20,7 @@ const RELATIVE_TOLERANCE: f64 = 1e-5;
 
 /// 150 users × 30 random events over 80 items.
 fn random_split() -> Split {
-    let (users, items, length) = (150u32, 80u32, 30u32);
-    let mut rng = SeqRng::new(11);
-    let rows = (0..users).map(|_| {
-        (
-            (0..length)
-                .map(|_| ItemId(rng.below(u64::from(items)) as u32))
-                .collect::<Vec<_>>(),
-            (0..i64::from(length)).collect::<Vec<_>>(),
-        )
-    });
-    let config = SplitConfig {
-        remove_unseen: false,
-        ..SplitConfig::default()
-    };
-    Split::compute(&UserSequences::from_users(rows), items as usize, &config)
-        .unwrap()
-        .split
+    seqrec_core::testing::random_split(150, 80, 30, 11).unwrap()
 }
 
 /// Table 1's training (dropout, L2, clipping, Adam) at a small size.
@@ -113,26 +97,27 @@ fn every_variant_reproduces_the_recorded_window_losses_and_gradient_norms() {
     let mut worst = 0.0f64;
     for (want, got) in oracle.iter().zip(&records) {
         assert_eq!(want.variant, got.variant);
-        for (w, (a, b)) in want.losses.iter().zip(&got.losses).enumerate() {
-            let r = relative(f64::from(*b), f64::from(*a));
-            worst = worst.max(r);
-            if r > RELATIVE_TOLERANCE {
-                failures.push(format!(
-                    "{} window {}: loss {b} vs oracle {a} ({r:.1e})",
-                    got.variant,
-                    w + 1
-                ));
-            }
-        }
-        for (w, (a, b)) in want.grad_norms.iter().zip(&got.grad_norms).enumerate() {
-            let r = relative(*b, *a);
-            worst = worst.max(r);
-            if r > RELATIVE_TOLERANCE {
-                failures.push(format!(
-                    "{} window {}: gradient norm {b} vs oracle {a} ({r:.1e})",
-                    got.variant,
-                    w + 1
-                ));
+        assert_eq!(want.losses.len(), got.losses.len(), "{}", got.variant);
+        assert_eq!(want.grad_norms.len(), got.grad_norms.len(), "{}", got.variant);
+        let as_f64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
+        for (what, a, b) in [
+            ("loss", as_f64(&want.losses), as_f64(&got.losses)),
+            (
+                "gradient norm",
+                want.grad_norms.clone(),
+                got.grad_norms.clone(),
+            ),
+        ] {
+            for (w, (a, b)) in a.iter().zip(&b).enumerate() {
+                let r = relative(*b, *a);
+                worst = worst.max(r);
+                if r > RELATIVE_TOLERANCE {
+                    failures.push(format!(
+                        "{} window {}: {what} {b} vs oracle {a} ({r:.1e})",
+                        got.variant,
+                        w + 1
+                    ));
+                }
             }
         }
     }
