@@ -98,7 +98,12 @@ fn every_variant_reproduces_the_recorded_window_losses_and_gradient_norms() {
     for (want, got) in oracle.iter().zip(&records) {
         assert_eq!(want.variant, got.variant);
         assert_eq!(want.losses.len(), got.losses.len(), "{}", got.variant);
-        assert_eq!(want.grad_norms.len(), got.grad_norms.len(), "{}", got.variant);
+        assert_eq!(
+            want.grad_norms.len(),
+            got.grad_norms.len(),
+            "{}",
+            got.variant
+        );
         let as_f64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
         for (what, a, b) in [
             ("loss", as_f64(&want.losses), as_f64(&got.losses)),
