@@ -40,6 +40,25 @@ fn shape_error(e: ndarray::ShapeError) -> GruError {
     GruError::Backend(format!("output layer block shape: {e}"))
 }
 
+/// `out` (`[rows × items]`) = `h` (`[rows × n]`) · `w` + `bias`, row-major:
+/// the logits of training's output layer and of CPU scoring.
+fn logits_into(
+    h: &[f32],
+    w: &ArrayView2<'_, f32>,
+    bias: &[f32],
+    out: &mut [f32],
+) -> Result<(), GruError> {
+    let (n, items) = w.dim();
+    let rows = out.len() / items.max(1);
+    for row in out.chunks_exact_mut(items) {
+        row.copy_from_slice(bias);
+    }
+    let h = ArrayView2::from_shape((rows, n), h).map_err(shape_error)?;
+    let mut out = ArrayViewMut2::from_shape((rows, items), out).map_err(shape_error)?;
+    general_mat_mul(1.0, &h, w, 1.0, &mut out);
+    Ok(())
+}
+
 /// Gradients on the host: `weight_t` is ∂W transposed, `[items × n]`.
 #[derive(Debug)]
 pub(crate) struct HostGradients {
@@ -99,14 +118,7 @@ pub(crate) fn softmax_cross_entropy_host(
             .zip(h.par_chunks(row_block * n))
             .zip(t.par_chunks(row_block))
             .map(|((g_block, h_block), t_block)| -> Result<f64, GruError> {
-                let r = t_block.len();
-                let hb = ArrayView2::from_shape((r, n), h_block).map_err(shape_error)?;
-                let mut gb =
-                    ArrayViewMut2::from_shape((r, items), &mut *g_block).map_err(shape_error)?;
-                for mut row in gb.rows_mut() {
-                    row.assign(&ndarray::ArrayView1::from(bias));
-                }
-                general_mat_mul(1.0, &hb, &w, 1.0, &mut gb);
+                logits_into(h_block, &w, bias, &mut *g_block)?;
                 let mut loss = 0.0f64;
                 for (row, &target) in g_block.chunks_exact_mut(items).zip(t_block) {
                     let target = target as usize;
@@ -201,14 +213,8 @@ impl HostLogits {
                 scores.len()
             )));
         }
-        for row in scores.chunks_exact_mut(items) {
-            row.copy_from_slice(&self.bias);
-        }
-        let h = ArrayView2::from_shape((rows, n), states).map_err(shape_error)?;
         let w = ArrayView2::from_shape((n, items), &self.weight[..]).map_err(shape_error)?;
-        let mut out = ArrayViewMut2::from_shape((rows, items), scores).map_err(shape_error)?;
-        general_mat_mul(1.0, &h, &w, 1.0, &mut out);
-        Ok(())
+        logits_into(states, &w, &self.bias, scores)
     }
 }
 
