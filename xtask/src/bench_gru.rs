@@ -153,8 +153,6 @@ pub fn run(bench: GruBench) -> Result<()> {
                                 .arg(format!("backend={backend}"))
                                 .arg(format!("eval={}", !bench.train_only))
                                 .env("RAYON_NUM_THREADS", bench.threads.to_string())
-                                // matrixmultiply (the CPU output layer) has its own pool.
-                                .env("MATMUL_NUM_THREADS", bench.threads.to_string())
                                 .current_dir(&root)
                                 .output()
                                 .context("running cargo bench")?,

@@ -23,6 +23,8 @@ fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 fn main() {
+    // As the `seqrec` binary does, so the figures are what users get.
+    seqrec_models::allocator::retain_freed_memory();
     let variant = GruVariant::parse(&arg("variant", "gru".to_string())).unwrap();
     let backend = Backend::parse(&arg("backend", "flex".to_string())).unwrap();
     let hidden: usize = arg("hidden", 100);

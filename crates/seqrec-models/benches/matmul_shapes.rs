@@ -1,8 +1,10 @@
-//! GFLOP/s of the matrix products one training window does, in the two
-//! kernels seqrec uses on the CPU: burn `flex`'s matmul (the `gemm` crate;
-//! the recurrence) and `matrixmultiply` (the host output layer). The same
-//! shapes in PyTorch: `benches/torch_matmul_shapes.py`. What it showed is
-//! in the README ("GRU training and evaluation on the CPU").
+//! GFLOP/s of the matrix products one training window does, in the kernels
+//! seqrec uses on the CPU: burn `flex`'s matmul (the recurrence; a tensor
+//! product read back to the host), the `gemm` crate on host slices
+//! (`host_matmul`, the output layer) and, for comparison, `matrixmultiply`
+//! (the output layer's kernel before). The same shapes in PyTorch:
+//! `benches/torch_matmul_shapes.py`. What it showed is in the README ("GRU
+//! training and evaluation on the CPU").
 //!
 //! ```text
 //! RAYON_NUM_THREADS=1 cargo bench -p seqrec-models --bench matmul_shapes -- hidden=1000 lanes=100
@@ -13,6 +15,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::Array2;
 use ndarray::linalg::general_mat_mul;
+use seqrec_models::host_matmul::{MatRef, matmul};
 use std::time::Instant;
 
 fn arg(name: &str, default: usize) -> usize {
@@ -64,8 +67,10 @@ fn main() {
         ("output: dWᵀ = Gᵀ H", items, rows, hidden),
     ];
     let device = Device::flex();
-    println!("| product | m × k × n | flex (gemm) GFLOP/s | matrixmultiply GFLOP/s |");
-    println!("|---|---|---|---|");
+    println!(
+        "| product | m × k × n | flex tensor GFLOP/s | gemm (host) GFLOP/s | matrixmultiply GFLOP/s |"
+    );
+    println!("|---|---|---|---|---|");
     for (what, m, k, n) in shapes {
         let a = Array2::<f32>::from_shape_fn((m, k), |(i, j)| ((i * 7 + j * 3) % 13) as f32 * 0.01);
         let b =
@@ -84,10 +89,20 @@ fn main() {
             // Reading the result forces the product (and counts its copy out).
             let _ = ta.clone().matmul(tb.clone()).into_data();
         });
+        let (a_host, b_host) = (a.as_slice().unwrap(), b.as_slice().unwrap());
+        let mut c_host = vec![0f32; m * n];
+        let gemm = best(repeats, || {
+            let (a, b) = (
+                MatRef::row_major(a_host, m, k).unwrap(),
+                MatRef::row_major(b_host, k, n).unwrap(),
+            );
+            matmul(&mut c_host, a, b, false).unwrap();
+        });
         let mm = best(repeats, || general_mat_mul(1.0, &a, &b, 0.0, &mut c));
         println!(
-            "| {what} | {m} × {k} × {n} | {:.1} | {:.1} |",
+            "| {what} | {m} × {k} × {n} | {:.1} | {:.1} | {:.1} |",
             flops / flex / 1e9,
+            flops / gemm / 1e9,
             flops / mm / 1e9
         );
     }

@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod allocator;
 mod backend;
 pub mod cell;
 pub mod checkpoint;
@@ -29,6 +30,8 @@ mod dropout;
 mod error;
 #[cfg(all(test, any(feature = "vulkan", feature = "wgpu")))]
 mod gpu_tests;
+#[doc(hidden)] // For `benches/matmul_shapes.rs`; not part of the API.
+pub mod host_matmul;
 pub mod lanes;
 pub mod memory;
 pub mod model;

@@ -6,8 +6,7 @@
 //! [`crate::output::softmax_cross_entropy`], which it must equal.
 
 use crate::GruError;
-use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2, s};
+use crate::host_matmul::{MatRef, matmul};
 use rayon::prelude::*;
 
 /// `count` split into one block per thread (each block repacks the other
@@ -35,28 +34,16 @@ fn lanes_fold(values: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
     total
 }
 
-/// A block shape that cannot hold: a bug, reported rather than a panic.
-fn shape_error(e: ndarray::ShapeError) -> GruError {
-    GruError::Backend(format!("output layer block shape: {e}"))
-}
-
 /// `out` (`[rows × items]`) = `h` (`[rows × n]`) · `w` + `bias`, row-major:
 /// the logits of training's output layer and of CPU scoring.
-fn logits_into(
-    h: &[f32],
-    w: &ArrayView2<'_, f32>,
-    bias: &[f32],
-    out: &mut [f32],
-) -> Result<(), GruError> {
-    let (n, items) = w.dim();
+fn logits_into(h: &[f32], w: MatRef<'_>, bias: &[f32], out: &mut [f32]) -> Result<(), GruError> {
+    let items = bias.len();
     let rows = out.len() / items.max(1);
     for row in out.chunks_exact_mut(items) {
         row.copy_from_slice(bias);
     }
-    let h = ArrayView2::from_shape((rows, n), h).map_err(shape_error)?;
-    let mut out = ArrayViewMut2::from_shape((rows, items), out).map_err(shape_error)?;
-    general_mat_mul(1.0, &h, w, 1.0, &mut out);
-    Ok(())
+    let h = MatRef::row_major(h, rows, w.rows())?;
+    matmul(out, h, w, true)
 }
 
 /// Gradients on the host: `weight_t` is ∂W transposed, `[items × n]`.
@@ -94,7 +81,7 @@ pub(crate) fn softmax_cross_entropy_host(
             "output layer: target item {bad} outside the catalogue of {items}"
         )));
     }
-    let w = ArrayView2::from_shape((n, items), weight).map_err(shape_error)?;
+    let w = MatRef::row_major(weight, n, items)?;
     let mut out = HostGradients {
         loss_sum: 0.0,
         weight_t: vec![0.0; items * n],
@@ -118,7 +105,7 @@ pub(crate) fn softmax_cross_entropy_host(
             .zip(h.par_chunks(row_block * n))
             .zip(t.par_chunks(row_block))
             .map(|((g_block, h_block), t_block)| -> Result<f64, GruError> {
-                logits_into(h_block, &w, bias, &mut *g_block)?;
+                logits_into(h_block, w, bias, &mut *g_block)?;
                 let mut loss = 0.0f64;
                 for (row, &target) in g_block.chunks_exact_mut(items).zip(t_block) {
                     let target = target as usize;
@@ -145,15 +132,12 @@ pub(crate) fn softmax_cross_entropy_host(
             .par_chunks_mut(row_block * n)
             .zip(g.par_chunks(row_block * items))
             .try_for_each(|(dh, g_block)| -> Result<(), GruError> {
-                let r = dh.len() / n;
-                let gb = ArrayView2::from_shape((r, items), g_block).map_err(shape_error)?;
-                let mut dh = ArrayViewMut2::from_shape((r, n), dh).map_err(shape_error)?;
-                general_mat_mul(1.0, &gb, &w.t(), 0.0, &mut dh);
-                Ok(())
+                let gb = MatRef::row_major(g_block, dh.len() / n, items)?;
+                matmul(dh, gb, w.t(), false)
             })?;
         // ∂Wᵀ += Gᵀ H and ∂b += Σ G, item blocks in parallel.
-        let hv = ArrayView2::from_shape((len, n), h).map_err(shape_error)?;
-        let gv = ArrayView2::from_shape((len, items), g).map_err(shape_error)?;
+        let hv = MatRef::row_major(h, len, n)?;
+        let gv = MatRef::row_major(g, len, items)?;
         let item_block = block(items);
         out.weight_t
             .par_chunks_mut(item_block * n)
@@ -162,9 +146,7 @@ pub(crate) fn softmax_cross_entropy_host(
             .try_for_each(|(index, (dw, db))| -> Result<(), GruError> {
                 let first = index * item_block;
                 let count = db.len();
-                let g_cols = gv.slice(s![.., first..first + count]);
-                let mut dw = ArrayViewMut2::from_shape((count, n), dw).map_err(shape_error)?;
-                general_mat_mul(1.0, &g_cols.t(), &hv, 1.0, &mut dw);
+                matmul(dw, gv.columns(first, count)?.t(), hv, true)?;
                 // Row by row: contiguous reads, the same order for every split.
                 for row in g.chunks_exact(items) {
                     for (d, x) in db.iter_mut().zip(&row[first..first + count]) {
@@ -180,8 +162,8 @@ pub(crate) fn softmax_cross_entropy_host(
 
 /// The output layer's weights on the host, for scoring on the CPU: the
 /// logits of a batch go straight into the evaluator's score buffer, through
-/// the same matrix kernel as training's output layer (twice the speed of
-/// burn `flex`'s matmul at these shapes, `benches/matmul_shapes.rs`).
+/// the same matrix kernel as training's output layer (faster than burn
+/// `flex`'s matmul plus a copy out of the tensor, `benches/matmul_shapes.rs`).
 #[derive(Debug, Clone)]
 pub(crate) struct HostLogits {
     /// `[n × items]`, row-major.
@@ -213,8 +195,8 @@ impl HostLogits {
                 scores.len()
             )));
         }
-        let w = ArrayView2::from_shape((n, items), &self.weight[..]).map_err(shape_error)?;
-        logits_into(states, &w, &self.bias, scores)
+        let w = MatRef::row_major(&self.weight, n, items)?;
+        logits_into(states, w, &self.bias, scores)
     }
 }
 

@@ -54,6 +54,8 @@ enum Command {
 /// its causes), without the backtrace anyhow attaches under
 /// `RUST_BACKTRACE=1`: these are user errors, not crashes.
 fn main() -> std::process::ExitCode {
+    // Training reuses large buffers; keep them in the heap (see the module).
+    seqrec_models::allocator::retain_freed_memory();
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
