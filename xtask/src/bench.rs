@@ -47,7 +47,7 @@ fn mib(bytes: u64) -> f64 {
 
 /// Builds the release binary and makes sure the ML-10M-scale file exists.
 fn prepare(workdir: &std::path::Path, reuse: bool) -> Result<PathBuf> {
-    cargo(&["build", "--release", "--quiet", "-p", "seqrec-runner"])?;
+    cargo(&["build", "--release", "--quiet", "-p", "seqrec-cli"])?;
     let seqrec = seqrec_binary(Profile::Release)?;
     let ratings = workdir.join("ml-10M100K/ratings.dat");
     if !(reuse && ratings.exists()) {

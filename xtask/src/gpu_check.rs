@@ -45,9 +45,9 @@ pub fn run(args: GpuCheckArgs) -> Result<()> {
         bail!("pass --prepare DIR (or --dry-run OUT)");
     };
     let features: Vec<&str> = if args.no_cuda {
-        vec!["seqrec-runner/vulkan"]
+        vec!["seqrec-cli/vulkan"]
     } else {
-        vec!["seqrec-runner/vulkan", "seqrec-runner/cuda"]
+        vec!["seqrec-cli/vulkan", "seqrec-cli/cuda"]
     };
     let binary = match &args.binary {
         Some(path) => path.clone(),
@@ -60,7 +60,7 @@ pub fn run(args: GpuCheckArgs) -> Result<()> {
                 "build",
                 "--release",
                 "--package",
-                "seqrec-runner",
+                "seqrec-cli",
                 "--bin",
                 "seqrec",
                 "--features",
@@ -203,11 +203,11 @@ fn dry_run(out: &Path) -> Result<()> {
     cargo(&[
         "build",
         "--package",
-        "seqrec-runner",
+        "seqrec-cli",
         "--bin",
         "seqrec",
         "--features",
-        "seqrec-runner/vulkan",
+        "seqrec-cli/vulkan",
     ])?;
     let binary = seqrec_binary(Profile::Dev)?;
     let status = Command::new("bash")
@@ -293,7 +293,7 @@ mod tests {
         std::fs::create_dir_all(data.join("ml-100k")).expect("data");
         std::fs::write(data.join("ml-100k/u.data"), b"1\t2\t3\t4\n").expect("u.data");
         let dir = tmp.path().join("gpu-check");
-        let bytes = prepare(&dir, &binary, &["seqrec-runner/vulkan"], &data).expect("prepare");
+        let bytes = prepare(&dir, &binary, &["seqrec-cli/vulkan"], &data).expect("prepare");
         for file in [
             "run.sh",
             "report.py",
@@ -311,7 +311,7 @@ mod tests {
         assert!(bytes < MAX_BYTES);
         // xz compresses the repetitive fake binary to almost nothing.
         assert!(std::fs::metadata(dir.join("seqrec.xz")).expect("xz").len() < 1 << 16);
-        prepare(&dir, &binary, &["seqrec-runner/vulkan"], &data).expect("again");
+        prepare(&dir, &binary, &["seqrec-cli/vulkan"], &data).expect("again");
 
         let other = tmp.path().join("other");
         std::fs::create_dir_all(&other).expect("other");

@@ -149,9 +149,9 @@ fn cargo_program() -> String {
 /// The cargo feature that compiles a GRU backend in (`None`: built in).
 pub fn backend_feature(backend: &str) -> Option<&'static str> {
     match backend {
-        "vulkan" => Some("seqrec-runner/vulkan"),
-        "cuda" => Some("seqrec-runner/cuda"),
-        "wgpu" => Some("seqrec-runner/wgpu"),
+        "vulkan" => Some("seqrec-cli/vulkan"),
+        "cuda" => Some("seqrec-cli/cuda"),
+        "wgpu" => Some("seqrec-cli/wgpu"),
         _ => None,
     }
 }

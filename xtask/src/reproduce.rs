@@ -52,7 +52,7 @@ pub struct ReproduceArgs {
 
 pub fn run(args: ReproduceArgs) -> Result<()> {
     let root = workspace_root()?;
-    let mut build = vec!["build", "--package", "seqrec-runner", "--bin", "seqrec"];
+    let mut build = vec!["build", "--package", "seqrec-cli", "--bin", "seqrec"];
     if !args.dev {
         build.push("--release");
     }

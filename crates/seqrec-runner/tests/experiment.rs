@@ -1,8 +1,6 @@
 //! The runner as a library: results in every format, finished cells reused,
 //! a half-finished run resumed to the same numbers.
 
-mod common;
-
 use seqrec_runner::experiment::CellState;
 use seqrec_runner::{ExperimentConfig, Method, Results, RunOptions, plan, run};
 use std::path::Path;
@@ -25,7 +23,7 @@ learning_rate = 0.01
 name = "synthetic-movielens"
 [datasets.options.synthetic]
 {synthetic}"#,
-        synthetic = common::tiny_synthetic(40, 60, 1200)
+        synthetic = seqrec_data::testing::tiny_synthetic(40, 60, 1200)
     );
     match ExperimentConfig::from_toml(&text) {
         Ok(config) => config,

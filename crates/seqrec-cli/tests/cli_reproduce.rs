@@ -20,7 +20,7 @@ epochs = 1
 name = "synthetic-movielens"
 [datasets.options.synthetic]
 {}"#,
-        common::tiny_synthetic(30, 50, 900)
+        seqrec_data::testing::tiny_synthetic(30, 50, 900)
     )
 }
 
@@ -146,7 +146,7 @@ fn train_saves_a_model_and_recommend_reads_it_back() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cache = dir.path().join("cache");
     let options = dir.path().join("options.toml");
-    let synthetic = common::tiny_synthetic(30, 50, 900);
+    let synthetic = seqrec_data::testing::tiny_synthetic(30, 50, 900);
     std::fs::write(&options, format!("[synthetic]\n{synthetic}")).expect("write");
     let options = options.to_string_lossy();
     let gru = dir.path().join("gru.toml");

@@ -46,14 +46,3 @@ pub fn assert_fails_with(out: &Output, needle: &str) {
     );
     assert_eq!(out.status.code(), Some(1), "{err}");
 }
-
-/// The keys of a small `synthetic-movielens`-like generator table
-/// (`[datasets.options.synthetic]` or `[synthetic]`), for fast runs.
-pub fn tiny_synthetic(users: usize, items: usize, events: usize) -> String {
-    format!(
-        "seed = 3\nusers = {users}\nitems = {items}\nevents = {events}\nmin_events_per_user = 20\n\
-         activity_spread = 0.5\ngroup_size = 4\ngenres = 5\ntastes_per_user = 2\n\
-         taste_strength = 0.7\ncontinue_run = 0.5\nrepeat = 0.0\npopularity_exponent = 0.9\n\
-         same_timestamp = 0.2\nmean_gap_seconds = 3600.0\n"
-    )
-}
