@@ -81,6 +81,16 @@ pub struct DecayKnn {
 }
 
 impl DecayKnn {
+    /// A saved model: neighbour lists and the decay settings.
+    pub fn from_parts(neighbours: Neighbours, params: DecayKnnParams) -> Self {
+        DecayKnn { neighbours, params }
+    }
+
+    /// The settings it scores with.
+    pub fn params(&self) -> &DecayKnnParams {
+        &self.params
+    }
+
     /// λ·age of every history position, most recent last.
     pub fn decayed_ages(&self, q: &Query<'_>) -> Vec<f64> {
         let n = q.history.len();

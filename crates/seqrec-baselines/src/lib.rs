@@ -19,6 +19,7 @@ mod bpr;
 pub mod bpr_mf;
 pub mod decay_knn;
 mod error;
+pub mod fitted;
 pub mod item_knn;
 pub mod pop;
 pub mod seq_mf;
@@ -29,6 +30,7 @@ pub use bpr::SgdParams;
 pub use bpr_mf::{BprMf, BprMfParams};
 pub use decay_knn::{Age, DecayKnn, DecayKnnParams};
 pub use error::BaselineError;
+pub use fitted::FittedBaseline;
 pub use item_knn::{ItemKnn, ItemKnnParams};
 pub use pop::{Pop, PopParams};
 pub use seq_mf::{SeqMf, SeqMfParams};
@@ -83,12 +85,22 @@ impl Baseline {
         split: &Split,
         seed: u64,
     ) -> Result<Box<dyn Scorer + Send>, BaselineError> {
+        Ok(Box::new(self.fit_state(params, split, seed)?))
+    }
+
+    /// [`Self::fit`] as a [`FittedBaseline`], which can be saved.
+    pub fn fit_state(
+        self,
+        params: &BaselineParams,
+        split: &Split,
+        seed: u64,
+    ) -> Result<FittedBaseline, BaselineError> {
         Ok(match self {
-            Baseline::Pop => Box::new(params.pop.fit(split)?),
-            Baseline::ItemKnn => Box::new(params.item_knn.fit(split)?),
-            Baseline::DecayKnn => Box::new(params.decay_knn.fit(split)?),
-            Baseline::BprMf => Box::new(params.bpr_mf.fit(split, seed)?),
-            Baseline::SeqMf => Box::new(params.seq_mf.fit(split, seed)?),
+            Baseline::Pop => FittedBaseline::Pop(params.pop.fit(split)?),
+            Baseline::ItemKnn => FittedBaseline::ItemKnn(params.item_knn.fit(split)?),
+            Baseline::DecayKnn => FittedBaseline::DecayKnn(params.decay_knn.fit(split)?),
+            Baseline::BprMf => FittedBaseline::BprMf(params.bpr_mf.fit(split, seed)?),
+            Baseline::SeqMf => FittedBaseline::SeqMf(params.seq_mf.fit(split, seed)?),
         })
     }
 }

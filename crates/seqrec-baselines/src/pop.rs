@@ -35,6 +35,18 @@ pub struct Pop {
     counts: Vec<f32>,
 }
 
+impl Pop {
+    /// Training events per item (as scores).
+    pub fn counts(&self) -> &[f32] {
+        &self.counts
+    }
+
+    /// The model with these per-item counts (a saved model).
+    pub fn from_counts(counts: Vec<f32>) -> Self {
+        Pop { counts }
+    }
+}
+
 impl Scorer for Pop {
     fn name(&self) -> &str {
         "pop"

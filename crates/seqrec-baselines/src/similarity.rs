@@ -25,6 +25,36 @@ impl Neighbours {
         self.offsets.len() - 1
     }
 
+    /// The CSR arrays: offsets (`items + 1`), neighbour ids, similarities.
+    pub fn parts(&self) -> (&[usize], &[u32], &[f32]) {
+        (&self.offsets, &self.items, &self.similarities)
+    }
+
+    /// Rebuilds neighbour lists from [`Self::parts`], checking that they
+    /// form a CSR table over their own items.
+    pub fn from_parts(
+        offsets: Vec<usize>,
+        items: Vec<u32>,
+        similarities: Vec<f32>,
+    ) -> Result<Self, String> {
+        let count = offsets.len().checked_sub(1).ok_or("no offsets")?;
+        if offsets[0] != 0
+            || offsets[count] != items.len()
+            || items.len() != similarities.len()
+            || offsets.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err("neighbour offsets do not match the lists".into());
+        }
+        if items.iter().any(|&j| j as usize >= count) {
+            return Err(format!("a neighbour outside the {count} items"));
+        }
+        Ok(Neighbours {
+            offsets,
+            items,
+            similarities,
+        })
+    }
+
     /// sim(i, j) = |U_i ∩ U_j| / sqrt(|U_i| |U_j|) over distinct training
     /// users; each item keeps its `k` most similar items with positive
     /// similarity, never itself. Similarities are compared exactly (as

@@ -1,11 +1,13 @@
 //! Core types of seqrec, shared by every other crate: dense ids, user
 //! sequences in CSR form, the 90/5/5 split, vocabularies back to the source
-//! ids, the seeded random number generator, and the [`Scorer`] trait that
-//! every recommender implements.
+//! ids, the seeded random number generator, the [`Scorer`] trait that
+//! every recommender implements, and [`codec`], the binary encoding of
+//! seqrec's own files.
 //!
 //! This crate has no heavy dependencies (no polars, no burn), so a tool that
 //! only wants the data model can depend on it alone.
 
+pub mod codec;
 mod error;
 mod ids;
 pub mod rng;

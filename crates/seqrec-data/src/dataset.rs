@@ -8,6 +8,7 @@ use crate::raw::RawEvents;
 use crate::report::{LoadReport, Skips};
 use crate::synthetic::{self, SyntheticConfig};
 use crate::{DataError, Result};
+use seqrec_core::codec::{Decoder, Encoder};
 use seqrec_core::{Split, UserId, UserSequences, Vocabulary};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -218,14 +219,23 @@ pub fn load(name: &DatasetName, request: &LoadRequest) -> Result<Dataset> {
         });
     }
     let key = match &request.cache_dir {
-        Some(dir) => Some((dir, CacheKey::new(name, &path, &request.options)?)),
+        Some(dir) => Some((
+            dir,
+            CacheKey::new(&name.to_string(), &path, &request.options)?,
+        )),
         None => None,
     };
     if let Some((dir, key)) = &key
-        && let Some(dataset) = cache::read(dir, key)?
+        && let Some(body) = cache::read(dir, key)?
     {
-        tracing::info!(path = %path.display(), "loaded split from cache");
-        return Ok(dataset);
+        match Dataset::decode(&mut Decoder::new(&body)) {
+            Ok(mut dataset) => {
+                dataset.report.from_cache = true;
+                tracing::info!(path = %path.display(), "loaded split from cache");
+                return Ok(dataset);
+            }
+            Err(why) => tracing::warn!("ignoring a cache entry that does not decode: {why}"),
+        }
     }
     let (raw, skips) = match name {
         DatasetName::Ml10m => (
@@ -253,7 +263,11 @@ pub fn load(name: &DatasetName, request: &LoadRequest) -> Result<Dataset> {
     let dataset = build(name, raw, skips, &request.options, subsample)?;
     if let Some((dir, key)) = &key {
         // A cache that cannot be written only costs time next run.
-        if let Err(err) = cache::write(dir, key, &dataset) {
+        let mut body = Encoder::new();
+        let written = dataset
+            .encode(&mut body)
+            .and_then(|()| cache::write(dir, key, body.into_bytes()));
+        if let Err(err) = written {
             tracing::warn!("could not write the cache: {err}");
         }
     }

@@ -39,6 +39,13 @@ pub enum DataError {
         #[source]
         source: polars::error::PolarsError,
     },
+    /// A file of seqrec's own (a dataset snapshot) that is damaged or not one.
+    #[error("{}: {source}", path.display())]
+    Codec {
+        path: PathBuf,
+        #[source]
+        source: seqrec_core::codec::CodecError,
+    },
     /// A dataset name nobody knows.
     #[error("unknown dataset `{0}`; known: {known}", known = crate::DatasetName::ALL_NAMES.join(", "))]
     UnknownDataset(String),

@@ -21,6 +21,7 @@ pub mod formats;
 mod options;
 mod raw;
 mod report;
+mod snapshot;
 mod stats;
 pub mod synthetic;
 #[doc(hidden)]
@@ -37,6 +38,7 @@ pub use options::{
     DatasetOptions, ItemKey, KeyType, LastFmOptions, Subsample, TableOptions, TimestampFormat,
 };
 pub use report::{LoadReport, SkippedLine, Skips};
+pub use snapshot::{read_snapshot, write_snapshot};
 pub use stats::DatasetStats;
 pub use titles::{Titles, read_titles, titles_path};
 
