@@ -1,17 +1,25 @@
 //! A trained model on disk (`seqrec train --out DIR`) and recommendations
 //! from it (`seqrec recommend --model DIR --user ID`).
 //!
-//! A model directory holds `model.toml` (method, dataset, data options,
-//! settings, seed, the data's shape and the model's validation metrics)
-//! and, for the GRUs, `model.ckpt` (the training checkpoint with the best
-//! epoch's parameters). The classic baselines are small and fit
-//! deterministically from their seed in seconds, so their directory holds
-//! the recipe and loading refits them: the same seed gives the same model.
+//! A model directory is self-contained: it recommends without the dataset.
+//! It holds `model.toml` (method, dataset, data options, settings, seed,
+//! the data's shape and the model's validation metrics, written last: its
+//! presence means the directory is complete), `data.snapshot` (the item
+//! and user vocabularies and every user's history, a
+//! [`seqrec_data::write_snapshot`] file), `titles.json` where the dataset
+//! has titles, and the fitted model: `model.ckpt` for the GRUs (the
+//! checkpoint with the best epoch's parameters), `baseline.state` for the
+//! baselines (their fitted state, read back bit-exactly, never refitted).
+//!
+//! Directories of format 1 (before self-contained models) held only
+//! `model.toml` and the GRU checkpoint; they still load with their dataset
+//! ([`open_with_data`]), baselines being refitted from their seed.
 
 use crate::experiment::{git_commit, write_atomic};
 use crate::{Compute, Method, RunnerError};
 use indicatif::ProgressBar;
-use seqrec_baselines::BaselineParams;
+use seqrec_baselines::{BaselineParams, FittedBaseline};
+use seqrec_core::codec::{self, Decoder, Encoder};
 use seqrec_core::{ItemId, Part, Query, Scorer, UserId};
 use seqrec_data::{Dataset, DatasetOptions, Titles};
 use seqrec_metrics::{EvalConfig, evaluate};
@@ -24,7 +32,18 @@ use std::path::Path;
 pub const MODEL_FILE: &str = "model.toml";
 /// The GRU checkpoint of a model directory.
 pub const CHECKPOINT_FILE: &str = "model.ckpt";
-const FORMAT: u32 = 1;
+/// The vocabularies and histories of a model directory.
+pub const DATA_FILE: &str = "data.snapshot";
+/// A baseline's fitted state.
+pub const STATE_FILE: &str = "baseline.state";
+/// Item titles (original id → title), where the dataset has them.
+pub const TITLES_FILE: &str = "titles.json";
+/// 2: self-contained (data snapshot, baseline state, titles).
+const FORMAT: u32 = 2;
+/// Format 1 still loads, with its dataset.
+const OLDEST_FORMAT: u32 = 1;
+const STATE_MAGIC: &[u8; 8] = b"SEQRECBL";
+const STATE_VERSION: u32 = 1;
 
 /// What `model.toml` records.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,11 +80,13 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> RunnerError + '_ {
     move |e| RunnerError::io(path, e)
 }
 
-/// Trains `spec.method` on `data` and writes the model directory `out`.
+/// Trains `spec.method` on `data` and writes the model directory `out`
+/// (with `titles`, where the dataset has them).
 pub fn train(
     spec: &TrainSpec,
     data: &Dataset,
     options: &DatasetOptions,
+    titles: Option<&Titles>,
     out: &Path,
     progress: Option<ProgressBar>,
 ) -> Result<(SavedModel, Box<dyn Scorer + Send>), RunnerError> {
@@ -78,9 +99,16 @@ pub fn train(
     };
     let split = &data.split;
     let scorer: Box<dyn Scorer + Send> = match spec.method {
-        Method::Baseline(b) => b
-            .fit(&spec.baselines, split, spec.seed)
-            .map_err(|e| failed(&e))?,
+        Method::Baseline(b) => {
+            let fitted = b
+                .fit_state(&spec.baselines, split, spec.seed)
+                .map_err(|e| failed(&e))?;
+            let mut state = Encoder::new();
+            fitted.encode(&mut state);
+            let bytes = codec::seal(STATE_MAGIC, STATE_VERSION, &state.into_bytes());
+            write_atomic(&out.join(STATE_FILE), &bytes)?;
+            Box::new(fitted)
+        }
         Method::Gru(variant) => {
             let options =
                 spec.compute
@@ -113,6 +141,31 @@ pub fn train(
         gru: spec.method.is_gru().then(|| spec.gru.clone()),
         baselines: (!spec.method.is_gru()).then(|| spec.baselines.clone()),
     };
+    seqrec_data::write_snapshot(&out.join(DATA_FILE), data).map_err(|e| RunnerError::Data {
+        dataset: data.name.clone(),
+        message: e.to_string(),
+    })?;
+    let titles_path = out.join(TITLES_FILE);
+    match titles {
+        Some(titles) => {
+            // Only the catalogue's items can be recommended.
+            let kept: Titles = (0..data.items.len())
+                .filter_map(|i| {
+                    let id = data.items.label(i)?.into_owned();
+                    titles.get(&id).map(|title| (id, title.clone()))
+                })
+                .collect();
+            let text = serde_json::to_string(&kept).map_err(|e| RunnerError::io(out, e))?;
+            write_atomic(&titles_path, text.as_bytes())?;
+        }
+        // A retrained model must not keep the titles of an earlier one.
+        None => match std::fs::remove_file(&titles_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(RunnerError::io(&titles_path, e));
+            }
+            _ => {}
+        },
+    }
     let text = toml::to_string(&saved).map_err(|e| RunnerError::io(out, e))?;
     write_atomic(&out.join(MODEL_FILE), text.as_bytes())?;
     Ok((saved, scorer))
@@ -131,23 +184,138 @@ pub fn read_saved(dir: &Path) -> Result<SavedModel, RunnerError> {
         )
     })?;
     let saved: SavedModel = toml::from_str(&text).map_err(|e| RunnerError::io(&path, e))?;
-    if saved.format != FORMAT {
+    if !(OLDEST_FORMAT..=FORMAT).contains(&saved.format) {
         return Err(RunnerError::io(
             &path,
-            format!("model format {}, this build reads {FORMAT}", saved.format),
+            format!(
+                "model format {}; this build reads formats {OLDEST_FORMAT} to {FORMAT} (written by a newer seqrec?)",
+                saved.format
+            ),
         ));
     }
     Ok(saved)
 }
 
-/// The scorer of a saved model on `data` (which must be the data it was
-/// trained on: same users, items and training events).
-pub fn load_scorer(
+/// A model ready to recommend: what `model.toml` says, the data it knows
+/// (vocabularies, histories), titles, and the scorer.
+pub struct LoadedModel {
+    pub saved: SavedModel,
+    pub data: Dataset,
+    pub titles: Option<Titles>,
+    pub scorer: Box<dyn Scorer + Send>,
+}
+
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModel")
+            .field("method", &self.saved.method)
+            .field("dataset", &self.data.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether the directory recommends on its own (format 2 and later);
+/// older ones need their dataset ([`open_with_data`]).
+pub fn is_self_contained(saved: &SavedModel) -> bool {
+    saved.format >= 2
+}
+
+/// Loads a self-contained model directory (no dataset needed).
+pub fn open(dir: &Path, saved: SavedModel, compute: Compute) -> Result<LoadedModel, RunnerError> {
+    if !is_self_contained(&saved) {
+        return Err(RunnerError::io(
+            &dir.join(MODEL_FILE),
+            format!(
+                "model format {} predates self-contained models: it loads only with its dataset `{}`",
+                saved.format, saved.dataset
+            ),
+        ));
+    }
+    let data = seqrec_data::read_snapshot(&dir.join(DATA_FILE)).map_err(|e| {
+        RunnerError::io(
+            dir,
+            format!("{e} (the model directory is incomplete or damaged)"),
+        )
+    })?;
+    let titles_path = dir.join(TITLES_FILE);
+    let titles = match std::fs::read_to_string(&titles_path) {
+        Ok(text) => Some(
+            serde_json::from_str::<Titles>(&text).map_err(|e| RunnerError::io(&titles_path, e))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(RunnerError::io(&titles_path, e)),
+    };
+    check_shape(dir, &saved, &data)?;
+    let scorer: Box<dyn Scorer + Send> = match saved.method {
+        Method::Baseline(kind) => {
+            let path = dir.join(STATE_FILE);
+            let bytes = std::fs::read(&path).map_err(|e| RunnerError::io(&path, e))?;
+            let fitted = codec::open(STATE_MAGIC, STATE_VERSION, "seqrec baseline state", &bytes)
+                .and_then(|body| FittedBaseline::decode(&mut Decoder::new(body)))
+                .map_err(|e| RunnerError::io(&path, e))?;
+            if fitted.kind() != kind || fitted.catalogue_size() != saved.items {
+                return Err(RunnerError::io(
+                    &path,
+                    format!(
+                        "holds a {} over {} items; model.toml says {} over {}",
+                        fitted.kind().name(),
+                        fitted.catalogue_size(),
+                        kind.name(),
+                        saved.items
+                    ),
+                ));
+            }
+            Box::new(fitted)
+        }
+        Method::Gru(_) => load_gru(dir, compute)?,
+    };
+    Ok(LoadedModel {
+        saved,
+        data,
+        titles,
+        scorer,
+    })
+}
+
+/// Loads a model directory with `data`, the dataset it was trained on
+/// (same users, items and training events): how format 1 directories
+/// load; their baselines are refitted from the seed.
+pub fn open_with_data(
     dir: &Path,
-    saved: &SavedModel,
-    data: &Dataset,
+    saved: SavedModel,
+    data: Dataset,
+    titles: Option<Titles>,
     compute: Compute,
-) -> Result<Box<dyn Scorer + Send>, RunnerError> {
+) -> Result<LoadedModel, RunnerError> {
+    if is_self_contained(&saved) {
+        return open(dir, saved, compute);
+    }
+    check_shape(dir, &saved, &data)?;
+    let scorer = match saved.method {
+        Method::Baseline(b) => {
+            let params = saved.baselines.clone().unwrap_or_default();
+            b.fit(&params, &data.split, saved.seed)
+                .map_err(|e| RunnerError::io(dir, e))?
+        }
+        Method::Gru(_) => load_gru(dir, compute)?,
+    };
+    Ok(LoadedModel {
+        saved,
+        data,
+        titles,
+        scorer,
+    })
+}
+
+fn load_gru(dir: &Path, compute: Compute) -> Result<Box<dyn Scorer + Send>, RunnerError> {
+    let (scorer, _) =
+        seqrec_models::load_scorer(&dir.join(CHECKPOINT_FILE), compute.backend, compute.device)
+            .map_err(|e| RunnerError::io(dir, e))?;
+    Ok(Box::new(scorer))
+}
+
+/// `data` has the shape the model was trained on.
+fn check_shape(dir: &Path, saved: &SavedModel, data: &Dataset) -> Result<(), RunnerError> {
     let split = &data.split;
     let shape = (
         split.users(),
@@ -163,22 +331,7 @@ pub fn load_scorer(
             ),
         ));
     }
-    let failed = |e: &dyn std::fmt::Display| RunnerError::io(dir, e);
-    match saved.method {
-        Method::Baseline(b) => {
-            let params = saved.baselines.clone().unwrap_or_default();
-            b.fit(&params, split, saved.seed).map_err(|e| failed(&e))
-        }
-        Method::Gru(_) => {
-            let (scorer, _) = seqrec_models::load_scorer(
-                &dir.join(CHECKPOINT_FILE),
-                compute.backend,
-                compute.device,
-            )
-            .map_err(|e| failed(&e))?;
-            Ok(Box::new(scorer))
-        }
-    }
+    Ok(())
 }
 
 /// One recommended item.

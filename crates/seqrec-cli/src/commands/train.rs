@@ -30,8 +30,10 @@ pub struct TrainArgs {
     seed: u64,
     #[command(flatten)]
     compute: ComputeArgs,
-    /// The model directory to write (`model.toml`, and `model.ckpt` for GRUs).
-    /// A killed GRU training continues from its checkpoint when run again.
+    /// The model directory to write: self-contained (`model.toml`, the
+    /// data's vocabularies and histories, titles, and `model.ckpt` or
+    /// `baseline.state`), so `recommend` needs no dataset. A killed GRU
+    /// training continues from its checkpoint when run again.
     #[arg(long)]
     out: PathBuf,
 }
@@ -50,9 +52,17 @@ pub fn train(args: TrainArgs, common: &Common) -> Result<()> {
             .compute
             .compute(settings.backend.unwrap_or(Backend::Flex))?,
     };
+    let titles = read_titles(&args.dataset, common)?;
     let bar = seqrec_runner::progress::training_bar(false);
-    let (saved, _) = model_dir::train(&spec, &data, &options, &args.out, Some(bar.clone()))
-        .with_context(|| format!("training {method} on {}", args.dataset))?;
+    let (saved, _) = model_dir::train(
+        &spec,
+        &data,
+        &options,
+        titles.as_ref(),
+        &args.out,
+        Some(bar.clone()),
+    )
+    .with_context(|| format!("training {method} on {}", args.dataset))?;
     bar.finish_and_clear();
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -94,22 +104,37 @@ pub struct RecommendArgs {
     json: bool,
 }
 
-pub fn recommend(args: RecommendArgs, common: &Common) -> Result<()> {
-    let saved = model_dir::read_saved(&args.model)?;
-    let data = load_with(&saved.dataset, saved.options.clone(), common)?;
-    let compute = args.compute.compute(saved.backend)?;
-    let scorer = model_dir::load_scorer(&args.model, &saved, &data, compute)?;
-    let titles = match DatasetName::parse(&saved.dataset) {
+/// The dataset's titles under the data root, where it has them.
+fn read_titles(dataset: &str, common: &Common) -> Result<Option<seqrec_data::Titles>> {
+    Ok(match DatasetName::parse(dataset) {
         Ok(name) => seqrec_data::read_titles(&name, &common.data_dir)?,
         Err(_) => None,
+    })
+}
+
+pub fn recommend(args: RecommendArgs, common: &Common) -> Result<()> {
+    let saved = model_dir::read_saved(&args.model)?;
+    let compute = args.compute.compute(saved.backend)?;
+    let model = if model_dir::is_self_contained(&saved) {
+        model_dir::open(&args.model, saved, compute)?
+    } else {
+        tracing::warn!(
+            "{} was written before self-contained model directories: loading its dataset `{}` (train it again to drop the need)",
+            args.model.display(),
+            saved.dataset
+        );
+        let data = load_with(&saved.dataset, saved.options.clone(), common)?;
+        let titles = read_titles(&saved.dataset, common)?;
+        model_dir::open_with_data(&args.model, saved, data, titles, compute)?
     };
+    let (saved, data) = (&model.saved, &model.data);
     let list = model_dir::recommend(
-        scorer.as_ref(),
-        &data,
+        model.scorer.as_ref(),
+        data,
         &args.user,
         args.top,
         args.exclude_seen,
-        titles.as_ref(),
+        model.titles.as_ref(),
     )?;
     let mut out = std::io::stdout().lock();
     if args.json {
