@@ -35,6 +35,7 @@ pub mod host_matmul;
 pub mod lanes;
 pub mod memory;
 pub mod model;
+pub mod online;
 mod output;
 mod output_host;
 mod params;

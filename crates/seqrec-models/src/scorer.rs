@@ -65,6 +65,11 @@ impl GruScorer {
         &self.device
     }
 
+    /// The host copy of the output layer (CPU backends).
+    pub(crate) fn host_output(&self) -> Option<&HostLogits> {
+        self.host.as_ref()
+    }
+
     /// Final hidden states after each query's history, `[queries × n]`.
     pub fn states(&self, queries: &[Query<'_>]) -> Tensor<2> {
         let n = self.model.hidden();
