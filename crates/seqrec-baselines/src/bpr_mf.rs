@@ -106,7 +106,16 @@ impl Scorer for BprMf {
                 rest[..n].copy_from_slice(&done[(index - 1) * n..]);
                 continue;
             }
-            let p = &self.users[q.user.index() * k..(q.user.index() + 1) * k];
+            // A user outside the model (an online service's new user) has
+            // zero factors: the ranking is by item bias alone.
+            let zeros;
+            let p = match self.users.get(q.user.index() * k..(q.user.index() + 1) * k) {
+                Some(p) => p,
+                None => {
+                    zeros = vec![0.0; k];
+                    &zeros
+                }
+            };
             score_row(
                 p,
                 &self.items,

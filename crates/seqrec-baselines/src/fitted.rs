@@ -110,7 +110,7 @@ impl FittedBaseline {
                 };
                 let items = model.bias.len();
                 if factors == 0
-                    || model.users.len() % factors != 0
+                    || !model.users.len().is_multiple_of(factors)
                     || model.items.len() != items * factors
                 {
                     return Err(CodecError::Malformed("bpr-mf factor shapes".into()));
@@ -130,7 +130,7 @@ impl FittedBaseline {
                 let items = model.bias.len();
                 if factors == 0
                     || window == 0
-                    || model.users.len() % factors != 0
+                    || !model.users.len().is_multiple_of(factors)
                     || model.items.len() != items * factors
                     || model.context.len() != items * factors
                 {

@@ -86,9 +86,14 @@ impl SeqMf {
         c
     }
 
+    /// A user outside the model (an online service's new user) has zero
+    /// factors: the context is the window's alone.
     fn context_into(&self, user: usize, window: &[ItemId], c: &mut [f32]) {
         let k = self.factors;
-        c.copy_from_slice(&self.users[user * k..(user + 1) * k]);
+        match self.users.get(user * k..(user + 1) * k) {
+            Some(p) => c.copy_from_slice(p),
+            None => c.fill(0.0),
+        }
         let scale = 1.0 / self.window as f32;
         for item in window {
             let y = &self.context[item.index() * k..(item.index() + 1) * k];

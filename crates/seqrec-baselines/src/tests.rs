@@ -353,3 +353,39 @@ fn fitted_state_round_trips_bit_exactly() {
         }
     }
 }
+
+/// A user the factor models were not trained on scores with zero user
+/// factors (BPR-MF: item bias alone), never a panic.
+#[test]
+fn factor_models_score_an_unknown_user_with_zero_factors() {
+    let split = bigger();
+    let mut params = BaselineParams::default();
+    params.bpr_mf.sgd.epochs = 1;
+    params.seq_mf.sgd.epochs = 1;
+    let bpr = params.bpr_mf.fit(&split, 3).unwrap();
+    let history = [ItemId(1), ItemId(2)];
+    let times = [0i64, 1];
+    let stranger = Query {
+        user: UserId(split.users() as u32 + 5),
+        history: &history,
+        times: &times,
+    };
+    let mut row = vec![0.0; bpr.catalogue_size()];
+    bpr.score(&[stranger], &mut row).unwrap();
+    assert_eq!(row, bpr.bias);
+    let seq = params.seq_mf.fit(&split, 3).unwrap();
+    let mut row = vec![0.0; seq.catalogue_size()];
+    seq.score(&[stranger], &mut row).unwrap();
+    let k = seq.factors;
+    let window = SeqMf::window_of(&history, seq.window);
+    let c: Vec<f32> = (0..k)
+        .map(|f| {
+            let sum: f32 = window.iter().map(|j| seq.context[j.index() * k + f]).sum();
+            sum / seq.window as f32
+        })
+        .collect();
+    for (i, &got) in row.iter().enumerate() {
+        let want: f32 = seq.bias[i] + (0..k).map(|f| c[f] * seq.items[i * k + f]).sum::<f32>();
+        assert!((got - want).abs() < 1e-5, "item {i}: {got} vs {want}");
+    }
+}

@@ -10,6 +10,7 @@
 
 use crate::{GruError, GruScorer};
 use burn::tensor::{Tensor, TensorData};
+use seqrec_core::{ItemId, Query, UserId};
 
 /// The user embedding row of one user, or none for a user the model has not seen.
 pub type UserRow = Option<u32>;
@@ -109,6 +110,25 @@ impl GruScorer {
         Ok(())
     }
 
+    /// The state of training user `user` after `history` (the offline
+    /// scorer's path: the same numbers as scoring that history).
+    pub fn state_after(
+        &self,
+        user: UserId,
+        history: &[ItemId],
+        times: &[i64],
+    ) -> Result<Vec<f32>, GruError> {
+        let query = Query {
+            user,
+            history,
+            times,
+        };
+        self.states(&[query])
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(backend)
+    }
+
     /// The user embedding rows of `users` (for callers that hold indices).
     pub fn user_rows(&self, users: &[u32]) -> Vec<UserRow> {
         let known = self.model().users();
@@ -124,7 +144,7 @@ mod tests {
     use super::*;
     use crate::{GruCellConfig, GruModelConfig, UserIntegration};
     use burn::tensor::Device;
-    use seqrec_core::{ItemId, Query, Scorer, SeqRng, UserId};
+    use seqrec_core::{Scorer, SeqRng};
 
     /// Stepping event by event from a zero state gives the scorer's scores
     /// after every prefix of the history, for every variant, on the host

@@ -20,10 +20,10 @@ use crate::{Compute, Method, RunnerError};
 use indicatif::ProgressBar;
 use seqrec_baselines::{BaselineParams, FittedBaseline};
 use seqrec_core::codec::{self, Decoder, Encoder};
-use seqrec_core::{ItemId, Part, Query, Scorer, UserId};
+use seqrec_core::{ItemId, Part, Query, Scorer, UserId, Vocabulary};
 use seqrec_data::{Dataset, DatasetOptions, Titles};
 use seqrec_metrics::{EvalConfig, evaluate};
-use seqrec_models::{Backend, GruParams};
+use seqrec_models::{Backend, GruParams, GruScorer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -196,13 +196,31 @@ pub fn read_saved(dir: &Path) -> Result<SavedModel, RunnerError> {
     Ok(saved)
 }
 
+/// The fitted model of a directory, by kind (the online service steps a
+/// GRU's state itself; everything else goes through [`Scorer`]).
+#[derive(Debug)]
+pub enum ModelScorer {
+    /// Boxed: a GRU scorer (model and device) is far larger than a baseline.
+    Gru(Box<GruScorer>),
+    Baseline(FittedBaseline),
+}
+
+impl ModelScorer {
+    pub fn as_scorer(&self) -> &(dyn Scorer + Send) {
+        match self {
+            ModelScorer::Gru(s) => s.as_ref(),
+            ModelScorer::Baseline(s) => s,
+        }
+    }
+}
+
 /// A model ready to recommend: what `model.toml` says, the data it knows
 /// (vocabularies, histories), titles, and the scorer.
 pub struct LoadedModel {
     pub saved: SavedModel,
     pub data: Dataset,
     pub titles: Option<Titles>,
-    pub scorer: Box<dyn Scorer + Send>,
+    pub scorer: ModelScorer,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -246,7 +264,7 @@ pub fn open(dir: &Path, saved: SavedModel, compute: Compute) -> Result<LoadedMod
         Err(e) => return Err(RunnerError::io(&titles_path, e)),
     };
     check_shape(dir, &saved, &data)?;
-    let scorer: Box<dyn Scorer + Send> = match saved.method {
+    let scorer = match saved.method {
         Method::Baseline(kind) => {
             let path = dir.join(STATE_FILE);
             let bytes = std::fs::read(&path).map_err(|e| RunnerError::io(&path, e))?;
@@ -265,9 +283,9 @@ pub fn open(dir: &Path, saved: SavedModel, compute: Compute) -> Result<LoadedMod
                     ),
                 ));
             }
-            Box::new(fitted)
+            ModelScorer::Baseline(fitted)
         }
-        Method::Gru(_) => load_gru(dir, compute)?,
+        Method::Gru(_) => ModelScorer::Gru(Box::new(load_gru(dir, compute)?)),
     };
     Ok(LoadedModel {
         saved,
@@ -294,10 +312,12 @@ pub fn open_with_data(
     let scorer = match saved.method {
         Method::Baseline(b) => {
             let params = saved.baselines.clone().unwrap_or_default();
-            b.fit(&params, &data.split, saved.seed)
-                .map_err(|e| RunnerError::io(dir, e))?
+            ModelScorer::Baseline(
+                b.fit_state(&params, &data.split, saved.seed)
+                    .map_err(|e| RunnerError::io(dir, e))?,
+            )
         }
-        Method::Gru(_) => load_gru(dir, compute)?,
+        Method::Gru(_) => ModelScorer::Gru(Box::new(load_gru(dir, compute)?)),
     };
     Ok(LoadedModel {
         saved,
@@ -307,11 +327,11 @@ pub fn open_with_data(
     })
 }
 
-fn load_gru(dir: &Path, compute: Compute) -> Result<Box<dyn Scorer + Send>, RunnerError> {
+fn load_gru(dir: &Path, compute: Compute) -> Result<GruScorer, RunnerError> {
     let (scorer, _) =
         seqrec_models::load_scorer(&dir.join(CHECKPOINT_FILE), compute.backend, compute.device)
             .map_err(|e| RunnerError::io(dir, e))?;
-    Ok(Box::new(scorer))
+    Ok(scorer)
 }
 
 /// `data` has the shape the model was trained on.
@@ -379,20 +399,48 @@ pub fn recommend(
             dataset: data.name.clone(),
             message: format!("scoring user `{user}`: {e}"),
         })?;
-    let mut order: Vec<usize> = (0..scores.len())
-        .filter(|&i| !(exclude_seen && history.contains(&ItemId(i as u32))))
-        .collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    Ok(order
+    Ok(top_items(
+        &scores,
+        history,
+        top,
+        exclude_seen,
+        &data.items,
+        titles,
+    ))
+}
+
+/// The `top` items of a score row, best first; equal scores in catalogue
+/// order, so the list is deterministic. With `exclude_seen`, items in
+/// `history` are left out. Items are named by `items` (and `titles`).
+pub fn top_items(
+    scores: &[f32],
+    history: &[ItemId],
+    top: usize,
+    exclude_seen: bool,
+    items: &Vocabulary,
+    titles: Option<&Titles>,
+) -> Vec<Recommendation> {
+    let mut seen = vec![false; scores.len()];
+    if exclude_seen {
+        for item in history {
+            if let Some(s) = seen.get_mut(item.index()) {
+                *s = true;
+            }
+        }
+    }
+    let better = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b));
+    let mut order: Vec<usize> = (0..scores.len()).filter(|&i| !seen[i]).collect();
+    // Only the top need ordering: select them, then sort those.
+    if top < order.len() {
+        order.select_nth_unstable_by(top, better);
+        order.truncate(top);
+    }
+    order.sort_by(better);
+    order
         .into_iter()
-        .take(top)
         .enumerate()
         .map(|(rank, i)| {
-            let item = data
-                .items
-                .label(i)
-                .map(|l| l.into_owned())
-                .unwrap_or_default();
+            let item = items.label(i).map(|l| l.into_owned()).unwrap_or_default();
             Recommendation {
                 rank: rank + 1,
                 title: titles.and_then(|t| t.get(&item).cloned()),
@@ -400,5 +448,5 @@ pub fn recommend(
                 score: scores[i],
             }
         })
-        .collect())
+        .collect()
 }

@@ -129,7 +129,7 @@ pub fn recommend(args: RecommendArgs, common: &Common) -> Result<()> {
     };
     let (saved, data) = (&model.saved, &model.data);
     let list = model_dir::recommend(
-        model.scorer.as_ref(),
+        model.scorer.as_scorer(),
         data,
         &args.user,
         args.top,

@@ -1,0 +1,342 @@
+//! [`OnlineModel`]: per-user state over a loaded model directory.
+
+use seqrec_core::{ItemId, Part, Query, ScoreError, UserId};
+use seqrec_models::GruScorer;
+use seqrec_models::online::UserRow;
+use seqrec_runner::model_dir::{self, LoadedModel, ModelScorer, Recommendation};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// What can go wrong online.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("unknown user `{0}`")]
+    UnknownUser(String),
+    #[error("scoring failed: {0}")]
+    Scoring(String),
+}
+
+impl From<ScoreError> for ServeError {
+    fn from(e: ScoreError) -> Self {
+        ServeError::Scoring(e.to_string())
+    }
+}
+
+impl From<seqrec_models::GruError> for ServeError {
+    fn from(e: seqrec_models::GruError) -> Self {
+        ServeError::Scoring(e.to_string())
+    }
+}
+
+/// Where the users of the model's data start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// After their whole sequence in the data (training, validation and
+    /// test events): what `seqrec recommend` ranks after.
+    WholeHistory,
+    /// After their training events only, so the validation and test events
+    /// can be replayed online (how the state-equals-replay tests run).
+    TrainingHistory,
+}
+
+/// One event: `user` consumed `item` (original ids), at `timestamp` (seconds;
+/// absent: the time of the user's previous event, or 0).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub user: String,
+    pub item: String,
+    pub timestamp: Option<i64>,
+}
+
+impl Event {
+    pub fn new(user: impl Into<String>, item: impl Into<String>, timestamp: Option<i64>) -> Self {
+        Event {
+            user: user.into(),
+            item: item.into(),
+            timestamp,
+        }
+    }
+}
+
+/// What [`OnlineModel::apply`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Events taken (all of them).
+    pub accepted: usize,
+    /// Events whose item the model does not know: kept by the caller's
+    /// store, but they change no state.
+    pub unknown_items: usize,
+}
+
+/// One user's state.
+#[derive(Clone, Debug)]
+struct UserState {
+    /// The user's index in the model's data (`None`: a user created online).
+    index: Option<u32>,
+    history: Vec<ItemId>,
+    times: Vec<i64>,
+    /// GRU: the hidden state after `history` (computed on first use).
+    hidden: Option<Vec<f32>>,
+}
+
+/// Users' states over a loaded model; see the crate documentation.
+#[derive(Debug)]
+pub struct OnlineModel {
+    model: LoadedModel,
+    start: Start,
+    /// Users touched so far (the others are still as in the data), by
+    /// original id: a B-tree, so no hash order decides anything.
+    users: BTreeMap<String, UserState>,
+}
+
+impl OnlineModel {
+    pub fn new(model: LoadedModel, start: Start) -> Self {
+        OnlineModel {
+            model,
+            start,
+            users: BTreeMap::new(),
+        }
+    }
+
+    pub fn model(&self) -> &LoadedModel {
+        &self.model
+    }
+
+    fn gru(&self) -> Option<&GruScorer> {
+        match &self.model.scorer {
+            ModelScorer::Gru(g) => Some(g.as_ref()),
+            ModelScorer::Baseline(_) => None,
+        }
+    }
+
+    /// The state of `user` as the data leaves it (`None`: not in the data).
+    fn initial(&self, user: &str) -> Option<UserState> {
+        let data = &self.model.data;
+        let index = data.users.find(user)?;
+        let id = UserId(index as u32);
+        let split = &data.split;
+        let sequences = split.sequences();
+        let end = match self.start {
+            Start::WholeHistory => sequences.len(id),
+            Start::TrainingHistory => split.range(id, Part::Train).end,
+        };
+        Some(UserState {
+            index: Some(index as u32),
+            history: sequences.items(id)[..end].to_vec(),
+            times: sequences.timestamps(id)[..end].to_vec(),
+            hidden: None,
+        })
+    }
+
+    /// Whether the model knows `user` (from its data or created online).
+    pub fn has_user(&self, user: &str) -> bool {
+        self.users.contains_key(user) || self.model.data.users.find(user).is_some()
+    }
+
+    /// The user's state, created from the data or empty.
+    fn state_mut(&mut self, user: &str) -> &mut UserState {
+        if !self.users.contains_key(user) {
+            let state = self.initial(user).unwrap_or(UserState {
+                index: None,
+                history: Vec::new(),
+                times: Vec::new(),
+                hidden: None,
+            });
+            self.users.insert(user.to_owned(), state);
+        }
+        match self.users.get_mut(user) {
+            Some(state) => state,
+            None => unreachable!("inserted above"),
+        }
+    }
+
+    /// The GRU state of `user` after their history, replayed once.
+    fn ensure_hidden(&mut self, user: &str) -> Result<(), ServeError> {
+        let Some(gru) = self.gru() else {
+            return Ok(());
+        };
+        let n = gru.state_size();
+        let Some(state) = self.users.get(user) else {
+            return Ok(());
+        };
+        if state.hidden.is_some() {
+            return Ok(());
+        }
+        let hidden = match state.index {
+            // A user of the data: their history through the offline scorer's path.
+            Some(index) if !state.history.is_empty() => {
+                gru.state_after(UserId(index), &state.history, &state.times)?
+            }
+            _ => vec![0.0; n],
+        };
+        if let Some(state) = self.users.get_mut(user) {
+            state.hidden = Some(hidden);
+        }
+        Ok(())
+    }
+
+    /// The model's user row for a GRU step.
+    fn user_row(&self, state: &UserState) -> UserRow {
+        match (self.gru(), state.index) {
+            (Some(gru), Some(index)) => gru.user_rows(&[index])[0],
+            _ => None,
+        }
+    }
+
+    /// Applies `events` in order; users not in the model are created.
+    /// Events of different users advance together, in rounds of at most
+    /// one event per user, so each user's events apply in arrival order.
+    pub fn apply(&mut self, events: &[Event]) -> Result<Applied, ServeError> {
+        let mut applied = Applied::default();
+        let mut round: Vec<(String, ItemId, i64)> = Vec::new();
+        for event in events {
+            applied.accepted += 1;
+            self.state_mut(&event.user);
+            let Some(item) = self.model.data.items.find(&event.item) else {
+                applied.unknown_items += 1;
+                continue;
+            };
+            if round.iter().any(|(u, _, _)| *u == event.user) {
+                self.advance(&round)?;
+                round.clear();
+            }
+            let previous = self.users[&event.user].times.last().copied();
+            let time = event.timestamp.or(previous).unwrap_or(0);
+            round.push((event.user.clone(), ItemId(item as u32), time));
+        }
+        self.advance(&round)?;
+        Ok(applied)
+    }
+
+    /// One event each for distinct users: one GRU step for all of them.
+    fn advance(&mut self, round: &[(String, ItemId, i64)]) -> Result<(), ServeError> {
+        if round.is_empty() {
+            return Ok(());
+        }
+        if self.gru().is_some() {
+            for (user, _, _) in round {
+                self.ensure_hidden(user)?;
+            }
+            let mut states = Vec::new();
+            let mut rows = Vec::with_capacity(round.len());
+            let mut items = Vec::with_capacity(round.len());
+            for (user, item, _) in round {
+                let state = &self.users[user];
+                states.extend_from_slice(state.hidden.as_deref().unwrap_or_default());
+                rows.push(self.user_row(state));
+                items.push(item.0);
+            }
+            let next = match self.gru() {
+                Some(gru) => gru.advance(&states, &rows, &items)?,
+                None => unreachable!("checked above"),
+            };
+            let n = next.len() / round.len();
+            for ((user, _, _), hidden) in round.iter().zip(next.chunks_exact(n)) {
+                if let Some(state) = self.users.get_mut(user) {
+                    state.hidden = Some(hidden.to_vec());
+                }
+            }
+        }
+        for (user, item, time) in round {
+            if let Some(state) = self.users.get_mut(user) {
+                state.history.push(*item);
+                state.times.push(*time);
+            }
+        }
+        Ok(())
+    }
+
+    /// The catalogue's scores for `user` now.
+    pub fn scores(&mut self, user: &str) -> Result<Vec<f32>, ServeError> {
+        if !self.has_user(user) {
+            return Err(ServeError::UnknownUser(user.to_owned()));
+        }
+        self.state_mut(user);
+        self.ensure_hidden(user)?;
+        let state = &self.users[user];
+        let scorer = self.model.scorer.as_scorer();
+        let mut scores = vec![0.0f32; scorer.catalogue_size()];
+        match (self.gru(), &state.hidden) {
+            (Some(gru), Some(hidden)) => gru.scores_from_states(hidden, &mut scores)?,
+            _ => {
+                // A user created online has no row: beyond the data's users.
+                let id = UserId(state.index.unwrap_or(u32::MAX));
+                let query = Query {
+                    user: id,
+                    history: &state.history,
+                    times: &state.times,
+                };
+                scorer.score(&[query], &mut scores)?;
+            }
+        }
+        Ok(scores)
+    }
+
+    /// The `k` best items for `user` now (unknown user: an error).
+    pub fn recommend(
+        &mut self,
+        user: &str,
+        k: usize,
+        exclude_seen: bool,
+    ) -> Result<Vec<Recommendation>, ServeError> {
+        let scores = self.scores(user)?;
+        let history = &self.users[user].history;
+        Ok(model_dir::top_items(
+            &scores,
+            history,
+            k,
+            exclude_seen,
+            &self.model.data.items,
+            self.model.titles.as_ref(),
+        ))
+    }
+
+    /// The `k` best items after an anonymous sequence of original item ids
+    /// (unknown ones are skipped); nothing is stored.
+    pub fn recommend_anonymous(
+        &self,
+        items: &[String],
+        k: usize,
+    ) -> Result<Vec<Recommendation>, ServeError> {
+        let history: Vec<ItemId> = items
+            .iter()
+            .filter_map(|i| self.model.data.items.find(i))
+            .map(|i| ItemId(i as u32))
+            .collect();
+        let times = vec![0i64; history.len()];
+        let scorer = self.model.scorer.as_scorer();
+        let mut scores = vec![0.0f32; scorer.catalogue_size()];
+        match self.gru() {
+            Some(gru) => {
+                let mut hidden = vec![0.0f32; gru.state_size()];
+                for item in &history {
+                    hidden = gru.advance(&hidden, &[None], &[item.0])?;
+                }
+                gru.scores_from_states(&hidden, &mut scores)?;
+            }
+            None => {
+                let query = Query {
+                    user: UserId(u32::MAX),
+                    history: &history,
+                    times: &times,
+                };
+                scorer.score(&[query], &mut scores)?;
+            }
+        }
+        Ok(model_dir::top_items(
+            &scores,
+            &history,
+            k,
+            false,
+            &self.model.data.items,
+            self.model.titles.as_ref(),
+        ))
+    }
+
+    /// Forgets what happened online to `user`: back to the data's state
+    /// (or gone, for a user created online). Returns whether there was
+    /// anything to forget.
+    pub fn remove_user(&mut self, user: &str) -> bool {
+        self.users.remove(user).is_some()
+    }
+}
