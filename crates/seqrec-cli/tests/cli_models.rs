@@ -54,6 +54,27 @@ fn recommend(model: &Path, root: &Path, cache: &Path) -> std::process::Output {
     )
 }
 
+/// `seqrec train` of `method` on the data root's ml-10m into `out`.
+fn train(root: &Path, cache: &Path, method: &str, config: Option<&Path>, out: &Path) {
+    let (root, out) = (root.to_string_lossy(), out.to_string_lossy());
+    let mut args = vec![
+        "--data-dir",
+        &root,
+        "train",
+        "--dataset",
+        "ml-10m",
+        "--method",
+        method,
+        "--out",
+        &out,
+    ];
+    let config = config.map(|c| c.to_string_lossy().into_owned());
+    if let Some(config) = &config {
+        args.extend(["--config", config]);
+    }
+    assert_ok(&seqrec(&args, cache));
+}
+
 fn list_of(out: &std::process::Output) -> serde_json::Value {
     assert_ok(out);
     serde_json::from_slice(&out.stdout).expect("json")
@@ -72,23 +93,7 @@ fn models_recommend_without_the_dataset_and_old_directories_still_load() {
     .expect("write");
     for method in ["gru", "item-knn", "seq-mf"] {
         let model = dir.path().join(method);
-        let trained = seqrec(
-            &[
-                "--data-dir",
-                &root.to_string_lossy(),
-                "train",
-                "--dataset",
-                "ml-10m",
-                "--method",
-                method,
-                "--config",
-                &config.to_string_lossy(),
-                "--out",
-                &model.to_string_lossy(),
-            ],
-            &cache,
-        );
-        assert_ok(&trained);
+        train(&root, &cache, method, Some(&config), &model);
         for file in ["model.toml", "data.snapshot", "titles.json"] {
             assert!(model.join(file).exists(), "{method}: no {file}");
         }
@@ -122,21 +127,7 @@ fn models_recommend_without_the_dataset_and_old_directories_still_load() {
     }
     // A damaged snapshot is an error naming the file, not a panic.
     let model = dir.path().join("broken");
-    let trained = seqrec(
-        &[
-            "--data-dir",
-            &root.to_string_lossy(),
-            "train",
-            "--dataset",
-            "ml-10m",
-            "--method",
-            "pop",
-            "--out",
-            &model.to_string_lossy(),
-        ],
-        &cache,
-    );
-    assert_ok(&trained);
+    train(&root, &cache, "pop", None, &model);
     let state = model.join("baseline.state");
     let good_state = std::fs::read(&state).expect("state");
     std::fs::write(&state, b"not a state").expect("write");
