@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_fails_with, assert_ok, json_of, seqrec};
+use common::{assert_fails_with, assert_ok, generate_ml10m, json_of, seqrec};
 
 #[test]
 fn stats_json_has_the_documented_keys() {
@@ -45,25 +45,7 @@ fn stats_json_has_the_documented_keys() {
 #[test]
 fn generate_then_stats_then_export() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("ml-10M100K/ratings.dat");
-    let out = seqrec(
-        &[
-            "data",
-            "generate",
-            "--preset",
-            "synthetic-movielens",
-            "--format",
-            "movielens-dat",
-            "--users",
-            "100",
-            "--events",
-            "5000",
-            "--out",
-            file.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
-    assert_ok(&out);
+    generate_ml10m(dir.path(), 100, 5000, dir.path());
     let data_dir = dir.path().to_str().unwrap();
     let out = seqrec(
         &[

@@ -4,31 +4,14 @@
 
 mod common;
 
-use common::{assert_fails_with, assert_ok, seqrec};
+use common::{assert_fails_with, assert_ok, generate_ml10m, seqrec};
 use std::path::Path;
 
 /// An ML-10M-shaped data root: generated ratings and a titles file.
 fn write_data_root(root: &Path, cache: &Path) {
     let dir = root.join("ml-10M100K");
     std::fs::create_dir_all(&dir).expect("data dir");
-    let out = seqrec(
-        &[
-            "data",
-            "generate",
-            "--preset",
-            "synthetic-movielens",
-            "--format",
-            "movielens-dat",
-            "--users",
-            "60",
-            "--events",
-            "3000",
-            "--out",
-            &dir.join("ratings.dat").to_string_lossy(),
-        ],
-        cache,
-    );
-    assert_ok(&out);
+    generate_ml10m(root, 60, 3000, cache);
     let titles: String = (1..=12000)
         .map(|i| format!("{i}::Film number {i} (1999)::Drama\n"))
         .collect();

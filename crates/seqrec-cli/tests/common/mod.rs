@@ -46,3 +46,28 @@ pub fn assert_fails_with(out: &Output, needle: &str) {
     );
     assert_eq!(out.status.code(), Some(1), "{err}");
 }
+
+/// Generates an ML-10M-shaped `ratings.dat` (synthetic-movielens preset)
+/// under `root/ml-10M100K/`, so `--data-dir root --dataset ml-10m` reads it.
+pub fn generate_ml10m(root: &Path, users: usize, events: usize, cache: &Path) {
+    let file = root.join("ml-10M100K/ratings.dat");
+    let (users, events) = (users.to_string(), events.to_string());
+    let out = seqrec(
+        &[
+            "data",
+            "generate",
+            "--preset",
+            "synthetic-movielens",
+            "--format",
+            "movielens-dat",
+            "--users",
+            &users,
+            "--events",
+            &events,
+            "--out",
+            &file.to_string_lossy(),
+        ],
+        cache,
+    );
+    assert_ok(&out);
+}
