@@ -12,6 +12,13 @@ pub(crate) fn mask(
     rng: &mut SeqRng,
     device: &Device,
 ) -> Tensor<2> {
+    let values = mask_values(rows, cols, keep, rng);
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+/// The values of [`mask`], row-major, for the host training path: the
+/// same draws, so both paths see the same masks.
+pub(crate) fn mask_values(rows: usize, cols: usize, keep: f64, rng: &mut SeqRng) -> Vec<f32> {
     let value = (1.0 / keep) as f32;
     // 32 random bits per entry: two entries per draw.
     let threshold = (keep * 4_294_967_296.0) as u64;
@@ -25,7 +32,7 @@ pub(crate) fn mask(
             }
         }
     }
-    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+    values
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! Matrix products on host slices for the CPU paths (the output layer of
-//! training and scoring): the `gemm` crate, single-threaded per call (the
-//! callers split the work into blocks on rayon themselves, so results do
-//! not depend on the thread count). `gemm` picks its AVX-512 kernels at run
+//! training and scoring, the recurrence of training): the `gemm` crate,
+//! either single-threaded per call ([`matmul`]; the output layer splits its
+//! work into blocks on rayon itself) or spread over rayon's threads by gemm
+//! ([`matmul_parallel`]; gemm's split never changes the order in which one
+//! element's products are summed, so results do not depend on the thread
+//! count either, which a test below checks). `gemm` picks its AVX-512 kernels at run
 //! time where the CPU has them (the `x86-v4` feature), which matrixmultiply
 //! lacks: `benches/matmul_shapes.rs` compares the two.
 //!
@@ -90,12 +93,33 @@ impl<'a> MatRef<'a> {
 }
 
 /// `c` (row-major `a.rows × b.cols`) = `a · b`, or `c + a · b` with
-/// `accumulate`.
+/// `accumulate`, on the calling thread.
 pub fn matmul(
     c: &mut [f32],
     a: MatRef<'_>,
     b: MatRef<'_>,
     accumulate: bool,
+) -> Result<(), GruError> {
+    product(c, a, b, accumulate, gemm::Parallelism::None)
+}
+
+/// [`matmul`] spread over the current rayon pool's threads (gemm keeps
+/// small products on one thread).
+pub fn matmul_parallel(
+    c: &mut [f32],
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    accumulate: bool,
+) -> Result<(), GruError> {
+    product(c, a, b, accumulate, gemm::Parallelism::Rayon(0))
+}
+
+fn product(
+    c: &mut [f32],
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
 ) -> Result<(), GruError> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if b.rows != k || c.len() != m * n {
@@ -141,7 +165,7 @@ pub fn matmul(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
     Ok(())
@@ -169,6 +193,42 @@ mod tests {
         let mut d = [0.0; 2];
         matmul(&mut d, b.t(), col, false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d, [10.0, 11.0]);
+    }
+
+    /// The same product on 1 and 3 threads, bit for bit, with shapes of the
+    /// recurrence (thin per-step products and long-K weight gradients).
+    #[test]
+    fn parallel_products_do_not_depend_on_the_thread_count() {
+        let mut rng = seqrec_core::SeqRng::new(5);
+        for (m, k, n) in [(7, 300, 530), (530, 64, 300), (300, 1100, 90)] {
+            let a: Vec<f32> = (0..m * k).map(|_| rng.next_f64() as f32 - 0.5).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rng.next_f64() as f32 - 0.5).collect();
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let mut c = vec![0.0f32; m * n];
+                pool.install(|| {
+                    let a = MatRef::row_major(&a, m, k).unwrap_or_else(|e| panic!("{e}"));
+                    let b = MatRef::row_major(&b, k, n).unwrap_or_else(|e| panic!("{e}"));
+                    matmul_parallel(&mut c, a, b, false).unwrap_or_else(|e| panic!("{e}"));
+                });
+                c
+            };
+            let one = run(1);
+            assert_eq!(one, run(3), "{m} × {k} × {n}");
+            let mut single = vec![0.0f32; m * n];
+            let a = MatRef::row_major(&a, m, k).unwrap_or_else(|e| panic!("{e}"));
+            let b = MatRef::row_major(&b, k, n).unwrap_or_else(|e| panic!("{e}"));
+            matmul(&mut single, a, b, false).unwrap_or_else(|e| panic!("{e}"));
+            let worst = one
+                .iter()
+                .zip(&single)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "{m} × {k} × {n}: {worst}");
+        }
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod online;
 mod output;
 mod output_host;
 mod params;
+mod recurrence_host;
 mod scorer;
 pub mod training;
 

@@ -18,8 +18,9 @@ use seqrec_metrics::{EvalConfig, evaluate};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
-use window::WindowTrainer;
+use window::{WindowPath, WindowTrainer};
 
+mod host_window;
 mod options;
 mod resume;
 mod window;
@@ -178,7 +179,7 @@ fn train(
         device: &device,
         inner: &inner,
         chunk_rows: params.chunk_rows(items),
-        host_output: options.backend.is_cpu(),
+        path: WindowPath::of(options.backend, params),
     };
     let mut stopped_early = false;
     let mut epochs_this_call = 0;

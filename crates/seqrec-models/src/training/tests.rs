@@ -124,13 +124,13 @@ fn window_gradient_matches_finite_differences_for_every_variant() {
                 .with_temperature(0.5),
         );
         let model = config.init(&device, &mut SeqRng::new(11));
-        for host_output in [false, true] {
+        for path in [WindowPath::Device, WindowPath::HostOutput] {
             let trainer = WindowTrainer {
                 params: &params,
                 device: &device,
                 inner: &inner,
                 chunk_rows: 2, // Several chunks, so the chunking is checked too.
-                host_output,
+                path,
             };
             for w in &windows {
                 let h = Tensor::<2>::zeros([2, 3], &device);
@@ -215,7 +215,7 @@ fn dropout_masks_change_with_the_rng_and_padding_gets_no_loss() {
         device: &device,
         inner: &inner,
         chunk_rows: 8,
-        host_output: true,
+        path: WindowPath::Host,
     };
     let (_, _, loss) = trainer
         .gradients(
@@ -237,7 +237,7 @@ fn dropout_masks_change_with_the_rng_and_padding_gets_no_loss() {
         device: &device,
         inner: &inner,
         chunk_rows: 8,
-        host_output: false,
+        path: WindowPath::Device,
     };
     let run = |seed| {
         let (_, _, l) = trainer
@@ -252,4 +252,119 @@ fn dropout_masks_change_with_the_rng_and_padding_gets_no_loss() {
     };
     assert_eq!(run(1), run(1));
     assert_ne!(run(1), run(2));
+}
+
+/// Every parameter's id and rank.
+struct ParamIds(Vec<(burn::module::ParamId, usize)>);
+
+impl burn::module::ModuleVisitor for ParamIds {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push((param.id, D));
+    }
+}
+
+fn gradient_values(grads: &burn::optim::GradientsParams, id: burn::module::ParamId, rank: usize) -> Option<Vec<f32>> {
+    match rank {
+        1 => grads.get::<1>(id).map(floats),
+        _ => grads.get::<2>(id).map(floats),
+    }
+}
+
+/// The host path (hand-written backward through the recurrence) equals
+/// the burn path: loss, carried state and the gradient of every parameter,
+/// for every variant, with dropout, lane resets, a carried-in state, and
+/// the L2 term on user rows and (as an option) on user-side weights.
+#[test]
+fn host_window_equals_the_burn_path_for_every_variant() {
+    let inner = Device::flex();
+    let device = inner.clone().autodiff();
+    let seqs: Vec<Vec<ItemId>> = (0..6usize)
+        .map(|u| {
+            (0..4 + 2 * u)
+                .map(|k| ItemId(((u * 7 + k * 3) % 9) as u32))
+                .collect()
+        })
+        .collect();
+    let input: Vec<(u32, &[ItemId])> = seqs
+        .iter()
+        .enumerate()
+        .map(|(u, s)| (u as u32, &s[..]))
+        .collect();
+    let windows: Vec<Window> = LaneSchedule::new(input, 3, 4, LaneSwitch::Step).collect();
+    assert!(
+        windows.iter().take(3).any(|w| w.reset.iter().skip(3).any(|&r| r)),
+        "the windows checked include a mid-window lane reset"
+    );
+    let n = 5;
+    for variant in GruVariant::ALL {
+        for user_l2_weights in [false, true] {
+            let params = GruParams {
+                hidden: n,
+                lanes: 3,
+                window: 4,
+                init_range: 0.5,
+                attention_init_range: 0.5,
+                user_l2: 0.05,
+                user_l2_weights,
+                ..GruParams::default()
+            };
+            let model = GruModelConfig::new(
+                9,
+                6,
+                GruCellConfig::new(n)
+                    .with_integration(variant.integration())
+                    .with_init_range(0.5)
+                    .with_attention_init_range(0.5),
+            )
+            .init(&device, &mut SeqRng::new(21));
+            let mut ids = ParamIds(Vec::new());
+            model.visit(&mut ids);
+            let trainer = |path| WindowTrainer {
+                params: &params,
+                device: &device,
+                inner: &inner,
+                chunk_rows: 4,
+                path,
+            };
+            let values: Vec<f32> = (0..3 * n).map(|i| ((i * 37 % 11) as f32 - 5.0) / 6.0).collect();
+            let mut h = Tensor::<2>::from_data(TensorData::new(values, [3, n]), &device);
+            for (index, w) in windows.iter().take(3).enumerate() {
+                let what = format!("{variant:?} (weights L2 {user_l2_weights}) window {index}");
+                let (burn_grads, burn_h, burn_loss) = trainer(WindowPath::HostOutput)
+                    .gradients(&model, w, h.clone(), &mut SeqRng::new(5))
+                    .unwrap();
+                let (host_grads, host_h, host_loss) = trainer(WindowPath::Host)
+                    .gradients(&model, w, h.clone(), &mut SeqRng::new(5))
+                    .unwrap();
+                let (a, b) = (burn_loss.into_scalar::<f32>(), host_loss.into_scalar::<f32>());
+                assert!((a - b).abs() <= 1e-5 * a.abs(), "{what}: loss {b} vs {a}");
+                let (a, b) = (floats(burn_h.clone()), floats(host_h));
+                for (x, y) in a.iter().zip(&b) {
+                    assert!((x - y).abs() <= 1e-5, "{what}: state {y} vs {x}");
+                }
+                for (k, &(id, rank)) in ids.0.iter().enumerate() {
+                    let want = gradient_values(&burn_grads, id, rank);
+                    let got = gradient_values(&host_grads, id, rank);
+                    let (want, got) = match (want, got) {
+                        (Some(a), Some(b)) => (a, b),
+                        (None, None) => continue,
+                        // A gradient only one path registers must be zero.
+                        (Some(a), None) | (None, Some(a)) => {
+                            assert!(a.iter().all(|&x| x == 0.0), "{what}: parameter {k} only on one path");
+                            continue;
+                        }
+                    };
+                    assert_eq!(want.len(), got.len(), "{what}: parameter {k}");
+                    let scale = want.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
+                    for (i, (x, y)) in want.iter().zip(&got).enumerate() {
+                        assert!(
+                            (x - y).abs() <= 2e-5 * scale,
+                            "{what}: parameter {k} [{i}]: host {y} vs burn {x}"
+                        );
+                    }
+                }
+                h = burn_h;
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! One truncated-BPTT window: forward through the recurrence, the output
 //! layer's loss and backward by hand (chunked), autodiff for the recurrence
-//! through the surrogate Σ h ⊙ ∂L/∂h, the L2 term, clipping and Adam.
+//! through the surrogate Σ h ⊙ ∂L/∂h, the L2 term, clipping and Adam. The
+//! CPU backends do the whole window on the host instead (`host_window.rs`).
 
 use crate::clip::clip_global_norm;
 use crate::lanes::Window;
@@ -18,18 +19,42 @@ pub(super) struct StepOutcome {
     pub(super) grad_norm: f64,
 }
 
+/// Where a window's gradients are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WindowPath {
+    /// burn's autodiff through the recurrence, the output layer on the
+    /// device (the GPU backends).
+    Device,
+    /// burn's autodiff through the recurrence, the output layer on the
+    /// host: fused and parallel.
+    HostOutput,
+    /// Everything on the host with hand-written backward passes (the CPU
+    /// backends, except the rectified cell's soft threshold).
+    Host,
+}
+
+impl WindowPath {
+    /// The fastest path that computes the model `params` describe on `backend`.
+    pub(super) fn of(backend: crate::Backend, params: &GruParams) -> WindowPath {
+        match (backend.is_cpu(), params.threshold) {
+            (false, _) => WindowPath::Device,
+            (true, crate::Threshold::Hard) => WindowPath::Host,
+            (true, crate::Threshold::Soft) => WindowPath::HostOutput,
+        }
+    }
+}
+
 /// One training window: forward, hand-written output backward, autodiff
-/// through the recurrence, clipping, Adam.
+/// through the recurrence (or all of it by hand on the host), clipping, Adam.
 pub(super) struct WindowTrainer<'a> {
     pub(super) params: &'a GruParams,
     pub(super) device: &'a Device,
     pub(super) inner: &'a Device,
     pub(super) chunk_rows: usize,
-    /// Compute the output layer on the host (CPU backends): fused and parallel.
-    pub(super) host_output: bool,
+    pub(super) path: WindowPath,
 }
 
-fn backend_error(e: impl std::fmt::Debug) -> GruError {
+pub(super) fn backend_error(e: impl std::fmt::Debug) -> GruError {
     GruError::Backend(format!("{e:?}"))
 }
 
@@ -63,6 +88,9 @@ impl WindowTrainer<'_> {
         h: Tensor<2>,
         rng: &mut SeqRng,
     ) -> Result<(GradientsParams, Tensor<2>, Tensor<1>), GruError> {
+        if self.path == WindowPath::Host {
+            return self.host_gradients(model, w, h, rng);
+        }
         let p = self.params;
         let (lanes, steps, n) = (w.lanes, w.steps, p.hidden);
         let device = self.device;
@@ -113,7 +141,7 @@ impl WindowTrainer<'_> {
             None => Tensor::zeros([items], self.inner),
         };
         let scale = 1.0 / active.len() as f64;
-        let out = if self.host_output {
+        let out = if self.path == WindowPath::HostOutput {
             let inner = self.inner;
             let bias: Vec<f32> = bias
                 .into_data()
