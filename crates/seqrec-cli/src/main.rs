@@ -48,6 +48,9 @@ enum Command {
     /// GRU training speed over a fixed number of windows and evaluation
     /// speed on a sample of users (one JSON line per method).
     Throughput(commands::throughput::ThroughputArgs),
+    /// Serve a model directory over HTTP: per-user state that advances
+    /// with each event, durable events, recommendations (JSON API).
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Runs the command; a failure is printed as one message (the error and
@@ -87,6 +90,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Reproduce(args) => commands::reproduce::reproduce(args, &common),
         Command::Devices(args) => commands::devices::run(args),
         Command::Throughput(args) => commands::throughput::run(args, &common),
+        Command::Serve(args) => commands::serve::run(args),
     }
 }
 

@@ -54,6 +54,13 @@ pub fn global_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
 /// `max_norm`; returns the norm before clipping.
 pub fn clip_global_norm<M: Module>(module: &M, grads: &mut GradientsParams, max_norm: f64) -> f64 {
     let norm = global_norm(module, grads);
+    clip_to_norm(module, grads, norm, max_norm);
+    norm
+}
+
+/// [`clip_global_norm`] with the global norm already known (the host
+/// training path sums the squares while it builds the gradients).
+pub fn clip_to_norm<M: Module>(module: &M, grads: &mut GradientsParams, norm: f64, max_norm: f64) {
     if norm > max_norm && norm.is_finite() {
         let mut visitor = Scale {
             grads,
@@ -62,7 +69,6 @@ pub fn clip_global_norm<M: Module>(module: &M, grads: &mut GradientsParams, max_
         };
         module.visit(&mut visitor);
     }
-    norm
 }
 
 #[cfg(test)]

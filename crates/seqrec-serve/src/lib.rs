@@ -3,10 +3,16 @@
 //! one cell step, a baseline's history), so a recommendation after each
 //! event costs one step and one scoring pass, not a replay.
 //!
-//! [`OnlineModel`] is the service's core, independent of any transport:
-//! apply events, ask for a user's top items, or for the top items after an
-//! anonymous sequence. Its results equal the offline scorer's at the same
-//! position of a user's sequence (tested on real data for every method).
+//! Layers, bottom to top:
+//! - [`OnlineModel`] (`online.rs`), the core, independent of any transport:
+//!   apply events, ask for a user's top items, or for the top items after
+//!   an anonymous sequence. Its results equal the offline scorer's at the
+//!   same position of a user's sequence (tested on real data for every
+//!   method).
+//! - [`EventStore`] (`store.rs`): the durable event log (redb).
+//! - [`Service`] (`service.rs`): model + store + the committer thread that
+//!   commits events in groups before applying them in arrival order.
+//! - [`http`]: the HTTP API on axum; [`metrics`]: its Prometheus metrics.
 //!
 //! ```no_run
 //! use seqrec_serve::{Event, OnlineModel, Start};
@@ -19,6 +25,52 @@
 //! # Ok(()) }
 //! ```
 
+pub mod http;
+pub mod metrics;
 mod online;
+mod service;
+mod store;
+#[doc(hidden)]
+pub mod testing;
 
+pub use http::{Access, App};
 pub use online::{Applied, Event, OnlineModel, ServeError, Start};
+pub use service::{Reloaded, Service, ServiceError};
+pub use store::{EventStore, StoreError};
+
+use seqrec_models::Backend;
+use seqrec_runner::Compute;
+use seqrec_runner::model_dir::{self, LoadedModel};
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Loads a self-contained model directory for serving (GRUs score on the
+/// CPU backend `flex`).
+pub fn load_model(dir: &Path) -> Result<LoadedModel, ServiceError> {
+    let saved = model_dir::read_saved(dir).map_err(|e| ServiceError::Load(e.to_string()))?;
+    if !model_dir::is_self_contained(&saved) {
+        return Err(ServiceError::Load(format!(
+            "{}: written by an older seqrec (format {}), it needs its dataset to load; serve needs a self-contained model: train it again with `seqrec train`",
+            dir.display(),
+            saved.format
+        )));
+    }
+    model_dir::open(dir, saved, Compute::on(Backend::Flex))
+        .map_err(|e| ServiceError::Load(e.to_string()))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves; then stops taking
+/// connections, finishes the requests in flight, and waits until every
+/// accepted write is durable and applied.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let result = axum::serve(listener, http::router(Arc::clone(&app)))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    app.service.shutdown();
+    result
+}

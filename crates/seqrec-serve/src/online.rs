@@ -128,6 +128,17 @@ impl OnlineModel {
         })
     }
 
+    /// Whether the model's catalogue has `item` (an original id).
+    pub fn knows_item(&self, item: &str) -> bool {
+        self.model.data.items.find(item).is_some()
+    }
+
+    /// Users known: the data's and those created online.
+    pub fn user_count(&self) -> usize {
+        let data = &self.model.data.users;
+        data.len() + self.users.keys().filter(|u| data.find(u).is_none()).count()
+    }
+
     /// Whether the model knows `user` (from its data or created online).
     pub fn has_user(&self, user: &str) -> bool {
         self.users.contains_key(user) || self.model.data.users.find(user).is_some()

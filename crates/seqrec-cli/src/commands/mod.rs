@@ -4,6 +4,7 @@ pub mod data;
 pub mod devices;
 pub mod evaluate;
 pub mod reproduce;
+pub mod serve;
 pub mod throughput;
 pub mod train;
 

@@ -2,13 +2,13 @@
 //! to the step before; every weight gradient afterwards as one product
 //! over all lane-steps.
 
+use super::GradientSink;
 use super::{Activations, HostCell, Matrix, part};
 use crate::GruError;
 use crate::cell::{GruCell, UserIntegration};
 use crate::host_matmul::{MatRef, matmul_parallel};
 use burn::module::Param;
-use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Tensor;
 
 /// The gradients of one window's recurrence, arranged as [`HostCell`]'s
 /// weights are.
@@ -35,7 +35,12 @@ pub(crate) struct CellGradients {
 /// of `b` `[rows × _]`: one product over all lane-steps.
 fn weight_gradient(a: &Matrix, b: &Matrix, first: usize, q: usize) -> Result<Matrix, GruError> {
     let mut out = Matrix::zeros(a.cols, q);
-    matmul_parallel(&mut out.data, a.view()?.t(), b.view()?.columns(first, q)?, false)?;
+    matmul_parallel(
+        &mut out.data,
+        a.view()?.t(),
+        b.view()?.columns(first, q)?,
+        false,
+    )?;
     Ok(out)
 }
 
@@ -235,19 +240,17 @@ impl CellGradients {
         self,
         cell: &GruCell,
         user_weights_l2: Option<f32>,
-        grads: &mut GradientsParams,
-        device: &Device,
+        grads: &mut GradientSink<'_>,
     ) -> Result<(), GruError> {
         let n = cell.settings.hidden;
         let l = super::Layout::of(cell.settings.integration, n);
-        let put = |grads: &mut GradientsParams, param: &Param<Tensor<2>>, m: Matrix| {
-            let t = Tensor::<2>::from_data(TensorData::new(m.data, [m.rows, m.cols]), device);
-            grads.register(param.id, t);
+        let put = |grads: &mut GradientSink<'_>, param: &Param<Tensor<2>>, m: Matrix| {
+            let shape = [m.rows, m.cols];
+            grads.put(param, m.data, shape);
         };
-        let put_bias = |grads: &mut GradientsParams, layer: &burn::nn::Linear, b: &[f32]| {
+        let put_bias = |grads: &mut GradientSink<'_>, layer: &burn::nn::Linear, b: &[f32]| {
             if let Some(bias) = &layer.bias {
-                let t = Tensor::<1>::from_data(TensorData::new(b.to_vec(), [b.len()]), device);
-                grads.register(bias.id, t);
+                grads.put(bias, b.to_vec(), [b.len()]);
             }
         };
         let gate_bias = &self.bias[l.gate..l.gate + 2 * n];
@@ -278,7 +281,10 @@ impl CellGradients {
                 Some((u.column_block(0, 2 * n), u.column_block(2 * n, n)))
             }
         };
-        let l2_of = |param: &Param<Tensor<2>>, first: usize, count: usize| -> Result<Option<Matrix>, GruError> {
+        let l2_of = |param: &Param<Tensor<2>>,
+                     first: usize,
+                     count: usize|
+         -> Result<Option<Matrix>, GruError> {
             match user_weights_l2 {
                 Some(l2) => {
                     let mut m = Matrix::of(param.val())?.row_block(first, count);

@@ -17,8 +17,10 @@
 use crate::GruError;
 use crate::cell::{GruCell, UserIntegration};
 use crate::host_matmul::MatRef;
+use burn::module::{Param, ParamId};
 use burn::nn::Linear;
-use burn::tensor::Tensor;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor, TensorData};
 
 mod backward;
 mod forward;
@@ -110,6 +112,53 @@ impl Matrix {
             cols,
         }
     }
+}
+
+/// Gradients on their way to the optimiser: registered by parameter id as
+/// tensors on `device`, with the sum of their squares kept, so the global
+/// norm needs no second pass over the tensors.
+pub(crate) struct GradientSink<'a> {
+    pub grads: GradientsParams,
+    square_sum: f64,
+    device: &'a Device,
+}
+
+impl<'a> GradientSink<'a> {
+    pub fn new(device: &'a Device) -> Self {
+        GradientSink {
+            grads: GradientsParams::new(),
+            square_sum: 0.0,
+            device,
+        }
+    }
+
+    /// Registers `data` (row-major, `shape`) as `param`'s gradient.
+    pub fn put<const D: usize>(
+        &mut self,
+        param: &Param<Tensor<D>>,
+        data: Vec<f32>,
+        shape: [usize; D],
+    ) {
+        self.square_sum += squares(&data);
+        let t = Tensor::<D>::from_data(TensorData::new(data, shape), self.device);
+        self.grads.register(param.id, t);
+    }
+
+    /// Registers `tensor`, whose values are `values` (in any order).
+    pub fn put_tensor<const D: usize>(&mut self, id: ParamId, tensor: Tensor<D>, values: &[f32]) {
+        self.square_sum += squares(values);
+        self.grads.register(id, tensor);
+    }
+
+    /// The gradients and their global L2 norm.
+    pub fn finish(self) -> (GradientsParams, f64) {
+        (self.grads, self.square_sum.sqrt())
+    }
+}
+
+/// Σ x² in f64.
+fn squares(values: &[f32]) -> f64 {
+    values.iter().map(|&x| f64::from(x) * f64::from(x)).sum()
 }
 
 /// The values of a bias (zeros for a layer without one; every layer the
@@ -254,10 +303,8 @@ impl HostCell {
             UserIntegration::None => {}
             UserIntegration::Linear => {
                 let candidate_user = weight_of(needed(&cell.candidate_user)?)?;
-                host.input_user = Some(Matrix::hcat(&[
-                    &gates.row_block(2 * n, n),
-                    &candidate_user,
-                ]));
+                host.input_user =
+                    Some(Matrix::hcat(&[&gates.row_block(2 * n, n), &candidate_user]));
             }
             UserIntegration::Rectified => {
                 let thresholds = needed(&cell.thresholds)?;

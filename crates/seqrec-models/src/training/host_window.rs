@@ -8,7 +8,7 @@ use super::window::{WindowTrainer, backend_error};
 use crate::lanes::Window;
 use crate::model::{GruModel, index_tensor};
 use crate::output_host::softmax_cross_entropy_host;
-use crate::recurrence_host::{HostCell, Matrix};
+use crate::recurrence_host::{GradientSink, HostCell, Matrix};
 use crate::{GruError, dropout};
 use burn::module::Param;
 use burn::optim::GradientsParams;
@@ -48,14 +48,15 @@ fn host_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, GruError> {
 }
 
 impl WindowTrainer<'_> {
-    /// [`WindowTrainer::gradients`] on the host.
+    /// [`WindowTrainer::gradients`] on the host, with the gradients'
+    /// global norm.
     pub(super) fn host_gradients(
         &self,
         model: &GruModel,
         w: &Window,
         h: Tensor<2>,
         rng: &mut SeqRng,
-    ) -> Result<(GradientsParams, Tensor<2>, Tensor<1>), GruError> {
+    ) -> Result<(GradientsParams, Tensor<2>, Tensor<1>, f64), GruError> {
         let p = self.params;
         let (lanes, steps, n) = (w.lanes, w.steps, p.hidden);
         let rows = lanes * steps;
@@ -64,7 +65,8 @@ impl WindowTrainer<'_> {
 
         // The window's embeddings, with dropout drawn as the burn path draws it.
         let mut e_i = rows_of(&model.item_embedding, &w.inputs, inner)?;
-        let item_mask = (p.item_keep < 1.0).then(|| dropout::mask_values(rows, n, p.item_keep, rng));
+        let item_mask =
+            (p.item_keep < 1.0).then(|| dropout::mask_values(rows, n, p.item_keep, rng));
         if let Some(mask) = &item_mask {
             multiply(&mut e_i.data, mask);
         }
@@ -117,7 +119,7 @@ impl WindowTrainer<'_> {
         let mut loss = out.loss_sum * scale;
 
         let cell_grads = cell.backward(&acts, &d_states, keep.as_deref())?;
-        let mut grads = GradientsParams::new();
+        let mut grads = GradientSink::new(inner);
 
         // Embedding tables: dense gradients, as autodiff's would be.
         let mut d_e_i = cell_grads.e_i.data.clone();
@@ -126,10 +128,7 @@ impl WindowTrainer<'_> {
         }
         let mut item_table = Matrix::zeros(items, n);
         scatter_add(&mut item_table, &w.inputs, &d_e_i)?;
-        grads.register(
-            model.item_embedding.id,
-            Tensor::<2>::from_data(TensorData::new(item_table.data, [items, n]), inner),
-        );
+        grads.put(&model.item_embedding, item_table.data, [items, n]);
         let mut user_weights_l2 = None;
         if let Some(table) = &model.user_embedding {
             let users = model.users();
@@ -158,27 +157,21 @@ impl WindowTrainer<'_> {
                     user_weights_l2 = Some(p.user_l2 as f32);
                 }
             }
-            grads.register(
-                table.id,
-                Tensor::<2>::from_data(TensorData::new(user_grad.data, [users, n]), inner),
-            );
+            grads.put(table, user_grad.data, [users, n]);
         }
-        cell_grads.register(&model.cell, user_weights_l2, &mut grads, inner)?;
+        cell_grads.register(&model.cell, user_weights_l2, &mut grads)?;
 
         // The output layer's weight is `[n × items]`; the host gives ∂Wᵀ.
-        grads.register(
-            model.output.weight.id,
-            Tensor::<2>::from_data(TensorData::new(out.weight_t, [items, n]), inner).transpose(),
-        );
+        let weight_t =
+            Tensor::<2>::from_data(TensorData::new(out.weight_t.clone(), [items, n]), inner);
+        grads.put_tensor(model.output.weight.id, weight_t.transpose(), &out.weight_t);
         if let Some(b) = &model.output.bias {
-            grads.register(
-                b.id,
-                Tensor::<1>::from_data(TensorData::new(out.bias, [items]), inner),
-            );
+            grads.put(b, out.bias, [items]);
         }
+        let (grads, norm) = grads.finish();
         let last = acts.states.data[(steps - 1) * lanes * n..].to_vec();
         let h_next = Tensor::<2>::from_data(TensorData::new(last, [lanes, n]), self.device);
         let loss = Tensor::<1>::from_data(TensorData::new(vec![loss as f32], [1]), inner);
-        Ok((grads, h_next, loss))
+        Ok((grads, h_next, loss, norm))
     }
 }

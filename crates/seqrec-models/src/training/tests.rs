@@ -263,7 +263,11 @@ impl burn::module::ModuleVisitor for ParamIds {
     }
 }
 
-fn gradient_values(grads: &burn::optim::GradientsParams, id: burn::module::ParamId, rank: usize) -> Option<Vec<f32>> {
+fn gradient_values(
+    grads: &burn::optim::GradientsParams,
+    id: burn::module::ParamId,
+    rank: usize,
+) -> Option<Vec<f32>> {
     match rank {
         1 => grads.get::<1>(id).map(floats),
         _ => grads.get::<2>(id).map(floats),
@@ -292,7 +296,10 @@ fn host_window_equals_the_burn_path_for_every_variant() {
         .collect();
     let windows: Vec<Window> = LaneSchedule::new(input, 3, 4, LaneSwitch::Step).collect();
     assert!(
-        windows.iter().take(3).any(|w| w.reset.iter().skip(3).any(|&r| r)),
+        windows
+            .iter()
+            .take(3)
+            .any(|w| w.reset.iter().skip(3).any(|&r| r)),
         "the windows checked include a mid-window lane reset"
     );
     let n = 5;
@@ -326,17 +333,28 @@ fn host_window_equals_the_burn_path_for_every_variant() {
                 chunk_rows: 4,
                 path,
             };
-            let values: Vec<f32> = (0..3 * n).map(|i| ((i * 37 % 11) as f32 - 5.0) / 6.0).collect();
+            let values: Vec<f32> = (0..3 * n)
+                .map(|i| ((i * 37 % 11) as f32 - 5.0) / 6.0)
+                .collect();
             let mut h = Tensor::<2>::from_data(TensorData::new(values, [3, n]), &device);
             for (index, w) in windows.iter().take(3).enumerate() {
                 let what = format!("{variant:?} (weights L2 {user_l2_weights}) window {index}");
                 let (burn_grads, burn_h, burn_loss) = trainer(WindowPath::HostOutput)
                     .gradients(&model, w, h.clone(), &mut SeqRng::new(5))
                     .unwrap();
-                let (host_grads, host_h, host_loss) = trainer(WindowPath::Host)
-                    .gradients(&model, w, h.clone(), &mut SeqRng::new(5))
+                let (host_grads, host_h, host_loss, host_norm) = trainer(WindowPath::Host)
+                    .host_gradients(&model, w, h.clone(), &mut SeqRng::new(5))
                     .unwrap();
-                let (a, b) = (burn_loss.into_scalar::<f32>(), host_loss.into_scalar::<f32>());
+                // The norm summed while registering is the global norm.
+                let norm = crate::clip::global_norm(&model, &host_grads);
+                assert!(
+                    (host_norm - norm).abs() <= 1e-5 * norm,
+                    "{what}: norm {host_norm} vs {norm}"
+                );
+                let (a, b) = (
+                    burn_loss.into_scalar::<f32>(),
+                    host_loss.into_scalar::<f32>(),
+                );
                 assert!((a - b).abs() <= 1e-5 * a.abs(), "{what}: loss {b} vs {a}");
                 let (a, b) = (floats(burn_h.clone()), floats(host_h));
                 for (x, y) in a.iter().zip(&b) {
@@ -350,7 +368,10 @@ fn host_window_equals_the_burn_path_for_every_variant() {
                         (None, None) => continue,
                         // A gradient only one path registers must be zero.
                         (Some(a), None) | (None, Some(a)) => {
-                            assert!(a.iter().all(|&x| x == 0.0), "{what}: parameter {k} only on one path");
+                            assert!(
+                                a.iter().all(|&x| x == 0.0),
+                                "{what}: parameter {k} only on one path"
+                            );
                             continue;
                         }
                     };

@@ -3,7 +3,7 @@
 //! through the surrogate Σ h ⊙ ∂L/∂h, the L2 term, clipping and Adam. The
 //! CPU backends do the whole window on the host instead (`host_window.rs`).
 
-use crate::clip::clip_global_norm;
+use crate::clip::{clip_global_norm, clip_to_norm};
 use crate::lanes::Window;
 use crate::model::{GruModel, index_tensor};
 use crate::output::{OutputGradients, softmax_cross_entropy};
@@ -72,8 +72,15 @@ impl WindowTrainer<'_> {
         h: Tensor<2>,
         rng: &mut SeqRng,
     ) -> Result<(GruModel, Tensor<2>, StepOutcome), GruError> {
-        let (mut grads, h_next, loss) = self.gradients(&model, w, h, rng)?;
-        let grad_norm = clip_global_norm(&model, &mut grads, self.params.clip_norm);
+        let (grads, h_next, loss, grad_norm) = if self.path == WindowPath::Host {
+            let (mut grads, h_next, loss, norm) = self.host_gradients(&model, w, h, rng)?;
+            clip_to_norm(&model, &mut grads, norm, self.params.clip_norm);
+            (grads, h_next, loss, norm)
+        } else {
+            let (mut grads, h_next, loss) = self.gradients(&model, w, h, rng)?;
+            let norm = clip_global_norm(&model, &mut grads, self.params.clip_norm);
+            (grads, h_next, loss, norm)
+        };
         let model = optim.step(self.params.learning_rate, model, grads);
         let loss = loss.into_scalar::<f32>();
         Ok((model, h_next, StepOutcome { loss, grad_norm }))
@@ -89,7 +96,8 @@ impl WindowTrainer<'_> {
         rng: &mut SeqRng,
     ) -> Result<(GradientsParams, Tensor<2>, Tensor<1>), GruError> {
         if self.path == WindowPath::Host {
-            return self.host_gradients(model, w, h, rng);
+            let (grads, h_next, loss, _) = self.host_gradients(model, w, h, rng)?;
+            return Ok((grads, h_next, loss));
         }
         let p = self.params;
         let (lanes, steps, n) = (w.lanes, w.steps, p.hidden);

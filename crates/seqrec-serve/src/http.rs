@@ -1,0 +1,339 @@
+//! The HTTP API (axum): JSON in and out, every error a JSON object
+//! `{"error": …}` with the status that says what went wrong.
+
+use crate::online::{Event, ServeError};
+use crate::service::{Service, ServiceError};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The largest request body taken.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// The largest `k` of a recommendation request.
+pub const MAX_K: usize = 1000;
+
+/// Who may call which route.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// With a token, write and admin routes need `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Reads (recommendations, metrics) need it too.
+    pub auth_reads: bool,
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct App {
+    pub service: Service,
+    pub access: Access,
+    /// The model directory `POST /v1/admin/reload` loads by default.
+    pub model_dir: PathBuf,
+}
+
+/// A JSON error response.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        ApiError::new(r.status(), r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, r.body_text())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let status = match &e {
+            ServiceError::Serve(ServeError::UnknownUser(_)) => StatusCode::NOT_FOUND,
+            ServiceError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<ServeError> for ApiError {
+    fn from(e: ServeError) -> Self {
+        ServiceError::Serve(e).into()
+    }
+}
+
+/// The routes, with the body limit, access control and metrics.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/events", post(add_events))
+        .route(
+            "/v1/users/{user}/recommendations",
+            get(user_recommendations),
+        )
+        .route("/v1/users/{user}", delete(delete_user))
+        .route("/v1/recommendations", post(anonymous_recommendations))
+        .route("/v1/admin/reload", post(reload))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), guard))
+        .with_state(app)
+}
+
+/// Equal strings, compared in time that depends only on their lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), token.as_bytes()))
+}
+
+/// Access control, then the request, then its metrics.
+async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
+    let writes = matches!(*request.method(), Method::DELETE)
+        || (request.method() == Method::POST && route != "/v1/recommendations");
+    let needs_token = route != "/v1/health" && (writes || app.access.auth_reads);
+    let response = match &app.access.token {
+        Some(token) if needs_token && !authorized(request.headers(), token) => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "this route needs `Authorization: Bearer <token>`",
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    };
+    app.service.metrics.observe_request(
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+}
+
+/// Runs blocking model work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+async fn health(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
+    let app2 = Arc::clone(&app);
+    blocking(move || {
+        Ok(app2.service.with_model(|m| {
+            let saved = &m.model().saved;
+            Json(json!({
+                "status": "ok",
+                "method": saved.method.name(),
+                "dataset": saved.dataset,
+                "users": m.user_count(),
+                "items": m.model().data.items.len(),
+            }))
+        }))
+    })
+    .await
+}
+
+/// One event of `POST /v1/events`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventIn {
+    user: String,
+    item: String,
+    #[serde(default)]
+    timestamp: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsIn {
+    events: Vec<EventIn>,
+}
+
+async fn add_events(
+    State(app): State<Arc<App>>,
+    body: Result<Json<EventsIn>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    let mut events = Vec::with_capacity(body.events.len());
+    for (i, e) in body.events.into_iter().enumerate() {
+        for (field, value) in [("user", &e.user), ("item", &e.item)] {
+            if value.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("events[{i}].{field}: must not be empty"),
+                ));
+            }
+        }
+        events.push(Event::new(e.user, e.item, e.timestamp));
+    }
+    let applied = app.service.add_events(events).await?;
+    Ok(Json(json!({
+        "accepted": applied.accepted,
+        "unknown_items": applied.unknown_items,
+    })))
+}
+
+fn default_k() -> usize {
+    20
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecommendQuery {
+    #[serde(default = "default_k")]
+    k: usize,
+    #[serde(default)]
+    exclude_seen: bool,
+}
+
+fn check_k(k: usize) -> Result<(), ApiError> {
+    if k == 0 || k > MAX_K {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("k must be between 1 and {MAX_K}, not {k}"),
+        ));
+    }
+    Ok(())
+}
+
+fn items_json(list: &[seqrec_runner::model_dir::Recommendation]) -> Vec<Value> {
+    list.iter()
+        .map(|r| json!({ "item": r.item, "score": r.score, "title": r.title }))
+        .collect()
+}
+
+async fn user_recommendations(
+    State(app): State<Arc<App>>,
+    Path(user): Path<String>,
+    query: Result<Query<RecommendQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query?;
+    check_k(q.k)?;
+    blocking(move || {
+        let list = app.service.recommend(&user, q.k, q.exclude_seen)?;
+        Ok(Json(json!({ "user": user, "items": items_json(&list) })))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnonymousIn {
+    items: Vec<String>,
+    #[serde(default = "default_k")]
+    k: usize,
+}
+
+async fn anonymous_recommendations(
+    State(app): State<Arc<App>>,
+    body: Result<Json<AnonymousIn>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    check_k(body.k)?;
+    blocking(move || {
+        let list = app
+            .service
+            .with_model(|m| m.recommend_anonymous(&body.items, body.k))?;
+        Ok(Json(json!({ "items": items_json(&list) })))
+    })
+    .await
+}
+
+async fn delete_user(
+    State(app): State<Arc<App>>,
+    Path(user): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if app.service.delete_user(user.clone()).await? {
+        Ok(Json(json!({ "user": user, "deleted": true })))
+    } else {
+        Err(ServeError::UnknownUser(user).into())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReloadIn {
+    /// Another model directory (default: the one the service started with).
+    #[serde(default)]
+    model: Option<PathBuf>,
+}
+
+async fn reload(
+    State(app): State<Arc<App>>,
+    body: Result<Json<ReloadIn>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let requested = match body {
+        Ok(Json(b)) => b.model,
+        // No body: the model directory the service started with.
+        Err(JsonRejection::MissingJsonContentType(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let dir = requested.unwrap_or_else(|| app.model_dir.clone());
+    let shown = dir.display().to_string();
+    let model = blocking(move || {
+        crate::load_model(&dir)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+    })
+    .await?;
+    let reloaded = app.service.reload(model).await?;
+    Ok(Json(json!({
+        "model": shown,
+        "replayed": reloaded.replayed,
+        "skipped_unknown_items": reloaded.skipped_unknown_items,
+    })))
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let app2 = Arc::clone(&app);
+    let users = blocking(move || Ok(app2.service.with_model(|m| m.user_count()))).await?;
+    let text = app.service.metrics.render(users);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}

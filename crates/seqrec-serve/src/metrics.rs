@@ -1,0 +1,176 @@
+//! The service's Prometheus metrics, rendered in the text format at
+//! `GET /metrics`: requests by route and status, latency histograms by
+//! route, events stored, users, and the committer's group sizes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Upper bounds of the latency buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+/// Upper bounds of the group-size buckets (requests per commit).
+const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    /// Cumulative counts per bucket bound, then +Inf.
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, bounds: &[f64], value: f64) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; bounds.len()];
+        }
+        for (c, &b) in self.counts.iter_mut().zip(bounds) {
+            if value <= b {
+                *c += 1;
+            }
+        }
+        self.sum += value;
+        self.count += 1;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str, bounds: &[f64]) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (c, b) in self.counts.iter().zip(bounds) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {c}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+    }
+}
+
+/// Counters and histograms, shared by the handlers and the committer.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    batches: Mutex<Histogram>,
+    events_stored: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A label value with `\`, `"` and newlines escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// One request to `route` (the route's pattern, not the raw path).
+    pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
+        *lock(&self.requests)
+            .entry((route.to_owned(), status))
+            .or_default() += 1;
+        lock(&self.latency)
+            .entry(route.to_owned())
+            .or_default()
+            .observe(&LATENCY_BUCKETS, seconds);
+    }
+
+    /// One commit group of `size` requests.
+    pub fn observe_batch(&self, size: usize) {
+        lock(&self.batches).observe(&BATCH_BUCKETS, size as f64);
+    }
+
+    pub fn add_events_stored(&self, n: u64) {
+        self.events_stored.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn set_events_stored(&self, n: u64) {
+        self.events_stored.store(n, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text format; `users` is read by the caller.
+    pub fn render(&self, users: usize) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP seqrec_requests_total HTTP requests by route and status.\n");
+        out.push_str("# TYPE seqrec_requests_total counter\n");
+        for ((route, status), n) in lock(&self.requests).iter() {
+            let _ = writeln!(
+                out,
+                "seqrec_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                escape(route)
+            );
+        }
+        out.push_str("# HELP seqrec_request_seconds Request latency by route.\n");
+        out.push_str("# TYPE seqrec_request_seconds histogram\n");
+        for (route, h) in lock(&self.latency).iter() {
+            let labels = format!("route=\"{}\"", escape(route));
+            h.render(
+                &mut out,
+                "seqrec_request_seconds",
+                &labels,
+                &LATENCY_BUCKETS,
+            );
+        }
+        out.push_str("# HELP seqrec_commit_group_requests Write requests per durable commit (micro-batch size).\n");
+        out.push_str("# TYPE seqrec_commit_group_requests histogram\n");
+        lock(&self.batches).render(&mut out, "seqrec_commit_group_requests", "", &BATCH_BUCKETS);
+        out.push_str("# HELP seqrec_events_stored Events in the durable store.\n");
+        out.push_str("# TYPE seqrec_events_stored gauge\n");
+        let _ = writeln!(
+            out,
+            "seqrec_events_stored {}",
+            self.events_stored.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP seqrec_users Users known (the model's and those created online).\n");
+        out.push_str("# TYPE seqrec_users gauge\n");
+        let _ = writeln!(out, "seqrec_users {users}");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.observe_request("/v1/health", 200, 0.0003);
+        m.observe_request("/v1/health", 200, 0.02);
+        m.observe_request("/v1/events", 422, 0.001);
+        m.observe_batch(3);
+        m.set_events_stored(7);
+        let text = m.render(5);
+        assert!(text.contains("seqrec_requests_total{route=\"/v1/health\",status=\"200\"} 2"));
+        assert!(text.contains("seqrec_requests_total{route=\"/v1/events\",status=\"422\"} 1"));
+        // 0.0003 falls in le=0.0005 and above, 0.02 in le=0.025 and above.
+        assert!(
+            text.contains("seqrec_request_seconds_bucket{route=\"/v1/health\",le=\"0.00025\"} 0")
+        );
+        assert!(
+            text.contains("seqrec_request_seconds_bucket{route=\"/v1/health\",le=\"0.0005\"} 1")
+        );
+        assert!(
+            text.contains("seqrec_request_seconds_bucket{route=\"/v1/health\",le=\"0.025\"} 2")
+        );
+        assert!(text.contains("seqrec_request_seconds_count{route=\"/v1/health\"} 2"));
+        assert!(text.contains("seqrec_commit_group_requests_bucket{le=\"2\"} 0"));
+        assert!(text.contains("seqrec_commit_group_requests_bucket{le=\"4\"} 1"));
+        assert!(text.contains("seqrec_events_stored 7"));
+        assert!(text.contains("seqrec_users 5"));
+    }
+}

@@ -1,0 +1,145 @@
+//! Shared by the HTTP tests: a small model trained on synthetic data, a
+//! server on 127.0.0.1 in this process, and a plain HTTP/1.1 client.
+#![allow(dead_code)]
+
+use seqrec_data::{DatasetName, LoadRequest, load};
+use seqrec_runner::model_dir::{self, TrainSpec};
+use seqrec_runner::{Compute, Method};
+use seqrec_serve::{Access, App, EventStore, Service, load_model};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Trains `method` on a small synthetic MovieLens-like set into `out`.
+pub fn train_model(method: &str, out: &Path) {
+    let mut request = LoadRequest::new("datasets");
+    request.cache_dir = None;
+    request.options.synthetic = Some(
+        toml::from_str(&seqrec_data::testing::tiny_synthetic(40, 60, 1200))
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let name = DatasetName::parse("synthetic-movielens").unwrap_or_else(|e| panic!("{e}"));
+    let data = load(&name, &request).unwrap_or_else(|e| panic!("{e}"));
+    let method = Method::parse(method).unwrap_or_else(|e| panic!("{e}"));
+    let spec = TrainSpec {
+        method,
+        gru: seqrec_models::GruParams {
+            hidden: 8,
+            lanes: 8,
+            epochs: 1,
+            ..Default::default()
+        },
+        baselines: Default::default(),
+        seed: 3,
+        compute: Compute::default(),
+    };
+    model_dir::train(&spec, &data, &request.options, None, out, None)
+        .unwrap_or_else(|e| panic!("{method}: {e}"));
+}
+
+/// A server running on its own runtime thread.
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start(model: &Path, store: &Path, access: Access) -> Server {
+        let loaded = load_model(model).unwrap_or_else(|e| panic!("{e}"));
+        let store = EventStore::open(store).unwrap_or_else(|e| panic!("{e}"));
+        let (service, _) = Service::start(loaded, store).unwrap_or_else(|e| panic!("{e}"));
+        let app = Arc::new(App {
+            service,
+            access,
+            model_dir: model.to_owned(),
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime
+                .block_on(seqrec_serve::serve(listener, app, async {
+                    let _ = stopped.await;
+                }))
+                .unwrap_or_else(|e| panic!("{e}"));
+        });
+        Server {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// Graceful shutdown: returns once every accepted write is durable.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            t.join()
+                .unwrap_or_else(|_| panic!("the server thread panicked"));
+        }
+    }
+
+    pub fn request(&self, method: &str, path: &str, body: Option<&[u8]>) -> Response {
+        request(self.addr, method, path, body, &[])
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+pub use seqrec_serve::testing::Response;
+
+/// One request; panics on a transport failure.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> Response {
+    seqrec_serve::testing::request(addr, method, path, body, headers)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// The body as JSON; panics otherwise.
+pub fn json(r: &Response) -> Value {
+    r.json().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A temporary directory with a trained model in `model/`.
+pub fn model_dir(method: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let model = dir.path().join("model");
+    train_model(method, &model);
+    (dir, model)
+}
+
+/// The ids (original) of the model's first users and items.
+pub fn known_ids(model: &Path) -> (Vec<String>, Vec<String>) {
+    let loaded = load_model(model).unwrap_or_else(|e| panic!("{e}"));
+    let users = (0..loaded.data.users.len().min(5))
+        .map(|i| loaded.data.users.label(i).unwrap_or_default().into_owned())
+        .collect();
+    let items = (0..loaded.data.items.len().min(10))
+        .map(|i| loaded.data.items.label(i).unwrap_or_default().into_owned())
+        .collect();
+    (users, items)
+}

@@ -1,0 +1,328 @@
+//! The HTTP API end to end on 127.0.0.1: routes, state equal to the
+//! in-process model, durability across a restart, reload, bad input,
+//! access control, metrics, and random input at every route.
+
+mod common;
+
+use common::{Server, json, known_ids, model_dir, request};
+use seqrec_serve::{Access, Event, OnlineModel, Start, load_model};
+use serde_json::{Value, json};
+
+fn body(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn top_items(v: &Value) -> Vec<String> {
+    v["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {v}"))
+        .iter()
+        .map(|i| i["item"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn events_and_recommendations_equal_the_in_process_model_and_survive_a_restart() {
+    let (dir, model) = model_dir("gru");
+    let store = dir.path().join("store");
+    let (users, items) = known_ids(&model);
+    let server = Server::start(&model, &store, Access::default());
+
+    let health = server.request("GET", "/v1/health", None);
+    assert_eq!(health.status, 200);
+    let h = json(&health);
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["method"], "gru");
+    assert_eq!(h["dataset"], "synthetic-movielens");
+    assert_eq!(h["users"], 40);
+    let catalogue = h["items"].as_u64().unwrap_or_default();
+    assert!(catalogue > 0);
+
+    // Two requests: a known user and a new one; one unknown item.
+    let first = json!({"events": [
+        {"user": users[0], "item": items[1], "timestamp": 10},
+        {"user": "new-user", "item": items[2]},
+        {"user": "new-user", "item": "no-such-item"},
+    ]});
+    let r = server.request("POST", "/v1/events", Some(&body(&first)));
+    assert_eq!(r.status, 200, "{:?}", json(&r));
+    assert_eq!(json(&r), json!({"accepted": 3, "unknown_items": 1}));
+    let second = json!({"events": [{"user": "new-user", "item": items[3]}]});
+    let r = server.request("POST", "/v1/events", Some(&body(&second)));
+    assert_eq!(json(&r), json!({"accepted": 1, "unknown_items": 0}));
+
+    // The same events applied in process give the same lists.
+    let mut reference = OnlineModel::new(
+        load_model(&model).unwrap_or_else(|e| panic!("{e}")),
+        Start::WholeHistory,
+    );
+    reference
+        .apply(&[
+            Event::new(users[0].clone(), items[1].clone(), Some(10)),
+            Event::new("new-user", items[2].clone(), None),
+            Event::new("new-user", "no-such-item", None),
+            Event::new("new-user", items[3].clone(), None),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut before = Vec::new();
+    for user in [users[0].as_str(), "new-user", users[1].as_str()] {
+        let r = server.request(
+            "GET",
+            &format!("/v1/users/{user}/recommendations?k=7&exclude_seen=true"),
+            None,
+        );
+        assert_eq!(r.status, 200);
+        let v = json(&r);
+        assert_eq!(v["user"], user);
+        let want: Vec<String> = reference
+            .recommend(user, 7, true)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|r| r.item)
+            .collect();
+        assert_eq!(top_items(&v), want, "user {user}");
+        before.push(v);
+    }
+    let anonymous = server.request(
+        "POST",
+        "/v1/recommendations",
+        Some(&body(&json!({"items": [items[4], items[5]], "k": 5}))),
+    );
+    assert_eq!(anonymous.status, 200);
+    assert_eq!(top_items(&json(&anonymous)).len(), 5);
+    assert_eq!(
+        server
+            .request("GET", "/v1/users/nobody/recommendations", None)
+            .status,
+        404
+    );
+
+    // Restart on the same store: the same answers.
+    server.stop();
+    let server = Server::start(&model, &store, Access::default());
+    for (user, want) in [users[0].as_str(), "new-user", users[1].as_str()]
+        .into_iter()
+        .zip(&before)
+    {
+        let r = server.request(
+            "GET",
+            &format!("/v1/users/{user}/recommendations?k=7&exclude_seen=true"),
+            None,
+        );
+        assert_eq!(&json(&r), want, "user {user} after a restart");
+    }
+
+    // Reload replays the store into the (same) model: nothing changes.
+    let r = server.request("POST", "/v1/admin/reload", None);
+    assert_eq!(r.status, 200, "{:?}", json(&r));
+    assert_eq!(json(&r)["replayed"], 4);
+    assert_eq!(json(&r)["skipped_unknown_items"], 1);
+    let r = server.request(
+        "GET",
+        "/v1/users/new-user/recommendations?k=7&exclude_seen=true",
+        None,
+    );
+    assert_eq!(json(&r), before[1]);
+
+    // Deleting a user is durable.
+    assert_eq!(
+        server.request("DELETE", "/v1/users/new-user", None).status,
+        200
+    );
+    assert_eq!(
+        server
+            .request("GET", "/v1/users/new-user/recommendations", None)
+            .status,
+        404
+    );
+    assert_eq!(
+        server.request("DELETE", "/v1/users/new-user", None).status,
+        404
+    );
+    server.stop();
+    let server = Server::start(&model, &store, Access::default());
+    assert_eq!(
+        server
+            .request("GET", "/v1/users/new-user/recommendations", None)
+            .status,
+        404
+    );
+    let metrics = server.request("GET", "/metrics", None);
+    assert_eq!(metrics.status, 200);
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(text.contains("seqrec_events_stored 1"), "{text}");
+    assert!(text.contains("seqrec_users 40"), "{text}");
+    assert!(
+        text.contains(
+            "seqrec_requests_total{route=\"/v1/users/{user}/recommendations\",status=\"404\"} 1"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_gets_a_json_error_and_changes_nothing() {
+    let (dir, model) = model_dir("pop");
+    let (_, items) = known_ids(&model);
+    let server = Server::start(&model, &dir.path().join("store"), Access::default());
+    let cases: Vec<(&str, &str, Vec<u8>, u16)> = vec![
+        ("POST", "/v1/events", b"{not json".to_vec(), 400),
+        (
+            "POST",
+            "/v1/events",
+            body(&json!({"events": [{"user": "u1", "item": items[0]}, {"user": "u1"}]})),
+            422,
+        ),
+        (
+            "POST",
+            "/v1/events",
+            body(&json!({"events": [{"user": "u1", "item": 5}]})),
+            422,
+        ),
+        (
+            "POST",
+            "/v1/events",
+            body(&json!({"events": [{"user": "", "item": items[0]}]})),
+            422,
+        ),
+        ("POST", "/v1/events", vec![b' '; 2 << 20], 413),
+        (
+            "POST",
+            "/v1/recommendations",
+            body(&json!({"items": [], "k": 1001})),
+            400,
+        ),
+        ("POST", "/v1/nowhere", b"{}".to_vec(), 404),
+    ];
+    for (method, path, payload, want) in cases {
+        let r = server.request(method, path, Some(&payload));
+        assert_eq!(r.status, want, "{method} {path}");
+        if want != 413 || !r.body.is_empty() {
+            assert!(
+                json(&r)["error"].is_string(),
+                "{method} {path}: {:?}",
+                r.body
+            );
+        }
+    }
+    for query in ["k=1001", "k=0", "k=many", "exclude_seen=maybe"] {
+        let r = server.request(
+            "GET",
+            &format!("/v1/users/u1/recommendations?{query}"),
+            None,
+        );
+        assert_eq!(r.status, 400, "{query}");
+        assert!(json(&r)["error"].is_string());
+    }
+    // The rejected requests stored and applied nothing.
+    assert_eq!(
+        server
+            .request("GET", "/v1/users/u1/recommendations", None)
+            .status,
+        404
+    );
+    let metrics =
+        String::from_utf8_lossy(&server.request("GET", "/metrics", None).body).into_owned();
+    assert!(metrics.contains("seqrec_events_stored 0"), "{metrics}");
+}
+
+#[test]
+fn a_token_guards_writes_and_optionally_reads() {
+    let (dir, model) = model_dir("pop");
+    let (_, items) = known_ids(&model);
+    let events = body(&json!({"events": [{"user": "u1", "item": items[0]}]}));
+    for auth_reads in [false, true] {
+        let access = Access {
+            token: Some("s3cret-token".to_owned()),
+            auth_reads,
+        };
+        let store = dir.path().join(format!("store-{auth_reads}"));
+        let server = Server::start(&model, &store, access);
+        let post = |headers: &[(&str, &str)]| {
+            request(server.addr, "POST", "/v1/events", Some(&events), headers).status
+        };
+        assert_eq!(post(&[]), 401);
+        assert_eq!(post(&[("Authorization", "Bearer wrong-token!")]), 401);
+        assert_eq!(post(&[("Authorization", "s3cret-token")]), 401);
+        assert_eq!(post(&[("Authorization", "Bearer s3cret-token")]), 200);
+        let read = |headers: &[(&str, &str)]| {
+            request(
+                server.addr,
+                "GET",
+                "/v1/users/u1/recommendations",
+                None,
+                headers,
+            )
+            .status
+        };
+        assert_eq!(read(&[]), if auth_reads { 401 } else { 200 });
+        assert_eq!(read(&[("Authorization", "Bearer s3cret-token")]), 200);
+        let reload = request(server.addr, "POST", "/v1/admin/reload", None, &[]);
+        assert_eq!(reload.status, 401);
+        assert_eq!(server.request("GET", "/v1/health", None).status, 200);
+    }
+}
+
+/// Random bytes and random JSON at every route for a few seconds: every
+/// answer is a well-formed response below 500, and the service still
+/// answers afterwards.
+#[test]
+fn random_input_at_every_route_never_breaks_the_service() {
+    let (dir, model) = model_dir("item-knn");
+    let (_, items) = known_ids(&model);
+    let server = Server::start(&model, &dir.path().join("store"), Access::default());
+    let routes = [
+        ("GET", "/v1/health"),
+        ("POST", "/v1/events"),
+        ("GET", "/v1/users/u1/recommendations?k=3"),
+        ("GET", "/v1/users/%FF%00/recommendations"),
+        ("DELETE", "/v1/users/u1"),
+        ("POST", "/v1/recommendations"),
+        ("POST", "/v1/admin/reload"),
+        ("GET", "/metrics"),
+        ("PUT", "/v1/events"),
+    ];
+    let mut rng = seqrec_core::SeqRng::new(99);
+    let mut pick = |n: usize| (rng.next_u64() % n as u64) as usize;
+    let atoms = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(1e300),
+        json!("x"),
+        json!(items[0]),
+        json!([]),
+        json!({}),
+    ];
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    while started.elapsed().as_secs() < 5 && sent < 600 {
+        let (method, path) = routes[pick(routes.len())];
+        let payload: Vec<u8> = match pick(3) {
+            0 => (0..pick(64)).map(|_| pick(256) as u8).collect(),
+            1 => {
+                let event = json!({
+                    "user": atoms[pick(atoms.len())],
+                    "item": atoms[pick(atoms.len())],
+                    "timestamp": atoms[pick(atoms.len())],
+                });
+                body(
+                    &json!({"events": [event], "items": atoms[pick(atoms.len())], "k": atoms[pick(atoms.len())]}),
+                )
+            }
+            _ => body(
+                &json!({"events": atoms[pick(atoms.len())], "model": atoms[pick(atoms.len())]}),
+            ),
+        };
+        let r = server.request(method, path, Some(&payload));
+        assert!(
+            r.status < 500,
+            "{method} {path}: {} {:?}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        sent += 1;
+    }
+    assert!(sent > 50, "only {sent} requests in the time");
+    assert_eq!(server.request("GET", "/v1/health", None).status, 200);
+}
