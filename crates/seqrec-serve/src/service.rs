@@ -42,10 +42,13 @@ pub struct Reloaded {
     pub skipped_unknown_items: usize,
 }
 
+/// Where the answer to a write of events goes.
+type EventsReply = oneshot::Sender<Result<Applied, ServiceError>>;
+
 enum Job {
     Events {
         events: Vec<Event>,
-        reply: oneshot::Sender<Result<Applied, ServiceError>>,
+        reply: EventsReply,
     },
     DeleteUser {
         user: String,
@@ -221,7 +224,7 @@ impl Committer {
     /// One transaction for the events of all `jobs`, then one `apply`.
     fn commit_events(
         &mut self,
-        jobs: Vec<(Vec<Event>, oneshot::Sender<Result<Applied, ServiceError>>)>,
+        jobs: Vec<(Vec<Event>, EventsReply)>,
     ) {
         if jobs.is_empty() {
             return;

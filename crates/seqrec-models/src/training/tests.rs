@@ -77,6 +77,21 @@ fn matrices(model: &mut GruModel) -> Vec<(&'static str, &mut Param<Tensor<2>>)> 
     out
 }
 
+/// The windows of `lanes` lanes and `steps` steps over users 0, 1, … with
+/// these item sequences (lanes switch users within a window).
+fn windows_of(seqs: &[Vec<u32>], lanes: usize, steps: usize) -> Vec<Window> {
+    let seqs: Vec<Vec<ItemId>> = seqs
+        .iter()
+        .map(|s| s.iter().map(|&i| ItemId(i)).collect())
+        .collect();
+    let input: Vec<(u32, &[ItemId])> = seqs
+        .iter()
+        .enumerate()
+        .map(|(u, s)| (u as u32, &s[..]))
+        .collect();
+    LaneSchedule::new(input, lanes, steps, LaneSwitch::Step).collect()
+}
+
 fn nudge(param: &mut Param<Tensor<2>>, index: usize, delta: f32, device: &Device) {
     let value = param.val();
     let shape = value.dims();
@@ -89,17 +104,9 @@ fn nudge(param: &mut Param<Tensor<2>>, index: usize, delta: f32, device: &Device
 fn window_gradient_matches_finite_differences_for_every_variant() {
     let inner = Device::flex();
     let device = inner.clone().autodiff();
-    let seqs: Vec<Vec<ItemId>> = [vec![1u32, 2, 3, 4, 0], vec![0, 4, 2], vec![3, 3, 1, 0, 2]]
-        .iter()
-        .map(|s| s.iter().map(|&i| ItemId(i)).collect())
-        .collect();
-    let input: Vec<(u32, &[ItemId])> = seqs
-        .iter()
-        .enumerate()
-        .map(|(u, s)| (u as u32, &s[..]))
-        .collect();
+    let seqs = [vec![1u32, 2, 3, 4, 0], vec![0, 4, 2], vec![3, 3, 1, 0, 2]];
     // Two lanes, three steps: the second window has a mid-run reset on lane 1.
-    let windows: Vec<Window> = LaneSchedule::new(input, 2, 3, LaneSwitch::Step).collect();
+    let windows = windows_of(&seqs, 2, 3);
     let params = GruParams {
         hidden: 3,
         lanes: 2,
@@ -282,19 +289,10 @@ fn gradient_values(
 fn host_window_equals_the_burn_path_for_every_variant() {
     let inner = Device::flex();
     let device = inner.clone().autodiff();
-    let seqs: Vec<Vec<ItemId>> = (0..6usize)
-        .map(|u| {
-            (0..4 + 2 * u)
-                .map(|k| ItemId(((u * 7 + k * 3) % 9) as u32))
-                .collect()
-        })
+    let seqs: Vec<Vec<u32>> = (0..6u32)
+        .map(|u| (0..4 + 2 * u).map(|k| (u * 7 + k * 3) % 9).collect())
         .collect();
-    let input: Vec<(u32, &[ItemId])> = seqs
-        .iter()
-        .enumerate()
-        .map(|(u, s)| (u as u32, &s[..]))
-        .collect();
-    let windows: Vec<Window> = LaneSchedule::new(input, 3, 4, LaneSwitch::Step).collect();
+    let windows = windows_of(&seqs, 3, 4);
     assert!(
         windows
             .iter()
