@@ -222,10 +222,7 @@ impl Committer {
     }
 
     /// One transaction for the events of all `jobs`, then one `apply`.
-    fn commit_events(
-        &mut self,
-        jobs: Vec<(Vec<Event>, EventsReply)>,
-    ) {
+    fn commit_events(&mut self, jobs: Vec<(Vec<Event>, EventsReply)>) {
         if jobs.is_empty() {
             return;
         }
