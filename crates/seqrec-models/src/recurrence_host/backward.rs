@@ -6,7 +6,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::GradientSink;
-use super::{Activations, HostCell, Matrix, part};
+use super::{Activations, HostCell, Matrix, part, part_mut};
 use crate::GruError;
 use crate::cell::{GruCell, UserIntegration};
 use crate::host_matmul::{MatRef, matmul_parallel};
@@ -220,11 +220,6 @@ impl HostCell {
             e_v: e_v_grad,
         })
     }
-}
-
-fn part_mut<T>(x: &mut Option<T>) -> Result<&mut T, GruError> {
-    x.as_mut()
-        .ok_or_else(|| GruError::Backend("host cell: a part of another variant".to_owned()))
 }
 
 /// Adds `extra` (row-major, same shape) into `m`.

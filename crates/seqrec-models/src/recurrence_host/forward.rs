@@ -3,7 +3,7 @@
 // one index reads more plainly here than zips of four or five slices.
 #![allow(clippy::needless_range_loop)]
 
-use super::{HostCell, Matrix, part, sigmoid};
+use super::{HostCell, Matrix, part, part_mut, sigmoid};
 use crate::GruError;
 use crate::cell::UserIntegration;
 use crate::host_matmul::{MatRef, matmul_parallel};
@@ -271,9 +271,4 @@ impl HostCell {
         }
         Ok(a)
     }
-}
-
-fn part_mut<T>(x: &mut Option<T>) -> Result<&mut T, GruError> {
-    x.as_mut()
-        .ok_or_else(|| GruError::Backend("host cell: a part of another variant".to_owned()))
 }

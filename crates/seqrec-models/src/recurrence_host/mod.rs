@@ -17,7 +17,7 @@
 use crate::GruError;
 use crate::cell::{GruCell, UserIntegration};
 use crate::host_matmul::MatRef;
-use burn::module::{Param, ParamId};
+use burn::module::Param;
 use burn::nn::Linear;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -144,10 +144,17 @@ impl<'a> GradientSink<'a> {
         self.grads.register(param.id, t);
     }
 
-    /// Registers `tensor`, whose values are `values` (in any order).
-    pub fn put_tensor<const D: usize>(&mut self, id: ParamId, tensor: Tensor<D>, values: &[f32]) {
-        self.square_sum += squares(values);
-        self.grads.register(id, tensor);
+    /// Registers the transpose of `data_t` (row-major `shape`) as `param`'s
+    /// gradient: a transposed view, no copy.
+    pub fn put_transposed(
+        &mut self,
+        param: &Param<Tensor<2>>,
+        data_t: Vec<f32>,
+        shape: [usize; 2],
+    ) {
+        self.square_sum += squares(&data_t);
+        let t = Tensor::<2>::from_data(TensorData::new(data_t, shape), self.device);
+        self.grads.register(param.id, t.transpose());
     }
 
     /// The gradients and their global L2 norm.
@@ -348,6 +355,11 @@ impl HostCell {
 /// σ(x).
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
+}
+
+fn part_mut<T>(x: &mut Option<T>) -> Result<&mut T, GruError> {
+    x.as_mut()
+        .ok_or_else(|| GruError::Backend("host cell: a part of another variant".to_owned()))
 }
 
 /// A piece the variant always has (present whenever the variant needs it).

@@ -118,11 +118,11 @@ impl WindowTrainer<'_> {
         }
         let mut loss = out.loss_sum * scale;
 
-        let cell_grads = cell.backward(&acts, &d_states, keep.as_deref())?;
+        let mut cell_grads = cell.backward(&acts, &d_states, keep.as_deref())?;
         let mut grads = GradientSink::new(inner);
 
         // Embedding tables: dense gradients, as autodiff's would be.
-        let mut d_e_i = cell_grads.e_i.data.clone();
+        let mut d_e_i = std::mem::take(&mut cell_grads.e_i.data);
         if let Some(mask) = &item_mask {
             multiply(&mut d_e_i, mask);
         }
@@ -133,8 +133,8 @@ impl WindowTrainer<'_> {
         if let Some(table) = &model.user_embedding {
             let users = model.users();
             let mut user_grad = Matrix::zeros(users, n);
-            if let Some(d_e_v) = &cell_grads.e_v {
-                let mut d = d_e_v.data.clone();
+            if let Some(d_e_v) = cell_grads.e_v.take() {
+                let mut d = d_e_v.data;
                 if let Some(mask) = &user_mask {
                     multiply(&mut d, mask);
                 }
@@ -162,9 +162,7 @@ impl WindowTrainer<'_> {
         cell_grads.register(&model.cell, user_weights_l2, &mut grads)?;
 
         // The output layer's weight is `[n × items]`; the host gives ∂Wᵀ.
-        let weight_t =
-            Tensor::<2>::from_data(TensorData::new(out.weight_t.clone(), [items, n]), inner);
-        grads.put_tensor(model.output.weight.id, weight_t.transpose(), &out.weight_t);
+        grads.put_transposed(&model.output.weight, out.weight_t, [items, n]);
         if let Some(b) = &model.output.bias {
             grads.put(b, out.bias, [items]);
         }
