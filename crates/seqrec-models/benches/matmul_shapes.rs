@@ -15,7 +15,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::Array2;
 use ndarray::linalg::general_mat_mul;
-use seqrec_models::host_matmul::{MatRef, matmul};
+use seqrec_models::host_matmul::{MatRef, matmul, matmul_parallel};
 use std::time::Instant;
 
 fn arg(name: &str, default: usize) -> usize {
@@ -106,4 +106,73 @@ fn main() {
             flops / mm / 1e9
         );
     }
+    packing(hidden, lanes, repeats.max(20));
+}
+
+/// The recurrence's per-step products as `gemm` sees them: it repacks a
+/// weight that is not stored column-contiguous with a multiple of the SIMD
+/// width as its row count, on every call. Padding the weight's columns (and
+/// storing its transpose for the backward products) avoids that.
+fn packing(n: usize, lanes: usize, repeats: usize) {
+    let padded = n.next_multiple_of(16);
+    let fill = |len: usize, seed: usize| -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7 + seed) % 13) as f32 * 0.01)
+            .collect()
+    };
+    println!();
+    println!(
+        "| per-step product (gemm on rayon's threads) | as stored | padded to {padded} columns |"
+    );
+    println!("|---|---|---|");
+    // Forward: (r ⊙ h) · T with T [n × n].
+    let a = fill(lanes * n, 1);
+    let w = fill(n * n, 2);
+    let mut w_pad = vec![0f32; n * padded];
+    for (row, src) in w_pad.chunks_exact_mut(padded).zip(w.chunks_exact(n)) {
+        row[..n].copy_from_slice(src);
+    }
+    let mut c = vec![0f32; lanes * padded];
+    let flops = 2.0 * (lanes * n * n) as f64;
+    let plain = best(repeats, || {
+        let a = MatRef::row_major(&a, lanes, n).unwrap();
+        let b = MatRef::row_major(&w, n, n).unwrap();
+        matmul_parallel(&mut c[..lanes * n], a, b, false).unwrap();
+    });
+    let pad = best(repeats, || {
+        let a = MatRef::row_major(&a, lanes, n).unwrap();
+        let b = MatRef::row_major(&w_pad, n, padded).unwrap();
+        matmul_parallel(&mut c, a, b, false).unwrap();
+    });
+    println!(
+        "| forward (r ⊙ h) T, {lanes} × {n} × {n} | {:.1} GFLOP/s | {:.1} GFLOP/s |",
+        flops / plain / 1e9,
+        flops / pad / 1e9
+    );
+    // Backward: ∂a · W_hᵀ with W_h [n × 2n]; padded: Wᵀ stored [2n × padded].
+    let d = fill(lanes * 2 * n, 3);
+    let wh = fill(n * 2 * n, 4);
+    let mut wt = vec![0f32; 2 * n * padded];
+    for i in 0..n {
+        for g in 0..2 * n {
+            wt[g * padded + i] = wh[i * 2 * n + g];
+        }
+    }
+    let flops = 2.0 * (lanes * 2 * n * n) as f64;
+    let plain = best(repeats, || {
+        let a = MatRef::row_major(&d, lanes, 2 * n).unwrap();
+        let b = MatRef::row_major(&wh, n, 2 * n).unwrap().t();
+        matmul_parallel(&mut c[..lanes * n], a, b, false).unwrap();
+    });
+    let pad = best(repeats, || {
+        let a = MatRef::row_major(&d, lanes, 2 * n).unwrap();
+        let b = MatRef::row_major(&wt, 2 * n, padded).unwrap();
+        matmul_parallel(&mut c, a, b, false).unwrap();
+    });
+    println!(
+        "| backward ∂a W_hᵀ, {lanes} × {} × {n} | {:.1} GFLOP/s | {:.1} GFLOP/s |",
+        2 * n,
+        flops / plain / 1e9,
+        flops / pad / 1e9
+    );
 }

@@ -171,6 +171,96 @@ fn product(
     Ok(())
 }
 
+/// Columns a [`StepWeight`] is padded to a multiple of: the widest SIMD
+/// register's `f32` count (AVX-512), which every narrower one divides.
+const SIMD_COLUMNS: usize = 16;
+
+/// A weight the recurrence multiplies by at every step, laid out so that
+/// `gemm` reads it in place. Given a row-major weight whose column count is
+/// not a multiple of the SIMD width, or a transposed view, gemm copies
+/// ("packs") the whole weight on every call, which for the thin per-step
+/// products (32 lanes) costs as much as the arithmetic: stored row-major
+/// with zero columns up to a multiple of 16, the backward step's products
+/// ran about twice as fast (`benches/matmul_shapes.rs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepWeight {
+    data: Vec<f32>,
+    rows: usize,
+    cols: usize,
+    stride: usize,
+}
+
+impl StepWeight {
+    /// A copy of `w` (any view: pass `view.t()` for a transpose).
+    pub fn new(w: MatRef<'_>) -> Result<Self, GruError> {
+        w.check()?;
+        let stride = w.cols.next_multiple_of(SIMD_COLUMNS);
+        let mut data = vec![0f32; w.rows * stride];
+        for (i, row) in data.chunks_exact_mut(stride).enumerate() {
+            for (j, x) in row[..w.cols].iter_mut().enumerate() {
+                *x = w.data[i * w.row_stride + j * w.col_stride];
+            }
+        }
+        Ok(StepWeight {
+            data,
+            rows: w.rows,
+            cols: w.cols,
+            stride,
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// `c` (row-major `a.rows × cols`) = `a · W`, or `c + a · W` with
+    /// `accumulate`, on rayon's threads. `scratch` holds the padded product
+    /// between calls (reused, grown as needed).
+    pub fn multiply(
+        &self,
+        c: &mut [f32],
+        a: MatRef<'_>,
+        accumulate: bool,
+        scratch: &mut Vec<f32>,
+    ) -> Result<(), GruError> {
+        let padded = MatRef {
+            data: &self.data,
+            rows: self.rows,
+            cols: self.stride,
+            row_stride: self.stride,
+            col_stride: 1,
+        };
+        if self.stride == self.cols {
+            return matmul_parallel(c, a, padded, accumulate);
+        }
+        let m = a.rows;
+        if c.len() != m * self.cols {
+            return Err(GruError::Backend(format!(
+                "step product: {m} rows × {} columns into {} values",
+                self.cols,
+                c.len()
+            )));
+        }
+        scratch.resize(m * self.stride, 0.0);
+        matmul_parallel(scratch, a, padded, false)?;
+        for (out, row) in c
+            .chunks_exact_mut(self.cols)
+            .zip(scratch.chunks_exact(self.stride))
+        {
+            if accumulate {
+                out.iter_mut().zip(row).for_each(|(o, x)| *o += x);
+            } else {
+                out.copy_from_slice(&row[..self.cols]);
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +331,48 @@ mod tests {
         assert!(matmul(&mut c, a, a, false).is_err());
         let mut c = [0.0; 3];
         assert!(matmul(&mut c, a, a.t(), false).is_err());
+    }
+
+    /// A padded weight and its transpose give the plain product's values.
+    #[test]
+    fn step_weights_multiply_as_the_plain_product() {
+        let mut rng = seqrec_core::SeqRng::new(9);
+        let (m, k, n) = (5, 37, 21);
+        let a: Vec<f32> = (0..m * k).map(|_| rng.next_f64() as f32 - 0.5).collect();
+        let w: Vec<f32> = (0..k * n).map(|_| rng.next_f64() as f32 - 0.5).collect();
+        let a = MatRef::row_major(&a, m, k).unwrap_or_else(|e| panic!("{e}"));
+        let wv = MatRef::row_major(&w, k, n).unwrap_or_else(|e| panic!("{e}"));
+        let mut plain = vec![1.0f32; m * n];
+        matmul(&mut plain, a, wv, true).unwrap_or_else(|e| panic!("{e}"));
+        let step = StepWeight::new(wv).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((step.rows(), step.cols(), step.stride), (k, n, 32));
+        let mut scratch = Vec::new();
+        let mut padded = vec![1.0f32; m * n];
+        step.multiply(&mut padded, a, true, &mut scratch)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let close = |x: &[f32], y: &[f32]| x.iter().zip(y).all(|(x, y)| (x - y).abs() < 1e-5);
+        assert!(close(&plain, &padded));
+        // Without accumulating, what c held before does not matter.
+        let mut fresh = vec![7.0f32; m * n];
+        step.multiply(&mut fresh, a, false, &mut scratch)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let once: Vec<f32> = plain.iter().map(|x| x - 1.0).collect();
+        assert!(close(&once, &fresh));
+        // The transpose: (a Wᵀ)… with a [m × n] against W [k × n].
+        let b: Vec<f32> = (0..m * n).map(|_| rng.next_f64() as f32 - 0.5).collect();
+        let b = MatRef::row_major(&b, m, n).unwrap_or_else(|e| panic!("{e}"));
+        let mut plain_t = vec![0.0f32; m * k];
+        matmul(&mut plain_t, b, wv.t(), false).unwrap_or_else(|e| panic!("{e}"));
+        let step_t = StepWeight::new(wv.t()).unwrap_or_else(|e| panic!("{e}"));
+        let mut padded_t = vec![0.0f32; m * k];
+        step_t
+            .multiply(&mut padded_t, b, false, &mut scratch)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(close(&plain_t, &padded_t));
+        // A wrong output size is an error.
+        assert!(
+            step.multiply(&mut [0.0; 3], a, false, &mut scratch)
+                .is_err()
+        );
     }
 }

@@ -77,6 +77,7 @@ impl HostCell {
         let mut d_rh = vec![0f32; ln];
         let mut d_x = vec![0f32; ln];
         let mut d_y = vec![0f32; ln];
+        let mut scratch = Vec::new();
         for s in (0..steps).rev() {
             let rs = s * ln..(s + 1) * ln;
             let h_in = &a.h_in.data[rs.clone()];
@@ -98,11 +99,11 @@ impl HostCell {
                 }
             }
             let step_view = MatRef::row_major(step_pre, lanes, dc)?;
-            matmul_parallel(
+            self.candidate_hidden.backward.multiply(
                 &mut d_rh,
                 step_view.columns(l.candidate, n)?,
-                self.candidate_hidden.view()?.t(),
                 false,
+                &mut scratch,
             )?;
             for lane in 0..lanes {
                 let row = &mut step_pre[lane * dc..(lane + 1) * dc];
@@ -118,7 +119,8 @@ impl HostCell {
                 UserIntegration::Rectified => {
                     // ∂f = [∂a | ∂c] · userᵀ; ∂e_v = ∂f ⊙ m (the thresholds pass none).
                     let step_view = MatRef::row_major(step_pre, lanes, dc)?;
-                    matmul_parallel(&mut d_x, step_view, part(&self.user)?.view()?.t(), false)?;
+                    let user = &part(&self.user)?.backward;
+                    user.multiply(&mut d_x, step_view, false, &mut scratch)?;
                     let m = &part(&a.factor)?.data[rs.clone()];
                     let out = &mut part_mut(&mut e_v_grad)?.data[rs.clone()];
                     for ((o, d), m) in out.iter_mut().zip(&d_x).zip(m) {
@@ -128,8 +130,10 @@ impl HostCell {
                 UserIntegration::Attentional => {
                     let step_view = MatRef::row_major(step_pre, lanes, dc)?;
                     let mixed = step_view.columns(n, 3 * n)?;
-                    matmul_parallel(&mut d_x, mixed, part(&self.item)?.view()?.t(), false)?;
-                    matmul_parallel(&mut d_y, mixed, part(&self.user)?.view()?.t(), false)?;
+                    let item = &part(&self.item)?.backward;
+                    let user = &part(&self.user)?.backward;
+                    item.multiply(&mut d_x, mixed, false, &mut scratch)?;
+                    user.multiply(&mut d_y, mixed, false, &mut scratch)?;
                     let xi = &part(&a.xi)?.data[rs.clone()];
                     let e_i = &a.e_i.data[rs.clone()];
                     let e_v = &part(&a.e_v)?.data[rs.clone()];
@@ -148,11 +152,11 @@ impl HostCell {
                 }
             }
             let step_view = MatRef::row_major(step_pre, lanes, dc)?;
-            matmul_parallel(
+            self.hidden.backward.multiply(
                 &mut dh,
                 step_view.columns(0, l.hidden_grad)?,
-                self.hidden.view()?.columns(0, l.hidden_grad)?.t(),
                 true,
+                &mut scratch,
             )?;
             match keep {
                 Some(keep) => {

@@ -121,7 +121,8 @@ impl HostCell {
             a_i: attentional.then(|| Matrix::zeros(rows, n)),
             a_v: attentional.then(|| Matrix::zeros(rows, n)),
         };
-        let hc = self.hidden.cols;
+        let hc = self.hidden.forward.cols();
+        let mut scratch = Vec::new();
         let mut hidden = vec![0f32; lanes * hc];
         let mut mixed = vec![0f32; lanes * 3 * n];
         let mut candidate_pre = vec![0f32; lanes * n];
@@ -143,11 +144,11 @@ impl HostCell {
                 }
             }
             let h_in = &a.h_in.data[rs.clone()];
-            matmul_parallel(
+            self.hidden.forward.multiply(
                 &mut hidden,
                 MatRef::row_major(h_in, lanes, n)?,
-                self.hidden.view()?,
                 false,
+                &mut scratch,
             )?;
             let gates = &mut a.gates.data[s * lanes * 2 * n..(s + 1) * lanes * 2 * n];
             let projected = &projected.data[s * lanes * pc..(s + 1) * lanes * pc];
@@ -185,11 +186,11 @@ impl HostCell {
                             m[i] = lower * factor;
                         }
                     }
-                    matmul_parallel(
+                    part(&self.user)?.forward.multiply(
                         &mut mixed,
                         MatRef::row_major(f, lanes, n)?,
-                        part(&self.user)?.view()?,
                         false,
+                        &mut scratch,
                     )?;
                     for lane in 0..lanes {
                         let (g, hd, p, u) = (
@@ -225,10 +226,14 @@ impl HostCell {
                     for row in mixed.chunks_exact_mut(3 * n) {
                         row.copy_from_slice(bias);
                     }
-                    let item = part(&self.item)?.view()?;
-                    let user = part(&self.user)?.view()?;
-                    matmul_parallel(&mut mixed, MatRef::row_major(a_i, lanes, n)?, item, true)?;
-                    matmul_parallel(&mut mixed, MatRef::row_major(a_v, lanes, n)?, user, true)?;
+                    let item = &part(&self.item)?.forward;
+                    let user = &part(&self.user)?.forward;
+                    let (a_i, a_v) = (
+                        MatRef::row_major(a_i, lanes, n)?,
+                        MatRef::row_major(a_v, lanes, n)?,
+                    );
+                    item.multiply(&mut mixed, a_i, true, &mut scratch)?;
+                    user.multiply(&mut mixed, a_v, true, &mut scratch)?;
                     for lane in 0..lanes {
                         let (g, hd, u) = (
                             &mut gates[lane * 2 * n..(lane + 1) * 2 * n],
@@ -251,11 +256,11 @@ impl HostCell {
                     rh[lane * n + j] = r[j] * h_in[lane * n + j];
                 }
             }
-            matmul_parallel(
+            self.candidate_hidden.forward.multiply(
                 &mut candidate_pre,
                 MatRef::row_major(rh, lanes, n)?,
-                self.candidate_hidden.view()?,
                 true,
+                &mut scratch,
             )?;
             par_apply(&mut candidate_pre, f32::tanh);
             a.candidate.data[rs.clone()].copy_from_slice(&candidate_pre);

@@ -16,7 +16,7 @@
 
 use crate::GruError;
 use crate::cell::{GruCell, UserIntegration};
-use crate::host_matmul::MatRef;
+use crate::host_matmul::{MatRef, StepWeight};
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::optim::GradientsParams;
@@ -244,6 +244,24 @@ impl Layout {
     }
 }
 
+/// A weight the recurrence multiplies by at every step, laid out for both
+/// directions: W forward, the transpose of its first `grad_cols` columns
+/// backward (see [`StepWeight`] for why not a transposed view).
+#[derive(Debug)]
+pub(crate) struct StepPair {
+    pub forward: StepWeight,
+    pub backward: StepWeight,
+}
+
+impl StepPair {
+    fn new(w: &Matrix, grad_cols: usize) -> Result<StepPair, GruError> {
+        Ok(StepPair {
+            forward: StepWeight::new(w.view()?)?,
+            backward: StepWeight::new(w.view()?.columns(0, grad_cols)?.t())?,
+        })
+    }
+}
+
 /// A cell's weights on the host, arranged by what multiplies them.
 #[derive(Debug)]
 pub(crate) struct HostCell {
@@ -252,9 +270,9 @@ pub(crate) struct HostCell {
     pub layout: Layout,
     /// What h is multiplied by: the gates' hidden rows (standard, linear),
     /// `[gates | κ]` (rectified), `[ξ | gates]` (attentional).
-    pub hidden: Matrix,
+    pub hidden: StepPair,
     /// T(r ⊙ h) of the candidate.
-    pub candidate_hidden: Matrix,
+    pub candidate_hidden: StepPair,
     /// The state-independent projection of the item embedding, `[n × p]`:
     /// `[gates | candidate]` (standard, linear), `[gates | candidate | κ]`
     /// (rectified), ξ (attentional).
@@ -268,9 +286,9 @@ pub(crate) struct HostCell {
     pub threshold_user: Option<Matrix>,
     /// Rectified, attentional: `[gates' user rows | T(v) of the
     /// candidate]`, what f (or a_v) is multiplied by.
-    pub user: Option<Matrix>,
+    pub user: Option<StepPair>,
     /// Attentional: `[gates' item rows | T(x) of the candidate]`, for a_i.
-    pub item: Option<Matrix>,
+    pub item: Option<StepPair>,
     /// Attentional: `[gates' bias | every candidate bias]`.
     pub mixed_bias: Option<Vec<f32>>,
 }
@@ -292,12 +310,28 @@ impl HostCell {
         if let Some(user) = &cell.candidate_user {
             candidate_bias = sum(&[&candidate_bias, &bias_of(user)?]);
         }
+        let layout = Layout::of(s.integration, n);
+        let kappa = match &cell.thresholds {
+            Some(t) if s.integration == UserIntegration::Rectified => Some(weight_of(t)?),
+            _ => None,
+        };
+        let hidden = match (s.integration, &kappa) {
+            (UserIntegration::Rectified, Some(kappa)) => {
+                Matrix::hcat(&[&gates_hidden, &kappa.row_block(0, n)])
+            }
+            (UserIntegration::Attentional, _) => {
+                Matrix::hcat(&[&weight_of(needed(&cell.attention_hidden)?)?, &gates_hidden])
+            }
+            _ => gates_hidden,
+        };
+        let mut user = None;
+        let mut item = None;
         let mut host = HostCell {
             integration: s.integration,
             omega: s.omega as f32,
-            layout: Layout::of(s.integration, n),
-            hidden: gates_hidden.clone(),
-            candidate_hidden: weight_of(&cell.candidate_hidden)?,
+            layout,
+            hidden: StepPair::new(&hidden, layout.hidden_grad)?,
+            candidate_hidden: StepPair::new(&weight_of(&cell.candidate_hidden)?, n)?,
             input_item: Matrix::hcat(&[&gates_item, &candidate_item]),
             input_user: None,
             input_bias: [gates_bias.as_slice(), candidate_bias.as_slice()].concat(),
@@ -315,13 +349,12 @@ impl HostCell {
             }
             UserIntegration::Rectified => {
                 let thresholds = needed(&cell.thresholds)?;
-                let kappa = weight_of(thresholds)?;
-                host.hidden = Matrix::hcat(&[&gates_hidden, &kappa.row_block(0, n)]);
+                let kappa = part(&kappa)?;
                 host.input_item =
                     Matrix::hcat(&[&gates_item, &candidate_item, &kappa.row_block(n, n)]);
                 host.input_bias.extend(bias_of(thresholds)?);
                 host.threshold_user = Some(kappa.row_block(2 * n, n));
-                host.user = Some(Matrix::hcat(&[
+                user = Some(Matrix::hcat(&[
                     &gates.row_block(2 * n, n),
                     &weight_of(needed(&cell.candidate_user)?)?,
                 ]));
@@ -332,18 +365,20 @@ impl HostCell {
                     needed(&cell.attention_item)?,
                     needed(&cell.attention_user)?,
                 );
-                host.hidden = Matrix::hcat(&[&weight_of(a_h)?, &gates_hidden]);
                 host.input_item = weight_of(a_i)?;
                 host.input_user = Some(weight_of(a_v)?);
                 host.input_bias = sum(&[&bias_of(a_h)?, &bias_of(a_i)?, &bias_of(a_v)?]);
-                host.user = Some(Matrix::hcat(&[
+                user = Some(Matrix::hcat(&[
                     &gates.row_block(2 * n, n),
                     &weight_of(needed(&cell.candidate_user)?)?,
                 ]));
-                host.item = Some(Matrix::hcat(&[&gates_item, &candidate_item]));
+                item = Some(Matrix::hcat(&[&gates_item, &candidate_item]));
                 host.mixed_bias = Some([gates_bias.as_slice(), candidate_bias.as_slice()].concat());
             }
         }
+        // Backward, f's and a_v's, a_i's products take all 3n columns.
+        host.user = user.map(|u| StepPair::new(&u, 3 * n)).transpose()?;
+        host.item = item.map(|i| StepPair::new(&i, 3 * n)).transpose()?;
         Ok(host)
     }
 
