@@ -257,11 +257,11 @@ async fn user_recommendations(
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query?;
     check_k(q.k)?;
-    blocking(move || {
-        let list = app.service.recommend(&user, q.k, q.exclude_seen)?;
-        Ok(Json(json!({ "user": user, "items": items_json(&list) })))
-    })
-    .await
+    let list = app
+        .service
+        .recommend(user.clone(), q.k, q.exclude_seen)
+        .await?;
+    Ok(Json(json!({ "user": user, "items": items_json(&list) })))
 }
 
 #[derive(Debug, Deserialize)]

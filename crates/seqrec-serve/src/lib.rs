@@ -34,7 +34,7 @@ mod store;
 pub mod testing;
 
 pub use http::{Access, App};
-pub use online::{Applied, Event, OnlineModel, ServeError, Start};
+pub use online::{Applied, Event, OnlineModel, RecommendRequest, ServeError, Start};
 pub use service::{Reloaded, Service, ServiceError};
 pub use store::{EventStore, StoreError};
 

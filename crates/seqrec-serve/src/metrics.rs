@@ -12,7 +12,7 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 /// Upper bounds of the group-size buckets (requests per commit).
-const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
+const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 #[derive(Debug, Default, Clone)]
 struct Histogram {
@@ -62,6 +62,7 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     batches: Mutex<Histogram>,
+    read_batches: Mutex<Histogram>,
     events_stored: AtomicU64,
 }
 
@@ -92,6 +93,11 @@ impl Metrics {
     /// One commit group of `size` requests.
     pub fn observe_batch(&self, size: usize) {
         lock(&self.batches).observe(&BATCH_BUCKETS, size as f64);
+    }
+
+    /// One scoring pass over `size` recommendation reads.
+    pub fn observe_read_batch(&self, size: usize) {
+        lock(&self.read_batches).observe(&BATCH_BUCKETS, size as f64);
     }
 
     pub fn add_events_stored(&self, n: u64) {
@@ -128,6 +134,9 @@ impl Metrics {
         out.push_str("# HELP seqrec_commit_group_requests Write requests per durable commit (micro-batch size).\n");
         out.push_str("# TYPE seqrec_commit_group_requests histogram\n");
         lock(&self.batches).render(&mut out, "seqrec_commit_group_requests", "", &BATCH_BUCKETS);
+        out.push_str("# HELP seqrec_read_batch_requests Recommendation reads per scoring pass (micro-batch size).\n");
+        out.push_str("# TYPE seqrec_read_batch_requests histogram\n");
+        lock(&self.read_batches).render(&mut out, "seqrec_read_batch_requests", "", &BATCH_BUCKETS);
         out.push_str("# HELP seqrec_events_stored Events in the durable store.\n");
         out.push_str("# TYPE seqrec_events_stored gauge\n");
         let _ = writeln!(

@@ -68,6 +68,14 @@ pub struct Applied {
     pub unknown_items: usize,
 }
 
+/// A request for one user's top `k`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecommendRequest {
+    pub user: String,
+    pub k: usize,
+    pub exclude_seen: bool,
+}
+
 /// One user's state.
 #[derive(Clone, Debug)]
 struct UserState {
@@ -259,28 +267,80 @@ impl OnlineModel {
 
     /// The catalogue's scores for `user` now.
     pub fn scores(&mut self, user: &str) -> Result<Vec<f32>, ServeError> {
-        if !self.has_user(user) {
-            return Err(ServeError::UnknownUser(user.to_owned()));
-        }
-        self.state_mut(user);
-        self.ensure_hidden(user)?;
-        let state = &self.users[user];
-        let scorer = self.model.scorer.as_scorer();
-        let mut scores = vec![0.0f32; scorer.catalogue_size()];
-        match (self.gru(), &state.hidden) {
-            (Some(gru), Some(hidden)) => gru.scores_from_states(hidden, &mut scores)?,
-            _ => {
-                // A user created online has no row: beyond the data's users.
-                let id = UserId(state.index.unwrap_or(u32::MAX));
-                let query = Query {
-                    user: id,
-                    history: &state.history,
-                    times: &state.times,
-                };
-                scorer.score(&[query], &mut scores)?;
+        let mut all = self.scores_many(&[user]);
+        all.pop()
+            .unwrap_or_else(|| Err(ServeError::Scoring("no scores".to_owned())))
+    }
+
+    /// The scores of several users in one scoring pass (one product with
+    /// the GRU's output layer, one call of a baseline's scorer), one result
+    /// per user in order: an unknown user fails alone.
+    pub fn scores_many(&mut self, users: &[&str]) -> Vec<Result<Vec<f32>, ServeError>> {
+        let mut results: Vec<Result<Vec<f32>, ServeError>> = Vec::with_capacity(users.len());
+        let mut ready = Vec::with_capacity(users.len());
+        for (i, &user) in users.iter().enumerate() {
+            let state = if self.has_user(user) {
+                self.state_mut(user);
+                self.ensure_hidden(user)
+            } else {
+                Err(ServeError::UnknownUser(user.to_owned()))
+            };
+            match state {
+                Ok(()) => {
+                    ready.push(i);
+                    results.push(Ok(Vec::new()));
+                }
+                Err(e) => results.push(Err(e)),
             }
         }
-        Ok(scores)
+        if ready.is_empty() {
+            return results;
+        }
+        let scorer = self.model.scorer.as_scorer();
+        let items = scorer.catalogue_size();
+        let mut scores = vec![0.0f32; ready.len() * items];
+        let pass = match self.gru() {
+            Some(gru) => {
+                let mut states = Vec::with_capacity(ready.len() * gru.state_size());
+                for &i in &ready {
+                    states.extend_from_slice(
+                        self.users[users[i]].hidden.as_deref().unwrap_or_default(),
+                    );
+                }
+                gru.scores_from_states(&states, &mut scores)
+                    .map_err(ServeError::from)
+            }
+            None => {
+                let queries: Vec<Query<'_>> = ready
+                    .iter()
+                    .map(|&i| {
+                        let state = &self.users[users[i]];
+                        Query {
+                            // A user created online has no row: beyond the data's users.
+                            user: UserId(state.index.unwrap_or(u32::MAX)),
+                            history: &state.history,
+                            times: &state.times,
+                        }
+                    })
+                    .collect();
+                scorer
+                    .score(&queries, &mut scores)
+                    .map_err(ServeError::from)
+            }
+        };
+        match pass {
+            Ok(()) => {
+                for (&i, row) in ready.iter().zip(scores.chunks_exact(items)) {
+                    results[i] = Ok(row.to_vec());
+                }
+            }
+            Err(e) => {
+                for &i in &ready {
+                    results[i] = Err(ServeError::Scoring(e.to_string()));
+                }
+            }
+        }
+        results
     }
 
     /// The `k` best items for `user` now (unknown user: an error).
@@ -290,16 +350,39 @@ impl OnlineModel {
         k: usize,
         exclude_seen: bool,
     ) -> Result<Vec<Recommendation>, ServeError> {
-        let scores = self.scores(user)?;
-        let history = &self.users[user].history;
-        Ok(model_dir::top_items(
-            &scores,
-            history,
+        let request = RecommendRequest {
+            user: user.to_owned(),
             k,
             exclude_seen,
-            &self.model.data.items,
-            self.model.titles.as_ref(),
-        ))
+        };
+        let mut all = self.recommend_many(std::slice::from_ref(&request));
+        all.pop()
+            .unwrap_or_else(|| Err(ServeError::Scoring("no answer".to_owned())))
+    }
+
+    /// [`OnlineModel::recommend`] for several requests with one scoring
+    /// pass (how the service answers concurrent reads).
+    pub fn recommend_many(
+        &mut self,
+        requests: &[RecommendRequest],
+    ) -> Vec<Result<Vec<Recommendation>, ServeError>> {
+        let users: Vec<&str> = requests.iter().map(|r| r.user.as_str()).collect();
+        let scores = self.scores_many(&users);
+        requests
+            .iter()
+            .zip(scores)
+            .map(|(r, scores)| {
+                let scores = scores?;
+                Ok(model_dir::top_items(
+                    &scores,
+                    &self.users[&r.user].history,
+                    r.k,
+                    r.exclude_seen,
+                    &self.model.data.items,
+                    self.model.titles.as_ref(),
+                ))
+            })
+            .collect()
     }
 
     /// The `k` best items after an anonymous sequence of original item ids

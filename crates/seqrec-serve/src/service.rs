@@ -7,15 +7,24 @@
 //! is being fsynced), commits their events in one transaction, and only
 //! then applies them to the model in one call, so the events of many
 //! users advance in one batched GRU step per round and each user's events
-//! apply in arrival order. Reads lock the model only while they score.
+//! apply in arrival order.
+//!
+//! Recommendation reads go through one reader thread the same way: it
+//! takes every read waiting when it wakes and scores them in one pass
+//! (one product with the output layer for all their users). While reads
+//! arrive concurrently (the last pass had more than one), it also waits
+//! for more, at most [`READ_WINDOW`] after the first was taken; a lone
+//! client never waits. It locks the model only while it scores.
 
 use crate::metrics::Metrics;
+use crate::online::RecommendRequest;
 use crate::online::{Applied, Event, OnlineModel, ServeError, Start};
 use crate::store::{EventStore, StoreError};
 use seqrec_runner::model_dir::{LoadedModel, Recommendation};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::oneshot;
 
@@ -60,12 +69,21 @@ enum Job {
     },
 }
 
-/// The model, the store and the committer thread.
+/// The longest a read waits for others to share its scoring pass.
+pub const READ_WINDOW: Duration = Duration::from_micros(200);
+
+/// The most reads scored in one pass.
+const MAX_READ_BATCH: usize = 256;
+
+type ReadReply = oneshot::Sender<Result<Vec<Recommendation>, ServeError>>;
+
+/// The model, the store, the committer thread and the reader thread.
 #[derive(Debug)]
 pub struct Service {
     model: Arc<Mutex<OnlineModel>>,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    committer: Mutex<Option<JoinHandle<()>>>,
+    reads: Mutex<Option<mpsc::Sender<(RecommendRequest, ReadReply)>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -77,8 +95,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Replays `events` into a fresh online model of `model`.
-fn replay(model: LoadedModel, events: &[Event]) -> Result<(OnlineModel, Reloaded), ServeError> {
-    let mut online = OnlineModel::new(model, Start::WholeHistory);
+fn replay(
+    model: LoadedModel,
+    start: Start,
+    events: &[Event],
+) -> Result<(OnlineModel, Reloaded), ServeError> {
+    let mut online = OnlineModel::new(model, start);
     let applied = online.apply(events)?;
     Ok((
         online,
@@ -90,38 +112,67 @@ fn replay(model: LoadedModel, events: &[Event]) -> Result<(OnlineModel, Reloaded
 }
 
 impl Service {
-    /// Opens the store, replays its events into `model`, and starts the
-    /// committer.
+    /// Opens the store, replays its events into `model` (its users start
+    /// after their whole history in the data, as `seqrec recommend` ranks),
+    /// and starts the committer and the reader.
     pub fn start(
         model: LoadedModel,
         store: EventStore,
     ) -> Result<(Service, Reloaded), ServiceError> {
+        Service::start_from(model, store, Start::WholeHistory)
+    }
+
+    /// [`Service::start`] with the data's users starting where `start`
+    /// says (after their training events: their validation and test
+    /// events can then be posted, as the state-equals-replay test does).
+    pub fn start_from(
+        model: LoadedModel,
+        store: EventStore,
+        start: Start,
+    ) -> Result<(Service, Reloaded), ServiceError> {
         let events: Vec<Event> = store.events()?.into_iter().map(|(_, e)| e).collect();
-        let (online, replayed) = replay(model, &events)?;
+        let (online, replayed) = replay(model, start, &events)?;
         let metrics = Arc::new(Metrics::default());
         metrics.set_events_stored(events.len() as u64);
         let model = Arc::new(Mutex::new(online));
         let (tx, rx) = mpsc::channel();
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(f)
+                .map_err(|e| ServiceError::Load(format!("starting the {name} thread: {e}")))
+        };
         let committer = {
             let model = Arc::clone(&model);
             let metrics = Arc::clone(&metrics);
-            std::thread::Builder::new()
-                .name("seqrec-committer".to_owned())
-                .spawn(move || {
+            spawn(
+                "seqrec-committer",
+                Box::new(move || {
                     Committer {
                         model,
                         store,
                         metrics,
+                        start,
                     }
                     .run(rx)
-                })
-                .map_err(|e| ServiceError::Load(format!("starting the committer: {e}")))?
+                }),
+            )?
+        };
+        let (read_tx, read_rx) = mpsc::channel();
+        let reader = {
+            let model = Arc::clone(&model);
+            let metrics = Arc::clone(&metrics);
+            spawn(
+                "seqrec-reader",
+                Box::new(move || read_loop(&model, &metrics, read_rx)),
+            )?
         };
         Ok((
             Service {
                 model,
                 jobs: Mutex::new(Some(tx)),
-                committer: Mutex::new(Some(committer)),
+                reads: Mutex::new(Some(read_tx)),
+                threads: Mutex::new(vec![committer, reader]),
                 metrics,
             },
             replayed,
@@ -166,24 +217,70 @@ impl Service {
         f(&mut lock(&self.model))
     }
 
-    /// `user`'s top `k` now.
-    pub fn recommend(
+    /// `user`'s top `k` now, scored together with the reads that arrive
+    /// with it.
+    pub async fn recommend(
         &self,
-        user: &str,
+        user: String,
         k: usize,
         exclude_seen: bool,
-    ) -> Result<Vec<Recommendation>, ServeError> {
-        self.with_model(|m| m.recommend(user, k, exclude_seen))
+    ) -> Result<Vec<Recommendation>, ServiceError> {
+        let (reply, answer) = oneshot::channel();
+        let request = RecommendRequest {
+            user,
+            k,
+            exclude_seen,
+        };
+        match lock(&self.reads).as_ref() {
+            Some(tx) => tx
+                .send((request, reply))
+                .map_err(|_| ServiceError::Stopped)?,
+            None => return Err(ServiceError::Stopped),
+        }
+        Ok(answer.await.map_err(|_| ServiceError::Stopped)??)
     }
 
-    /// Stops taking writes and waits until every accepted write is
-    /// committed and applied.
+    /// Stops taking requests and waits until every accepted write is
+    /// committed and applied and every accepted read answered.
     pub fn shutdown(&self) {
         lock(&self.jobs).take();
-        if let Some(handle) = lock(&self.committer).take()
-            && handle.join().is_err()
-        {
-            tracing::error!("the committer thread panicked");
+        lock(&self.reads).take();
+        for handle in lock(&self.threads).drain(..) {
+            if handle.join().is_err() {
+                tracing::error!("a service thread panicked");
+            }
+        }
+    }
+}
+
+/// The reader thread: takes the waiting reads, scores them in one pass,
+/// answers each. Ends when the service drops its sender.
+fn read_loop(
+    model: &Mutex<OnlineModel>,
+    metrics: &Metrics,
+    rx: mpsc::Receiver<(RecommendRequest, ReadReply)>,
+) {
+    let mut concurrent = false;
+    while let Ok(first) = rx.recv() {
+        let taken = Instant::now();
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter().take(MAX_READ_BATCH - 1));
+        if concurrent || batch.len() > 1 {
+            let deadline = taken + READ_WINDOW;
+            while batch.len() < MAX_READ_BATCH {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(read) => batch.push(read),
+                    Err(_) => break,
+                }
+            }
+        }
+        concurrent = batch.len() > 1;
+        metrics.observe_read_batch(batch.len());
+        let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let answers = lock(model).recommend_many(&requests);
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let _ = reply.send(answer);
         }
     }
 }
@@ -198,6 +295,7 @@ struct Committer {
     model: Arc<Mutex<OnlineModel>>,
     store: EventStore,
     metrics: Arc<Metrics>,
+    start: Start,
 }
 
 impl Committer {
@@ -283,7 +381,7 @@ impl Committer {
                     .map_err(ServiceError::from)
                     .and_then(|events| {
                         let events: Vec<Event> = events.into_iter().map(|(_, e)| e).collect();
-                        Ok(replay(*model, &events)?)
+                        Ok(replay(*model, self.start, &events)?)
                     })
                     .map(|(online, reloaded)| {
                         *lock(&self.model) = online;

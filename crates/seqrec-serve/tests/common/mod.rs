@@ -5,7 +5,7 @@
 use seqrec_data::{DatasetName, LoadRequest, load};
 use seqrec_runner::model_dir::{self, TrainSpec};
 use seqrec_runner::{Compute, Method};
-use seqrec_serve::{Access, App, EventStore, Service, load_model};
+use seqrec_serve::{Access, App, EventStore, Service, Start, load_model};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -47,9 +47,15 @@ pub struct Server {
 
 impl Server {
     pub fn start(model: &Path, store: &Path, access: Access) -> Server {
+        Server::start_from(model, store, access, Start::WholeHistory)
+    }
+
+    /// A server whose data users start where `start` says.
+    pub fn start_from(model: &Path, store: &Path, access: Access, start: Start) -> Server {
         let loaded = load_model(model).unwrap_or_else(|e| panic!("{e}"));
         let store = EventStore::open(store).unwrap_or_else(|e| panic!("{e}"));
-        let (service, _) = Service::start(loaded, store).unwrap_or_else(|e| panic!("{e}"));
+        let (service, _) =
+            Service::start_from(loaded, store, start).unwrap_or_else(|e| panic!("{e}"));
         let app = Arc::new(App {
             service,
             access,
