@@ -1,4 +1,5 @@
-//! `cargo xtask bench data`: load + order + split of an ML-10M-sized file.
+//! `cargo xtask bench data`: load + order + split of an ML-10M-sized file;
+//! `baselines`; `gru` and `serve` in their own modules.
 
 use crate::process::{Measured, Profile, cargo, measure, seqrec_binary, target_dir};
 use anyhow::{Context, Result};
@@ -31,6 +32,10 @@ pub enum Bench {
     /// Training tuples/s and evaluation events/s of the GRUs (ours on each
     /// backend, then PyTorch CPU on the same work), ml-latest-small shapes.
     Gru(crate::bench_gru::GruBench),
+    /// Requests/s and p50/p99 latency of `seqrec serve` (release, its own
+    /// process) for recommendations and one-event writes at 1, 8 and 64
+    /// keep-alive clients on 127.0.0.1.
+    Serve(crate::bench_serve::ServeBench),
 }
 
 pub fn run(bench: Bench) -> Result<()> {
@@ -38,6 +43,7 @@ pub fn run(bench: Bench) -> Result<()> {
         Bench::Data { workdir, reuse } => data(workdir, reuse),
         Bench::Baselines { workdir, methods } => baselines(workdir, methods),
         Bench::Gru(gru) => crate::bench_gru::run(gru),
+        Bench::Serve(serve) => crate::bench_serve::run(serve),
     }
 }
 

@@ -5,8 +5,10 @@
 
 mod bench;
 mod bench_gru;
+mod bench_serve;
 mod fetch;
 mod gpu_check;
+mod load;
 mod process;
 mod reproduce;
 mod setup_cuda;

@@ -1,0 +1,314 @@
+//! `cargo xtask bench serve`: requests/s and latency of `seqrec serve` (a
+//! separate release process) under a load generator on 127.0.0.1
+//! (`load.rs`), for recommendation reads and for durable one-event writes,
+//! at several numbers of concurrent clients. Server and clients share the
+//! machine's cores, as they would on one box.
+
+use crate::load::{self, Budget, Connection, LoadFigures};
+use crate::process::{Profile, cargo, data_dir, seqrec_binary, target_dir};
+use anyhow::{Context, Result, bail};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeBench {
+    /// Concurrent clients, each on its own keep-alive connection.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    clients: Vec<usize>,
+    /// Measured seconds per cell (after one second of warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// At most this many measured requests per cell.
+    #[arg(long, default_value_t = 200_000)]
+    max_requests: usize,
+    /// The method served (trained once into the work folder).
+    #[arg(long, default_value = "gru")]
+    method: String,
+    /// The dataset it is trained on.
+    #[arg(long, default_value = "ml-latest-small")]
+    dataset: String,
+    /// The GRU's hidden size.
+    #[arg(long, default_value_t = 100)]
+    hidden: usize,
+    /// Users the load spreads over (created by events before the reads).
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+    /// HTTP worker threads of the server (default: its own, the CPU count).
+    #[arg(long)]
+    server_threads: Option<usize>,
+    /// Data root (else $SEQREC_DATA_DIR, else datasets/).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Where the model, stores and report go (default target/bench-serve).
+    #[arg(long)]
+    workdir: Option<PathBuf>,
+}
+
+/// The server process, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM first: a graceful stop flushes the store.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?)
+}
+
+fn start_server(
+    seqrec: &Path,
+    model: &Path,
+    store: &Path,
+    threads: Option<usize>,
+) -> Result<Server> {
+    let _ = std::fs::remove_dir_all(store);
+    let addr = free_port()?;
+    let mut command = Command::new(seqrec);
+    command
+        .arg("serve")
+        .arg("--model")
+        .arg(model)
+        .arg("--store")
+        .arg(store)
+        .arg("--addr")
+        .arg(addr.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(t) = threads {
+        command.arg("--threads").arg(t.to_string());
+    }
+    let child = command.spawn().context("starting seqrec serve")?;
+    let mut server = Server { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(mut c) = Connection::open(addr)
+            && let Ok(r) = c.request("GET", "/v1/health", None)
+            && r.status == 200
+        {
+            return Ok(server);
+        }
+        if let Some(status) = server.child.try_wait()? {
+            bail!("seqrec serve exited with {status} before answering");
+        }
+        if Instant::now() > deadline {
+            bail!("seqrec serve did not answer /v1/health within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Trains the served model once (reused by later runs).
+fn model(seqrec: &Path, args: &ServeBench, workdir: &Path) -> Result<PathBuf> {
+    let out = workdir.join(format!(
+        "model-{}-{}-h{}",
+        args.method, args.dataset, args.hidden
+    ));
+    if out.join("model.toml").exists() {
+        return Ok(out);
+    }
+    std::fs::create_dir_all(workdir)?;
+    let config = workdir.join("train.toml");
+    std::fs::write(&config, format!("[gru]\nhidden = {}\n", args.hidden))?;
+    eprintln!(
+        "training {} on {} into {} ...",
+        args.method,
+        args.dataset,
+        out.display()
+    );
+    let status = Command::new(seqrec)
+        .arg("--data-dir")
+        .arg(data_dir(args.data_dir.clone())?)
+        .args([
+            "train",
+            "--dataset",
+            &args.dataset,
+            "--method",
+            &args.method,
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .context("running seqrec train")?;
+    if !status.success() {
+        bail!("seqrec train failed");
+    }
+    Ok(out)
+}
+
+/// Item ids the model knows: the top 1000 of an empty anonymous sequence.
+fn known_items(addr: SocketAddr) -> Result<Vec<String>> {
+    let mut c = Connection::open(addr)?;
+    let r = c.request(
+        "POST",
+        "/v1/recommendations",
+        Some(br#"{"items":[],"k":1000}"#),
+    )?;
+    if r.status != 200 {
+        bail!("anonymous recommendations answered {}", r.status);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+    let items: Vec<String> = v["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["item"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if items.is_empty() {
+        bail!("the model returned no items");
+    }
+    Ok(items)
+}
+
+fn event_body(user: usize, item: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "events": [{"user": format!("bench-{user}"), "item": item}]
+    }))
+    .unwrap_or_default()
+}
+
+/// One row of the report.
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    route: &'static str,
+    #[serde(flatten)]
+    figures: LoadFigures,
+}
+
+pub fn run(args: ServeBench) -> Result<()> {
+    let workdir = match &args.workdir {
+        Some(dir) => dir.clone(),
+        None => target_dir()?.join("bench-serve"),
+    };
+    cargo(&["build", "--release", "--quiet", "-p", "seqrec-cli"])?;
+    let seqrec = seqrec_binary(Profile::Release)?;
+    let model = model(&seqrec, &args, &workdir)?;
+    let budget = Budget {
+        warmup: Duration::from_secs(1),
+        measure: Duration::from_secs(args.seconds),
+        max_requests: args.max_requests,
+    };
+    let users = args.users.max(1);
+    let mut rows = Vec::new();
+    for &clients in &args.clients {
+        // Reads: users created by one request of events first.
+        let server = start_server(&seqrec, &model, &workdir.join("store"), args.server_threads)?;
+        let items = known_items(server.addr)?;
+        let events: Vec<serde_json::Value> = (0..users)
+            .map(|u| serde_json::json!({"user": format!("bench-{u}"), "item": items[u % items.len()]}))
+            .collect();
+        let mut c = Connection::open(server.addr)?;
+        let r = c.request(
+            "POST",
+            "/v1/events",
+            Some(&serde_json::to_vec(
+                &serde_json::json!({ "events": events }),
+            )?),
+        )?;
+        if r.status != 200 {
+            bail!("creating the users answered {}", r.status);
+        }
+        let figures = load::run(server.addr, clients, budget, |pick| {
+            let user = pick.below(users);
+            (
+                "GET",
+                format!("/v1/users/bench-{user}/recommendations?k=20"),
+                None,
+            )
+        })?;
+        report("recommendations", &figures);
+        rows.push(Row {
+            route: "GET /v1/users/{user}/recommendations",
+            figures,
+        });
+        drop(server);
+
+        // Writes: one event per request, durable before the answer.
+        let server = start_server(&seqrec, &model, &workdir.join("store"), args.server_threads)?;
+        let figures = load::run(server.addr, clients, budget, |pick| {
+            let user = pick.below(users);
+            let item = &items[pick.below(items.len())];
+            (
+                "POST",
+                "/v1/events".to_owned(),
+                Some(event_body(user, item)),
+            )
+        })?;
+        report("events", &figures);
+        rows.push(Row {
+            route: "POST /v1/events (one event)",
+            figures,
+        });
+    }
+    let markdown = table(&rows, &args);
+    println!("{markdown}");
+    std::fs::write(workdir.join("serve.md"), &markdown)?;
+    let json = serde_json::json!({
+        "benchmark": "serve",
+        "method": args.method,
+        "dataset": args.dataset,
+        "hidden": args.hidden,
+        "users": users,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "rows": rows,
+    });
+    std::fs::write(
+        workdir.join("serve.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    eprintln!("written {}/serve.md and serve.json", workdir.display());
+    Ok(())
+}
+
+fn report(what: &str, f: &LoadFigures) {
+    eprintln!(
+        "{what}, {} clients: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms ({} requests, {} errors)",
+        f.clients, f.requests_per_second, f.p50_ms, f.p99_ms, f.requests, f.errors
+    );
+}
+
+fn table(rows: &[Row], args: &ServeBench) -> String {
+    let mut out = format!(
+        "`seqrec serve`, {} (hidden {}) on {}, {} cores shared by server and load generator\n\n",
+        args.method,
+        args.hidden,
+        args.dataset,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    out.push_str(
+        "| route | clients | requests/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let f = &r.figures;
+        out.push_str(&format!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} |\n",
+            r.route, f.clients, f.requests_per_second, f.p50_ms, f.p99_ms, f.errors
+        ));
+    }
+    out
+}
