@@ -30,6 +30,7 @@ mod dropout;
 mod error;
 #[cfg(all(test, any(feature = "vulkan", feature = "wgpu")))]
 mod gpu_tests;
+mod host_adam;
 #[doc(hidden)] // For `benches/matmul_shapes.rs`; not part of the API.
 pub mod host_matmul;
 pub mod lanes;

@@ -6,12 +6,13 @@
 use crate::checkpoint::{CheckpointState, DataFingerprint};
 use crate::cost::{check_cpu_time, cpu_cores};
 use crate::device::{DeviceInfo, OpenedDevice, guarded};
+use crate::host_adam::HostAdam;
 use crate::lanes::LaneSchedule;
 use crate::memory::{MemoryEstimate, available_memory};
 use crate::model::{GruModel, GruModelConfig};
 use crate::{Backend, GruCellConfig, GruError, GruParams, GruScorer, GruVariant};
 use burn::module::Module;
-use burn::optim::AdamConfig;
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::Tensor;
 use seqrec_core::{ItemId, Part, SeqRng, Split, UserId};
 use seqrec_metrics::{EvalConfig, evaluate};
@@ -140,11 +141,22 @@ fn train(
 
     let config = model_config(variant, params, items, users);
     let mut model = config.init(&device, &mut SeqRng::derive(seed, 0));
-    let mut optim = AdamConfig::new()
-        .with_beta_1(params.beta1 as f32)
-        .with_beta_2(params.beta2 as f32)
-        .with_epsilon(params.epsilon as f32)
-        .init();
+    // The CPU backends update in one fused pass (equal to burn's Adam bit
+    // for bit, with the same state, so checkpoints cross backends).
+    let (beta_1, beta_2, epsilon) = (
+        params.beta1 as f32,
+        params.beta2 as f32,
+        params.epsilon as f32,
+    );
+    let mut optim: ModuleOptimizer = if options.backend.is_cpu() {
+        HostAdam::new(beta_1, beta_2, epsilon).into()
+    } else {
+        AdamConfig::new()
+            .with_beta_1(beta_1)
+            .with_beta_2(beta_2)
+            .with_epsilon(epsilon)
+            .init()
+    };
     let mut state = CheckpointState {
         variant,
         params: params.clone(),
