@@ -196,6 +196,26 @@ struct Row {
     route: &'static str,
     #[serde(flatten)]
     figures: LoadFigures,
+    /// Mean requests per scoring pass (reads) or per commit (writes), from
+    /// the server's `/metrics` (warm-up included).
+    mean_batch: f64,
+}
+
+/// The mean of the histogram `name` in the server's `/metrics`.
+fn mean_batch(addr: SocketAddr, name: &str) -> Result<f64> {
+    let mut c = Connection::open(addr)?;
+    let r = c.request("GET", "/metrics", None)?;
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    let value = |suffix: &str| -> Option<f64> {
+        let key = format!("{name}_{suffix} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    match (value("sum"), value("count")) {
+        (Some(sum), Some(count)) if count > 0.0 => Ok(sum / count),
+        _ => bail!("no {name} histogram in /metrics"),
+    }
 }
 
 pub fn run(args: ServeBench) -> Result<()> {
@@ -239,10 +259,12 @@ pub fn run(args: ServeBench) -> Result<()> {
                 None,
             )
         })?;
-        report("recommendations", &figures);
+        let mean = mean_batch(server.addr, "seqrec_read_batch_requests")?;
+        report("recommendations", &figures, mean);
         rows.push(Row {
             route: "GET /v1/users/{user}/recommendations",
             figures,
+            mean_batch: mean,
         });
         drop(server);
 
@@ -257,10 +279,12 @@ pub fn run(args: ServeBench) -> Result<()> {
                 Some(event_body(user, item)),
             )
         })?;
-        report("events", &figures);
+        let mean = mean_batch(server.addr, "seqrec_commit_group_requests")?;
+        report("events", &figures, mean);
         rows.push(Row {
             route: "POST /v1/events (one event)",
             figures,
+            mean_batch: mean,
         });
     }
     let markdown = table(&rows, &args);
@@ -283,9 +307,9 @@ pub fn run(args: ServeBench) -> Result<()> {
     Ok(())
 }
 
-fn report(what: &str, f: &LoadFigures) {
+fn report(what: &str, f: &LoadFigures, mean_batch: f64) {
     eprintln!(
-        "{what}, {} clients: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms ({} requests, {} errors)",
+        "{what}, {} clients: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms ({} requests, {} errors, {mean_batch:.1} per batch)",
         f.clients, f.requests_per_second, f.p50_ms, f.p99_ms, f.requests, f.errors
     );
 }
@@ -301,13 +325,13 @@ fn table(rows: &[Row], args: &ServeBench) -> String {
             .unwrap_or(1)
     );
     out.push_str(
-        "| route | clients | requests/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n",
+        "| route | clients | requests/s | p50 ms | p99 ms | errors | requests per scoring pass / commit |\n|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let f = &r.figures;
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} |\n",
-            r.route, f.clients, f.requests_per_second, f.p50_ms, f.p99_ms, f.errors
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.1} |\n",
+            r.route, f.clients, f.requests_per_second, f.p50_ms, f.p99_ms, f.errors, r.mean_batch
         ));
     }
     out
