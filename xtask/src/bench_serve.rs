@@ -201,6 +201,25 @@ struct Row {
     mean_batch: f64,
 }
 
+impl Row {
+    /// A measured row, with the batch histogram `batches` of `server`'s
+    /// metrics; logged as it is made.
+    fn of(
+        route: &'static str,
+        figures: LoadFigures,
+        server: &Server,
+        batches: &str,
+    ) -> Result<Row> {
+        let mean_batch = mean_batch(server.addr, batches)?;
+        report(route, &figures, mean_batch);
+        Ok(Row {
+            route,
+            figures,
+            mean_batch,
+        })
+    }
+}
+
 /// The mean of the histogram `name` in the server's `/metrics`.
 fn mean_batch(addr: SocketAddr, name: &str) -> Result<f64> {
     let mut c = Connection::open(addr)?;
@@ -259,13 +278,12 @@ pub fn run(args: ServeBench) -> Result<()> {
                 None,
             )
         })?;
-        let mean = mean_batch(server.addr, "seqrec_read_batch_requests")?;
-        report("recommendations", &figures, mean);
-        rows.push(Row {
-            route: "GET /v1/users/{user}/recommendations",
+        rows.push(Row::of(
+            "GET /v1/users/{user}/recommendations",
             figures,
-            mean_batch: mean,
-        });
+            &server,
+            "seqrec_read_batch_requests",
+        )?);
         drop(server);
 
         // Writes: one event per request, durable before the answer.
@@ -279,13 +297,12 @@ pub fn run(args: ServeBench) -> Result<()> {
                 Some(event_body(user, item)),
             )
         })?;
-        let mean = mean_batch(server.addr, "seqrec_commit_group_requests")?;
-        report("events", &figures, mean);
-        rows.push(Row {
-            route: "POST /v1/events (one event)",
+        rows.push(Row::of(
+            "POST /v1/events (one event)",
             figures,
-            mean_batch: mean,
-        });
+            &server,
+            "seqrec_commit_group_requests",
+        )?);
     }
     let markdown = table(&rows, &args);
     println!("{markdown}");
