@@ -54,7 +54,8 @@ impl HostAdam {
 
 impl HostAdam {
     /// One fused pass: `p`, `m`, `v` updated in place from `g` (an error,
-    /// before anything is written, when a buffer is not f32).
+    /// before anything is written, when a buffer is not f32 or the sizes
+    /// differ).
     fn fused(
         &self,
         lr: f32,
@@ -66,9 +67,26 @@ impl HostAdam {
             &mut TensorData,
             &mut TensorData,
         ),
-    ) -> Result<(), burn::tensor::DataError> {
-        let (p, g) = (p.as_mut_slice::<f32>()?, g.as_slice::<f32>()?);
-        let (m, v) = (m.as_mut_slice::<f32>()?, v.as_mut_slice::<f32>()?);
+    ) -> Result<(), String> {
+        let text = |e: burn::tensor::DataError| format!("{e:?}");
+        let (p, g) = (
+            p.as_mut_slice::<f32>().map_err(text)?,
+            g.as_slice::<f32>().map_err(text)?,
+        );
+        let (m, v) = (
+            m.as_mut_slice::<f32>().map_err(text)?,
+            v.as_mut_slice::<f32>().map_err(text)?,
+        );
+        // A state of another shape (a foreign record) must not be zipped short.
+        if g.len() != p.len() || m.len() != p.len() || v.len() != p.len() {
+            return Err(format!(
+                "{} values, {} gradients, moments of {} and {}",
+                p.len(),
+                g.len(),
+                m.len(),
+                v.len()
+            ));
+        }
         let (b1, b2) = (self.beta_1, self.beta_2);
         let (f1, f2) = (1.0 - b1, 1.0 - b2);
         // burn's bias correction, in f32 as burn computes it.
@@ -135,8 +153,10 @@ impl Optimizer for HostAdam {
                 let state = AdamState::new(AdaptiveMomentumState::new(time, back(m), back(v)));
                 (back(p), Some(state))
             }
-            // Not f32 after all: burn's Adam on the untouched data.
-            Err(_) => {
+            // Not f32 or not matching after all: burn's Adam on the
+            // untouched data (which reports a mismatch its own way).
+            Err(why) => {
+                tracing::debug!(%why, "Adam: the fused pass does not apply");
                 let state = (!fresh).then(|| {
                     AdamState::new(AdaptiveMomentumState::new(time - 1, back(m), back(v)))
                 });
