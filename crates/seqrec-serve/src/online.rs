@@ -276,36 +276,41 @@ impl OnlineModel {
     /// the GRU's output layer, one call of a baseline's scorer), one result
     /// per user in order: an unknown user fails alone.
     pub fn scores_many(&mut self, users: &[&str]) -> Vec<Result<Vec<f32>, ServeError>> {
-        let mut results: Vec<Result<Vec<f32>, ServeError>> = Vec::with_capacity(users.len());
-        let mut ready = Vec::with_capacity(users.len());
-        for (i, &user) in users.iter().enumerate() {
+        let (rows, scores) = self.score_pass(users);
+        let items = self.model.scorer.as_scorer().catalogue_size();
+        rows.into_iter()
+            .map(|row| row.map(|r| scores[r * items..(r + 1) * items].to_vec()))
+            .collect()
+    }
+
+    /// One scoring pass for `users`: for each, its row in the returned
+    /// buffer (`catalogue_size` scores per row) or why it has none.
+    fn score_pass(&mut self, users: &[&str]) -> (Vec<Result<usize, ServeError>>, Vec<f32>) {
+        let mut rows: Vec<Result<usize, ServeError>> = Vec::with_capacity(users.len());
+        let mut ready: Vec<&str> = Vec::with_capacity(users.len());
+        for &user in users {
             let state = if self.has_user(user) {
                 self.state_mut(user);
                 self.ensure_hidden(user)
             } else {
                 Err(ServeError::UnknownUser(user.to_owned()))
             };
-            match state {
-                Ok(()) => {
-                    ready.push(i);
-                    results.push(Ok(Vec::new()));
-                }
-                Err(e) => results.push(Err(e)),
-            }
-        }
-        if ready.is_empty() {
-            return results;
+            rows.push(state.map(|()| {
+                ready.push(user);
+                ready.len() - 1
+            }));
         }
         let scorer = self.model.scorer.as_scorer();
-        let items = scorer.catalogue_size();
-        let mut scores = vec![0.0f32; ready.len() * items];
+        let mut scores = vec![0.0f32; ready.len() * scorer.catalogue_size()];
+        if ready.is_empty() {
+            return (rows, scores);
+        }
         let pass = match self.gru() {
             Some(gru) => {
                 let mut states = Vec::with_capacity(ready.len() * gru.state_size());
-                for &i in &ready {
-                    states.extend_from_slice(
-                        self.users[users[i]].hidden.as_deref().unwrap_or_default(),
-                    );
+                for user in &ready {
+                    states
+                        .extend_from_slice(self.users[*user].hidden.as_deref().unwrap_or_default());
                 }
                 gru.scores_from_states(&states, &mut scores)
                     .map_err(ServeError::from)
@@ -313,8 +318,8 @@ impl OnlineModel {
             None => {
                 let queries: Vec<Query<'_>> = ready
                     .iter()
-                    .map(|&i| {
-                        let state = &self.users[users[i]];
+                    .map(|user| {
+                        let state = &self.users[*user];
                         Query {
                             // A user created online has no row: beyond the data's users.
                             user: UserId(state.index.unwrap_or(u32::MAX)),
@@ -328,19 +333,12 @@ impl OnlineModel {
                     .map_err(ServeError::from)
             }
         };
-        match pass {
-            Ok(()) => {
-                for (&i, row) in ready.iter().zip(scores.chunks_exact(items)) {
-                    results[i] = Ok(row.to_vec());
-                }
-            }
-            Err(e) => {
-                for &i in &ready {
-                    results[i] = Err(ServeError::Scoring(e.to_string()));
-                }
+        if let Err(e) = pass {
+            for row in rows.iter_mut().filter(|r| r.is_ok()) {
+                *row = Err(ServeError::Scoring(e.to_string()));
             }
         }
-        results
+        (rows, scores)
     }
 
     /// The `k` best items for `user` now (unknown user: an error).
@@ -367,14 +365,15 @@ impl OnlineModel {
         requests: &[RecommendRequest],
     ) -> Vec<Result<Vec<Recommendation>, ServeError>> {
         let users: Vec<&str> = requests.iter().map(|r| r.user.as_str()).collect();
-        let scores = self.scores_many(&users);
+        let (rows, scores) = self.score_pass(&users);
+        let items = self.model.scorer.as_scorer().catalogue_size();
         requests
             .iter()
-            .zip(scores)
-            .map(|(r, scores)| {
-                let scores = scores?;
+            .zip(rows)
+            .map(|(r, row)| {
+                let row = row?;
                 Ok(model_dir::top_items(
-                    &scores,
+                    &scores[row * items..(row + 1) * items],
                     &self.users[&r.user].history,
                     r.k,
                     r.exclude_seen,
