@@ -3,7 +3,7 @@
 
 use crate::training_data::TrainingData;
 use crate::{BaselineError, error::invalid};
-use seqrec_core::{Part, SeqRng, Split, UserId};
+use seqrec_core::{Cancel, Part, SeqRng, Split, UserId};
 use serde::{Deserialize, Serialize};
 
 /// SGD settings (Table 1: 20 factors, 30 epochs, learning rate 0.01; spec
@@ -88,15 +88,18 @@ pub(crate) fn sample_negative(data: &TrainingData, user: usize, rng: &mut SeqRng
 /// training event `(user, position)` with `rng`, draws one negative per event
 /// and calls `step(user, position, negative, scratch)`, which returns σ(-x);
 /// the mean BPR loss of each epoch goes to the debug log. `scratch` holds
-/// `2 * factors` floats for the step.
+/// `2 * factors` floats for the step. `cancel` is checked every
+/// [`CANCEL_CHECK_STEPS`] steps; a raised flag ends the fit with
+/// [`BaselineError::Cancelled`].
 pub(crate) fn run_epochs(
     method: &'static str,
     split: &Split,
     data: &TrainingData,
     sgd: &SgdParams,
     rng: &mut SeqRng,
+    cancel: &Cancel,
     mut step: impl FnMut(usize, usize, usize, &mut [f32]) -> f32,
-) {
+) -> Result<(), BaselineError> {
     let mut events: Vec<(u32, u32)> = (0..split.users())
         .flat_map(|u| {
             (0..split.range(UserId(u as u32), Part::Train).len()).map(move |p| (u as u32, p as u32))
@@ -106,7 +109,10 @@ pub(crate) fn run_epochs(
     for epoch in 0..sgd.epochs {
         rng.shuffle(&mut events);
         let mut loss = 0.0f64;
-        for &(u, p) in &events {
+        for (n, &(u, p)) in events.iter().enumerate() {
+            if n % CANCEL_CHECK_STEPS == 0 && cancel.is_cancelled() {
+                return Err(BaselineError::Cancelled { method });
+            }
             let Some(j) = sample_negative(data, u as usize, rng) else {
                 continue;
             };
@@ -120,7 +126,12 @@ pub(crate) fn run_epochs(
             "SGD epoch"
         );
     }
+    Ok(())
 }
+
+/// SGD steps between two looks at the cancellation flag: a few thousand
+/// steps take well under a millisecond, and the check costs nothing.
+pub(crate) const CANCEL_CHECK_STEPS: usize = 4096;
 
 /// σ(-x) = 1 / (1 + e^x): the BPR gradient scale.
 #[inline]

@@ -8,7 +8,7 @@ use crate::bpr::{
     SgdParams, bpr_item_step, normal_table, run_epochs, score_row, two_entries, two_rows,
 };
 use crate::training_data::TrainingData;
-use seqrec_core::{Query, ScoreError, Scorer, SeqRng, Split, UserId};
+use seqrec_core::{Cancel, Query, ScoreError, Scorer, SeqRng, Split, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Hyperparameters: the shared SGD settings, written flat in TOML.
@@ -25,6 +25,17 @@ impl BprMfParams {
 
     /// Trains with the given seed (initialisation, shuffles, negatives).
     pub fn fit(&self, split: &Split, seed: u64) -> Result<BprMf, BaselineError> {
+        self.fit_with_cancel(split, seed, &Cancel::new())
+    }
+
+    /// [`Self::fit`], stopping with [`BaselineError::Cancelled`] soon after
+    /// `cancel` is raised.
+    pub fn fit_with_cancel(
+        &self,
+        split: &Split,
+        seed: u64,
+        cancel: &Cancel,
+    ) -> Result<BprMf, BaselineError> {
         self.validate()?;
         let k = self.sgd.factors;
         let data = TrainingData::new(split);
@@ -36,10 +47,18 @@ impl BprMfParams {
             bias: vec![0.0; data.items],
         };
         let sgd = &self.sgd;
-        run_epochs("bpr-mf", split, &data, sgd, &mut rng, |u, p, j, scratch| {
-            let i = split.train(UserId(u as u32))[p].index();
-            model.step(u, i, j, sgd, scratch)
-        });
+        run_epochs(
+            "bpr-mf",
+            split,
+            &data,
+            sgd,
+            &mut rng,
+            cancel,
+            |u, p, j, scratch| {
+                let i = split.train(UserId(u as u32))[p].index();
+                model.step(u, i, j, sgd, scratch)
+            },
+        )?;
         Ok(model)
     }
 }

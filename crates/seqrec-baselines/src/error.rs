@@ -12,6 +12,9 @@ pub enum BaselineError {
     /// A parameter file that is not valid TOML for the typed params.
     #[error("invalid baseline parameters: {0}")]
     Toml(String),
+    /// The fit was cancelled through its [`seqrec_core::Cancel`] flag.
+    #[error("{method}: fitting cancelled")]
+    Cancelled { method: &'static str },
     /// An unknown method name.
     #[error("unknown method `{0}`; known: pop, item-knn, decay-knn, bpr-mf, seq-mf")]
     UnknownMethod(String),

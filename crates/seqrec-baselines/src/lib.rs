@@ -36,7 +36,7 @@ pub use pop::{Pop, PopParams};
 pub use seq_mf::{SeqMf, SeqMfParams};
 pub use similarity::Neighbours;
 
-use seqrec_core::{Scorer, Split};
+use seqrec_core::{Cancel, Scorer, Split};
 use serde::{Deserialize, Serialize};
 
 /// The baselines by name.
@@ -95,12 +95,29 @@ impl Baseline {
         split: &Split,
         seed: u64,
     ) -> Result<FittedBaseline, BaselineError> {
+        self.fit_state_with_cancel(params, split, seed, &Cancel::new())
+    }
+
+    /// [`Self::fit_state`], stopping with [`BaselineError::Cancelled`] soon
+    /// after `cancel` is raised (the SGD methods check it every few thousand
+    /// steps; POP and the kNN methods fit in one pass and ignore it).
+    pub fn fit_state_with_cancel(
+        self,
+        params: &BaselineParams,
+        split: &Split,
+        seed: u64,
+        cancel: &Cancel,
+    ) -> Result<FittedBaseline, BaselineError> {
         Ok(match self {
             Baseline::Pop => FittedBaseline::Pop(params.pop.fit(split)?),
             Baseline::ItemKnn => FittedBaseline::ItemKnn(params.item_knn.fit(split)?),
             Baseline::DecayKnn => FittedBaseline::DecayKnn(params.decay_knn.fit(split)?),
-            Baseline::BprMf => FittedBaseline::BprMf(params.bpr_mf.fit(split, seed)?),
-            Baseline::SeqMf => FittedBaseline::SeqMf(params.seq_mf.fit(split, seed)?),
+            Baseline::BprMf => {
+                FittedBaseline::BprMf(params.bpr_mf.fit_with_cancel(split, seed, cancel)?)
+            }
+            Baseline::SeqMf => {
+                FittedBaseline::SeqMf(params.seq_mf.fit_with_cancel(split, seed, cancel)?)
+            }
         })
     }
 }

@@ -9,7 +9,7 @@ use crate::bpr::{
 };
 use crate::training_data::TrainingData;
 use crate::{BaselineError, error::invalid};
-use seqrec_core::{ItemId, Query, ScoreError, Scorer, SeqRng, Split, UserId};
+use seqrec_core::{Cancel, ItemId, Query, ScoreError, Scorer, SeqRng, Split, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Hyperparameters: window 2 and the BPR-MF settings (`[seq_mf.sgd]`).
@@ -39,6 +39,17 @@ impl SeqMfParams {
 
     /// Trains with the given seed.
     pub fn fit(&self, split: &Split, seed: u64) -> Result<SeqMf, BaselineError> {
+        self.fit_with_cancel(split, seed, &Cancel::new())
+    }
+
+    /// [`Self::fit`], stopping with [`BaselineError::Cancelled`] soon after
+    /// `cancel` is raised.
+    pub fn fit_with_cancel(
+        &self,
+        split: &Split,
+        seed: u64,
+        cancel: &Cancel,
+    ) -> Result<SeqMf, BaselineError> {
         self.validate()?;
         let k = self.sgd.factors;
         let data = TrainingData::new(split);
@@ -52,11 +63,19 @@ impl SeqMfParams {
             bias: vec![0.0; data.items],
         };
         let (sgd, w) = (&self.sgd, self.window);
-        run_epochs("seq-mf", split, &data, sgd, &mut rng, |u, p, j, scratch| {
-            let sequence = split.train(UserId(u as u32));
-            let window = SeqMf::window_of(&sequence[..p], w);
-            model.step(u, window, sequence[p].index(), j, sgd, scratch)
-        });
+        run_epochs(
+            "seq-mf",
+            split,
+            &data,
+            sgd,
+            &mut rng,
+            cancel,
+            |u, p, j, scratch| {
+                let sequence = split.train(UserId(u as u32));
+                let window = SeqMf::window_of(&sequence[..p], w);
+                model.step(u, window, sequence[p].index(), j, sgd, scratch)
+            },
+        )?;
         Ok(model)
     }
 }

@@ -389,3 +389,46 @@ fn factor_models_score_an_unknown_user_with_zero_factors() {
         assert!((got - want).abs() < 1e-5, "item {i}: {got} vs {want}");
     }
 }
+
+/// A raised cancellation flag stops the SGD methods: at once when raised
+/// before the fit, and soon when raised by another thread mid-fit (a fit of
+/// a million epochs would otherwise run for hours).
+#[test]
+fn sgd_fits_stop_when_cancelled() {
+    let split = bigger();
+    let raised = seqrec_core::Cancel::new();
+    raised.cancel();
+    for method in [Baseline::BprMf, Baseline::SeqMf] {
+        let outcome = method.fit_state_with_cancel(&BaselineParams::default(), &split, 1, &raised);
+        assert!(
+            matches!(outcome, Err(BaselineError::Cancelled { .. })),
+            "{}",
+            method.name()
+        );
+    }
+    let mut params = BaselineParams::default();
+    params.bpr_mf.sgd.epochs = 1_000_000;
+    let cancel = seqrec_core::Cancel::new();
+    let later = cancel.clone();
+    let started = std::time::Instant::now();
+    let raiser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        later.cancel();
+    });
+    let outcome = Baseline::BprMf.fit_state_with_cancel(&params, &split, 1, &cancel);
+    raiser.join().unwrap();
+    match outcome {
+        Err(e @ BaselineError::Cancelled { .. }) => {
+            assert_eq!(e.to_string(), "bpr-mf: fitting cancelled");
+        }
+        other => panic!("expected a cancelled fit, got {other:?}"),
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The same parameters without a raised flag still fit (one epoch).
+    params.bpr_mf.sgd.epochs = 1;
+    assert!(
+        Baseline::BprMf
+            .fit_state_with_cancel(&params, &split, 1, &seqrec_core::Cancel::new())
+            .is_ok()
+    );
+}

@@ -7,6 +7,7 @@
 //! This crate has no heavy dependencies (no polars, no burn), so a tool that
 //! only wants the data model can depend on it alone.
 
+mod cancel;
 pub mod codec;
 mod error;
 mod ids;
@@ -18,6 +19,7 @@ mod split;
 pub mod testing;
 mod vocab;
 
+pub use cancel::Cancel;
 pub use error::CoreError;
 pub use ids::{ItemId, UserId};
 pub use rng::SeqRng;

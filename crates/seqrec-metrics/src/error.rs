@@ -27,6 +27,9 @@ pub enum EvalError {
         user: UserId,
         position: usize,
     },
+    /// Stopped through [`crate::EvalConfig::cancel`].
+    #[error("evaluation cancelled")]
+    Cancelled,
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

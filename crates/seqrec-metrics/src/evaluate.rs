@@ -10,7 +10,7 @@ use crate::metrics::{Metric, MetricSums, MetricValues};
 use crate::rank::{TieRule, count_above};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
-use seqrec_core::{ItemId, Part, Query, Scorer, Split, UserId};
+use seqrec_core::{Cancel, ItemId, Part, Query, Scorer, Split, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -29,6 +29,10 @@ pub struct EvalConfig {
     pub batch_size: usize,
     /// Worker threads (default: rayon's global pool).
     pub threads: Option<usize>,
+    /// Checked before every batch; once raised, the evaluation returns
+    /// [`EvalError::Cancelled`]. Not a setting: never serialised.
+    #[serde(skip)]
+    pub cancel: Option<Cancel>,
 }
 
 impl Default for EvalConfig {
@@ -39,6 +43,7 @@ impl Default for EvalConfig {
             exclude_seen: false,
             batch_size: 256,
             threads: None,
+            cancel: None,
         }
     }
 }
@@ -212,6 +217,9 @@ pub fn evaluate(
         rest = tail;
     }
     let work = |scratch: &mut Scratch, (range, out): (&std::ops::Range<usize>, &mut &mut [f64])| {
+        if config.cancel.as_ref().is_some_and(Cancel::is_cancelled) {
+            return Err(EvalError::Cancelled);
+        }
         let result = rank_batch(scorer, split, &events[range.clone()], config, scratch, out);
         if let Some(bar) = progress {
             bar.inc(range.len() as u64);

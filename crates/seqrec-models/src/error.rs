@@ -70,6 +70,10 @@ pub enum GruError {
         window: usize,
         loss: f32,
     },
+    /// Stopped through [`crate::TrainOptions::cancel`] (Ctrl-C in Python);
+    /// the checkpoint of the last finished epoch, if any, is kept.
+    #[error("training cancelled in epoch {epoch}")]
+    Cancelled { epoch: usize },
     /// Nothing to train on.
     #[error("no user has two or more training events, so there is nothing to train on")]
     NoTrainingData,

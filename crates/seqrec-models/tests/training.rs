@@ -184,3 +184,56 @@ fn a_run_that_cannot_fit_is_refused_before_training() {
     .unwrap_err();
     assert!(err.to_string().contains("memory_limit_gib"), "{err}");
 }
+
+/// A raised cancellation flag stops a training before its next window; a
+/// flag raised by another thread mid-training stops it soon after, and the
+/// same settings train normally with a fresh flag.
+#[test]
+fn a_cancelled_training_stops_with_an_error() {
+    let split = cyclic_split(6, 7, 40);
+    let raised = seqrec_core::Cancel::new();
+    raised.cancel();
+    let options = TrainOptions {
+        cancel: Some(raised),
+        ..TrainOptions::default()
+    };
+    let outcome = fit(GruVariant::Gru, &small_params(), &split, 7, &options);
+    assert!(
+        matches!(outcome, Err(GruError::Cancelled { epoch: 1 })),
+        "{outcome:?}"
+    );
+
+    let params = GruParams {
+        epochs: 1_000_000,
+        ..small_params()
+    };
+    let cancel = seqrec_core::Cancel::new();
+    let later = cancel.clone();
+    let raiser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        later.cancel();
+    });
+    let started = std::time::Instant::now();
+    let options = TrainOptions {
+        cancel: Some(cancel),
+        ..TrainOptions::default()
+    };
+    let outcome = fit(GruVariant::Gru, &params, &split, 7, &options);
+    raiser.join().unwrap();
+    match outcome {
+        Err(e @ GruError::Cancelled { .. }) => {
+            assert!(e.to_string().starts_with("training cancelled in epoch"));
+        }
+        other => panic!("expected a cancelled training, got {other:?}"),
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let options = TrainOptions {
+        cancel: Some(seqrec_core::Cancel::new()),
+        ..TrainOptions::default()
+    };
+    let params = GruParams {
+        epochs: 1,
+        ..small_params()
+    };
+    assert!(fit(GruVariant::Gru, &params, &split, 7, &options).is_ok());
+}

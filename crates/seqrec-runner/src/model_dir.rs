@@ -20,7 +20,7 @@ use crate::{Compute, Method, RunnerError};
 use indicatif::ProgressBar;
 use seqrec_baselines::{BaselineParams, FittedBaseline};
 use seqrec_core::codec::{self, Decoder, Encoder};
-use seqrec_core::{ItemId, Part, Query, Scorer, UserId, Vocabulary};
+use seqrec_core::{Cancel, ItemId, Part, Query, Scorer, UserId, Vocabulary};
 use seqrec_data::{Dataset, DatasetOptions, Titles};
 use seqrec_metrics::{EvalConfig, evaluate};
 use seqrec_models::{Backend, GruParams, GruScorer};
@@ -74,6 +74,8 @@ pub struct TrainSpec {
     pub baselines: BaselineParams,
     pub seed: u64,
     pub compute: Compute,
+    /// Raised, it stops the fit (GRU windows, SGD steps) with an error.
+    pub cancel: Cancel,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> RunnerError + '_ {
@@ -101,7 +103,7 @@ pub fn train(
     let scorer: Box<dyn Scorer + Send> = match spec.method {
         Method::Baseline(b) => {
             let fitted = b
-                .fit_state(&spec.baselines, split, spec.seed)
+                .fit_state_with_cancel(&spec.baselines, split, spec.seed, &spec.cancel)
                 .map_err(|e| failed(&e))?;
             let mut state = Encoder::new();
             fitted.encode(&mut state);
@@ -110,9 +112,10 @@ pub fn train(
             Box::new(fitted)
         }
         Method::Gru(variant) => {
-            let options =
+            let mut options =
                 spec.compute
                     .train_options(Some(out.join(CHECKPOINT_FILE)), true, progress);
+            options.cancel = Some(spec.cancel.clone());
             let fitted = seqrec_models::fit(variant, &spec.gru, split, spec.seed, &options)
                 .map_err(|e| failed(&e))?;
             Box::new(fitted.scorer)

@@ -104,6 +104,7 @@ fn online_state_through_http_equals_offline_replay_for_every_method() {
             baselines: Default::default(),
             seed: 7,
             compute: Compute::default(),
+            cancel: Default::default(),
         };
         spec.baselines.bpr_mf.sgd.epochs = 2;
         spec.baselines.seq_mf.sgd.epochs = 2;

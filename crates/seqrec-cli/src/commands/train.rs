@@ -51,6 +51,7 @@ pub fn train(args: TrainArgs, common: &Common) -> Result<()> {
         compute: args
             .compute
             .compute(settings.backend.unwrap_or(Backend::Flex))?,
+        cancel: Default::default(),
     };
     let titles = read_titles(&args.dataset, common)?;
     let bar = seqrec_runner::progress::training_bar(false);

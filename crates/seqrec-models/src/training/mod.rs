@@ -14,7 +14,7 @@ use crate::{Backend, GruCellConfig, GruError, GruParams, GruScorer, GruVariant};
 use burn::module::Module;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::Tensor;
-use seqrec_core::{ItemId, Part, SeqRng, Split, UserId};
+use seqrec_core::{Cancel, ItemId, Part, SeqRng, Split, UserId};
 use seqrec_metrics::{EvalConfig, evaluate};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -233,6 +233,9 @@ fn train(
             if options.max_windows_per_epoch == Some(index) {
                 break;
             }
+            if options.cancel.as_ref().is_some_and(Cancel::is_cancelled) {
+                return Err(GruError::Cancelled { epoch });
+            }
             let tuples = window.tuples();
             if tuples == 0 {
                 continue;
@@ -284,10 +287,14 @@ fn train(
                 cutoffs: vec![20],
                 batch_size: params.eval_batch,
                 threads: options.threads,
+                cancel: options.cancel.clone(),
                 ..EvalConfig::default()
             };
-            let report = evaluate(&scorer, split, Part::Validation, &config, None)
-                .map_err(|e| GruError::Validation(e.to_string()))?;
+            let report =
+                evaluate(&scorer, split, Part::Validation, &config, None).map_err(|e| match e {
+                    seqrec_metrics::EvalError::Cancelled => GruError::Cancelled { epoch },
+                    e => GruError::Validation(e.to_string()),
+                })?;
             let (mrr, recall) = (report.get("mrr@20"), report.get("recall@20"));
             record.validation_mrr20 = mrr;
             record.validation_recall20 = recall;

@@ -2,6 +2,7 @@
 
 use crate::Backend;
 use indicatif::ProgressBar;
+use seqrec_core::Cancel;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -33,6 +34,9 @@ pub struct TrainOptions {
     pub stop_after_epochs: Option<usize>,
     /// Evaluation threads (default: rayon's pool).
     pub threads: Option<usize>,
+    /// Checked before every training window; once raised, the training
+    /// returns [`crate::GruError::Cancelled`].
+    pub cancel: Option<Cancel>,
 }
 
 /// One training window, as [`WindowObserver`]s see it.

@@ -11,7 +11,7 @@ mod tests;
 
 pub use check::{CheckReport, MovedCell, check};
 pub use claims::{Claim, claims};
-pub use significance::{Comparison, compare};
+pub use significance::{Comparison, PairedTest, compare, paired_test};
 
 use crate::config::ExperimentConfig;
 use crate::experiment::{SeedRun, SkippedDataset, write_atomic, write_json};

@@ -3,7 +3,7 @@
 //! best baseline, both "best" chosen on validation MRR@20, never on test.
 
 use super::CellSummary;
-use crate::config::ExperimentConfig;
+use crate::config::{ExperimentConfig, SignificanceSettings};
 use crate::experiment::{CellPaths, read_per_user};
 use crate::{Method, RunnerError};
 use seqrec_metrics::significance::{Bootstrap, Wilcoxon, paired_bootstrap, wilcoxon_signed_rank};
@@ -46,6 +46,51 @@ fn per_user(out: &Path, cell: &CellSummary) -> Result<BTreeMap<u32, f64>, Runner
     Ok(sums.into_iter().map(|(u, s)| (u, s / n)).collect())
 }
 
+/// The paired tests of two sets of per-user values (user index → value).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairedTest {
+    /// The pairs: users measured by both.
+    pub users: usize,
+    pub mean_a: f64,
+    pub mean_b: f64,
+    pub wilcoxon: Wilcoxon,
+    /// Interval of the mean per-user difference a - b.
+    pub bootstrap: Bootstrap,
+}
+
+/// Wilcoxon signed-rank test and paired bootstrap of `a` against `b`,
+/// which must hold the same users (the evaluations of two methods on one
+/// split do). The error says what is wrong, for the caller to place.
+pub fn paired_test(
+    a: &BTreeMap<u32, f64>,
+    b: &BTreeMap<u32, f64>,
+    settings: &SignificanceSettings,
+) -> Result<PairedTest, String> {
+    let users: Vec<u32> = a.keys().filter(|u| b.contains_key(u)).copied().collect();
+    if users.len() != a.len() || users.len() != b.len() {
+        return Err(format!(
+            "evaluated on different users ({} and {}, {} in common)",
+            a.len(),
+            b.len(),
+            users.len()
+        ));
+    }
+    let x: Vec<f64> = users.iter().map(|u| a[u]).collect();
+    let y: Vec<f64> = users.iter().map(|u| b[u]).collect();
+    let s = settings;
+    let wilcoxon = wilcoxon_signed_rank(&x, &y).map_err(|e| e.to_string())?;
+    let bootstrap =
+        paired_bootstrap(&x, &y, s.resamples, s.confidence, s.seed).map_err(|e| e.to_string())?;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    Ok(PairedTest {
+        users: users.len(),
+        mean_a: mean(&x),
+        mean_b: mean(&y),
+        wilcoxon,
+        bootstrap,
+    })
+}
+
 /// Compares `a` with `b` over the users both were measured on.
 pub fn compare(
     config: &ExperimentConfig,
@@ -55,39 +100,22 @@ pub fn compare(
     question: &str,
 ) -> Result<Comparison, RunnerError> {
     let (ua, ub) = (per_user(out, a)?, per_user(out, b)?);
-    let users: Vec<u32> = ua.keys().filter(|u| ub.contains_key(u)).copied().collect();
-    if users.len() != ua.len() || users.len() != ub.len() {
-        return Err(RunnerError::Results(format!(
-            "{} and {} on {} were evaluated on different users ({} and {})",
-            a.method,
-            b.method,
-            a.dataset,
-            ua.len(),
-            ub.len()
-        )));
-    }
-    let x: Vec<f64> = users.iter().map(|u| ua[u]).collect();
-    let y: Vec<f64> = users.iter().map(|u| ub[u]).collect();
-    let failed = |e: seqrec_metrics::EvalError| {
+    let test = paired_test(&ua, &ub, &config.significance).map_err(|message| {
         RunnerError::Results(format!(
-            "{} vs {} on {}: {e}",
+            "{} vs {} on {}: {message}",
             a.method, b.method, a.dataset
         ))
-    };
-    let s = &config.significance;
-    let wilcoxon = wilcoxon_signed_rank(&x, &y).map_err(failed)?;
-    let bootstrap = paired_bootstrap(&x, &y, s.resamples, s.confidence, s.seed).map_err(failed)?;
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    })?;
     Ok(Comparison {
         a: a.method,
         b: b.method,
         question: question.to_owned(),
         metric: TESTED_METRIC.to_owned(),
-        users: users.len(),
-        mean_a: mean(&x),
-        mean_b: mean(&y),
-        wilcoxon,
-        bootstrap,
+        users: test.users,
+        mean_a: test.mean_a,
+        mean_b: test.mean_b,
+        wilcoxon: test.wilcoxon,
+        bootstrap: test.bootstrap,
     })
 }
 

@@ -33,6 +33,7 @@ pub fn train_model(method: &str, out: &Path) {
         baselines: Default::default(),
         seed: 3,
         compute: Compute::default(),
+        cancel: Default::default(),
     };
     model_dir::train(&spec, &data, &request.options, None, out, None)
         .unwrap_or_else(|e| panic!("{method}: {e}"));
