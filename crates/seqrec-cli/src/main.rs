@@ -79,7 +79,7 @@ fn run(cli: Cli) -> Result<()> {
         cache_dir: if cli.no_cache {
             None
         } else {
-            Some(commands::cache_dir(cli.cache_dir))
+            Some(seqrec_data::resolve_cache_dir(cli.cache_dir.as_deref()))
         },
     };
     match cli.command {

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 /// The environment variable naming the data root.
 pub const DATA_DIR_ENV: &str = "SEQREC_DATA_DIR";
+/// The environment variable naming the cache of preprocessed splits.
+pub const CACHE_DIR_ENV: &str = "SEQREC_CACHE_DIR";
 
 /// The datasets seqrec knows by name, plus any generic table by path.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -132,6 +134,23 @@ pub fn resolve_data_dir(flag: Option<&Path>) -> PathBuf {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => PathBuf::from("datasets"),
     }
+}
+
+/// The cache of preprocessed splits: `--cache-dir`, else
+/// `$SEQREC_CACHE_DIR`, else `$XDG_CACHE_HOME/seqrec`, else
+/// `~/.cache/seqrec` (the system's temporary directory without a home).
+pub fn resolve_cache_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(dir) = flag {
+        return dir.to_path_buf();
+    }
+    if let Some(dir) = std::env::var_os(CACHE_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("seqrec")
 }
 
 /// A loaded dataset: the split and the way back to original ids.

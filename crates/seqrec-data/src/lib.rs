@@ -29,7 +29,8 @@ pub mod testing;
 mod titles;
 
 pub use dataset::{
-    DATA_DIR_ENV, Dataset, DatasetName, LoadRequest, load, load_file, resolve_data_dir,
+    CACHE_DIR_ENV, DATA_DIR_ENV, Dataset, DatasetName, LoadRequest, load, load_file,
+    resolve_cache_dir, resolve_data_dir,
 };
 pub use error::{DataError, Result};
 pub use export::{ExportFormat, export};

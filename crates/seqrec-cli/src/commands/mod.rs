@@ -59,18 +59,6 @@ pub struct Common {
     pub cache_dir: Option<PathBuf>,
 }
 
-/// The cache directory: the flag or $SEQREC_CACHE_DIR, else the user's cache dir.
-pub fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
-    if let Some(dir) = flag {
-        return dir;
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("seqrec")
-}
-
 /// Where the GRUs run: `--backend`, `--device`, `--allow-slow-cpu`.
 #[derive(Debug, Args)]
 pub struct ComputeArgs {
