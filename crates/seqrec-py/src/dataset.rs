@@ -228,7 +228,7 @@ impl PyDataset {
         // polars reads object arrays of str best as lists.
         for column in ["user", "item", "artist", "track", "split"] {
             if let Some(values) = events.get_item(column)?
-                && values.getattr("dtype")?.str()?.to_string() == "object"
+                && values.getattr("dtype")?.str()? == "object"
             {
                 events.set_item(column, values.call_method0("tolist")?)?;
             }
