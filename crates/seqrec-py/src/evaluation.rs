@@ -195,19 +195,13 @@ pub fn evaluate<'py>(
 /// The model was trained on data of this shape (what the CLI checks).
 fn check_model_matches(model: &PyModel, data: &seqrec_data::Dataset) -> Result<()> {
     let saved = &model.inner.saved;
-    let split = &data.split;
-    let shape = (
-        split.users(),
-        split.catalogue_size(),
-        split.events(Part::Train),
-    );
-    if shape != (saved.users, saved.items, saved.train_events) {
-        return Err(Failure::bad_input(format!(
-            "the model was trained on {} ({} users, {} items, {} training events); this dataset has {} users, {} items, {} training events (different data or options)",
-            saved.dataset, saved.users, saved.items, saved.train_events, shape.0, shape.1, shape.2
-        )));
+    match seqrec_runner::model_dir::shape_mismatch(saved, data) {
+        Some(message) => Err(Failure::bad_input(format!(
+            "{} model of {}: {message}",
+            saved.method, saved.dataset
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn report_dict<'py>(

@@ -337,24 +337,29 @@ fn load_gru(dir: &Path, compute: Compute) -> Result<GruScorer, RunnerError> {
     Ok(scorer)
 }
 
-/// `data` has the shape the model was trained on.
-fn check_shape(dir: &Path, saved: &SavedModel, data: &Dataset) -> Result<(), RunnerError> {
+/// How `data` differs from the data the model was trained on (users,
+/// items, training events), or None when it has that shape.
+pub fn shape_mismatch(saved: &SavedModel, data: &Dataset) -> Option<String> {
     let split = &data.split;
     let shape = (
         split.users(),
         split.catalogue_size(),
         split.events(Part::Train),
     );
-    if shape != (saved.users, saved.items, saved.train_events) {
-        return Err(RunnerError::io(
-            &dir.join(MODEL_FILE),
-            format!(
-                "trained on {} users, {} items, {} training events; the data now has {} users, {} items, {} training events (different data or options)",
-                saved.users, saved.items, saved.train_events, shape.0, shape.1, shape.2
-            ),
-        ));
+    (shape != (saved.users, saved.items, saved.train_events)).then(|| {
+        format!(
+            "trained on {} users, {} items, {} training events; the data now has {} users, {} items, {} training events (different data or options)",
+            saved.users, saved.items, saved.train_events, shape.0, shape.1, shape.2
+        )
+    })
+}
+
+/// `data` has the shape the model was trained on.
+fn check_shape(dir: &Path, saved: &SavedModel, data: &Dataset) -> Result<(), RunnerError> {
+    match shape_mismatch(saved, data) {
+        Some(message) => Err(RunnerError::io(&dir.join(MODEL_FILE), message)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// One recommended item.

@@ -28,6 +28,10 @@ def test_a_model_saved_from_python_is_read_by_the_cli(ml100k, cli, tmp_path):
         assert [int(r["item"]) for r in listed] == [item for item, _, _ in ours]
         assert np.allclose([r["score"] for r in listed], [s for _, s, _ in ours], atol=1e-6, rtol=0)
         assert [r["title"] for r in listed] == [t for _, _, t in ours]
+        # score() is the same ranking: user 7's row, best first.
+        row = model.score(users=[list(ml100k.user_ids()).index(7)])[0]
+        top = np.argsort(-row, kind="stable")[:10]
+        assert list(ml100k.item_ids()[top]) == [item for item, _, _ in ours]
 
 
 def test_a_model_trained_by_the_cli_is_read_by_python(ml100k, cli, data_dir, tmp_path):
