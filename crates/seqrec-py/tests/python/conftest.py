@@ -18,6 +18,15 @@ def _require(variable: str) -> str:
     return value
 
 
+def optional_module(name: str):
+    """An optional dependency: a skip (with the reason in the summary) where
+    it is not installed, a failure in CI (SEQREC_REQUIRE_PYTHON), whose
+    environment has it."""
+    if os.environ.get("SEQREC_REQUIRE_PYTHON"):
+        return __import__(name)
+    return pytest.importorskip(name, reason=f"{name} is not installed (CI installs it)")
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = Path(_require("SEQREC_DATA_DIR"))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import seqrec
+from conftest import optional_module
 
 
 def test_stats_equal_the_cli(ml100k, cli, data_dir):
@@ -46,11 +47,11 @@ def test_ids_titles_and_frames(ml100k):
     assert np.all(np.diff(items) > 0)  # numbered in sorted order (spec §2.3)
     titles = ml100k.titles()
     assert titles["1"] == "Toy Story (1995)"
-    pandas = pytest.importorskip("pandas", reason="pandas is installed in CI (.ci/run)")
+    pandas = optional_module("pandas")
     frame = ml100k.to_pandas(split="validation")
     assert isinstance(frame, pandas.DataFrame)
     assert len(frame) == ml100k.stats()["validation_events"]
-    polars = pytest.importorskip("polars", reason="polars is installed in CI (.ci/run)")
+    polars = optional_module("polars")
     frame = ml100k.to_polars()
     assert isinstance(frame, polars.DataFrame)
     assert frame.shape == (len(ml100k), 7)
