@@ -16,6 +16,7 @@
 //!   on a worker thread while Python keeps its signals (Ctrl-C) and draws
 //!   progress.
 //! - `dataset`: `load` and `Dataset`.
+//! - `queries`: the requests of `Model.score` from Python arguments.
 //! - `model`: `fit` and `Model` (save, load, score, recommend).
 //! - `evaluation`: `evaluate` (a `Model` or any Python callable) and
 //!   `compare`.
@@ -25,6 +26,7 @@ mod dataset;
 mod errors;
 mod evaluation;
 mod model;
+mod queries;
 mod runtime;
 
 use pyo3::prelude::*;

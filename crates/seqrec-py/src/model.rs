@@ -6,12 +6,12 @@
 use crate::convert::{dict_to_toml, path_arg, serde_to_py};
 use crate::dataset::PyDataset;
 use crate::errors::{Failure, Kind, Result};
+use crate::queries::{OwnedQuery, queries};
 use crate::runtime::{Progress, run_interruptible};
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, ndarray::Array2};
+use numpy::{IntoPyArray, PyArray2, ndarray::Array2};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use seqrec_baselines::Baseline;
-use seqrec_core::{Cancel, ItemId, Query, Scorer, UserId, Vocabulary};
+use seqrec_core::{Cancel, Query, Vocabulary};
 use seqrec_models::Backend;
 use seqrec_runner::config::MethodSettings;
 use seqrec_runner::model_dir::{
@@ -182,39 +182,6 @@ pub fn fit(
     })
 }
 
-/// One scoring request with owned data (histories given from Python).
-struct OwnedQuery {
-    user: UserId,
-    history: Vec<ItemId>,
-    times: Vec<i64>,
-}
-
-/// One array (or list) of integers.
-fn int_array(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> Result<Vec<i64>> {
-    py.import("numpy")
-        .and_then(|numpy| numpy.call_method1("asarray", (value, "int64")))
-        .and_then(|a| {
-            Ok(a.extract::<PyReadonlyArray1<'_, i64>>()?
-                .as_slice()?
-                .to_vec())
-        })
-        .map_err(|e| Failure::bad_input(format!("{what}: {e}")))
-}
-
-/// A list of arrays (or lists) of integers.
-fn int_arrays(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> Result<Vec<Vec<i64>>> {
-    let items = value
-        .try_iter()
-        .map_err(|_| Failure::bad_input(format!("{what}: expected a list of integer arrays")))?;
-    items
-        .enumerate()
-        .map(|(i, item)| {
-            let item = item.map_err(|e| Failure::bad_input(e.to_string()))?;
-            int_array(py, &item, &format!("{what}[{i}]"))
-        })
-        .collect()
-}
-
 #[pymethods]
 impl PyModel {
     /// Reads a model directory written by `seqrec train` or `Model.save`
@@ -330,7 +297,7 @@ impl PyModel {
         histories: Option<&Bound<'py, PyAny>>,
         times: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let queries = self.queries(py, users, histories, times)?;
+        let queries = queries(py, &self.inner, users, histories, times)?;
         let inner = Arc::clone(&self.inner);
         let cancel = Cancel::new();
         let stop = cancel.clone();
@@ -344,14 +311,7 @@ impl PyModel {
                 if stop.is_cancelled() {
                     return Err(Failure::new(Kind::Cancelled, "cancelled"));
                 }
-                let batch: Vec<Query<'_>> = chunk
-                    .iter()
-                    .map(|q| Query {
-                        user: q.user,
-                        history: &q.history,
-                        times: &q.times,
-                    })
-                    .collect();
+                let batch: Vec<Query<'_>> = chunk.iter().map(OwnedQuery::as_query).collect();
                 scorer
                     .score(&batch, out)
                     .map_err(|e| Failure::new(Kind::Other, format!("scoring: {e}")))?;
@@ -411,110 +371,5 @@ impl PyModel {
             "Model({} on '{}', seed {}: {} users, {} items)",
             s.method, s.dataset, s.seed, s.users, s.items
         )
-    }
-}
-
-impl PyModel {
-    /// The scorer, for the evaluator.
-    pub fn scorer(&self) -> &(dyn Scorer + Send) {
-        self.inner.scorer.as_scorer()
-    }
-
-    fn queries(
-        &self,
-        py: Python<'_>,
-        users: Option<&Bound<'_, PyAny>>,
-        histories: Option<&Bound<'_, PyAny>>,
-        times: Option<&Bound<'_, PyAny>>,
-    ) -> Result<Vec<OwnedQuery>> {
-        let data = &self.inner.data;
-        let sequences = data.split.sequences();
-        let (n_users, n_items) = (data.split.users(), data.split.catalogue_size());
-        let users: Vec<usize> = match users {
-            None if histories.is_some() => {
-                return Err(Failure::bad_input(
-                    "histories need users (one user index per history)",
-                ));
-            }
-            None => (0..n_users).collect(),
-            Some(users) => int_array(py, users, "users")?
-                .into_iter()
-                .map(|u| {
-                    usize::try_from(u)
-                        .ok()
-                        .filter(|&u| u < n_users)
-                        .ok_or_else(|| {
-                            Failure::bad_input(format!("user index {u} is outside 0..{n_users}"))
-                        })
-                })
-                .collect::<Result<_>>()?,
-        };
-        let Some(histories) = histories else {
-            if times.is_some() {
-                return Err(Failure::bad_input("times go with histories"));
-            }
-            return Ok(users
-                .into_iter()
-                .map(|u| {
-                    let user = UserId(u as u32);
-                    OwnedQuery {
-                        user,
-                        history: sequences.items(user).to_vec(),
-                        times: sequences.timestamps(user).to_vec(),
-                    }
-                })
-                .collect());
-        };
-        let histories = int_arrays(py, histories, "histories")?;
-        if histories.len() != users.len() {
-            return Err(Failure::bad_input(format!(
-                "{} histories for {} users",
-                histories.len(),
-                users.len()
-            )));
-        }
-        let times = match times {
-            Some(times) => int_arrays(py, times, "times")?,
-            None if self.inner.saved.method == Method::Baseline(Baseline::DecayKnn) => {
-                return Err(Failure::bad_input(
-                    "decay-knn weighs a history by the age of its events: pass times (Unix seconds) with histories",
-                ));
-            }
-            None => histories.iter().map(|h| vec![0; h.len()]).collect(),
-        };
-        users
-            .into_iter()
-            .zip(histories)
-            .zip(times)
-            .enumerate()
-            .map(|(i, ((u, history), times))| {
-                if times.len() != history.len() {
-                    return Err(Failure::bad_input(format!(
-                        "times[{i}] has {} entries for {} history items",
-                        times.len(),
-                        history.len()
-                    )));
-                }
-                let history = history
-                    .into_iter()
-                    .map(|item| {
-                        u32::try_from(item)
-                            .ok()
-                            .filter(|&item| (item as usize) < n_items)
-                            .map(ItemId)
-                            .ok_or_else(|| {
-                                Failure::bad_input(format!(
-                                    "histories[{i}]: item index {item} is outside 0..{n_items}"
-                                ))
-                            })
-                    })
-                    .collect::<Result<_>>()?;
-                Ok(OwnedQuery {
-                    user: UserId(u as u32),
-                    history,
-                    times,
-                })
-            })
-            .collect()
     }
 }
