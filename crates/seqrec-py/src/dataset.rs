@@ -22,14 +22,15 @@ pub struct PyDataset {
 
 /// The split part a name means (`train`, `validation`, `test`).
 pub fn parse_part(name: &str) -> Result<Part> {
-    match name {
-        "train" => Ok(Part::Train),
-        "validation" => Ok(Part::Validation),
-        "test" => Ok(Part::Test),
-        other => Err(Failure::bad_input(format!(
-            "unknown split `{other}`; one of: train, validation, test"
-        ))),
-    }
+    // The names are `Part::name`'s, so files, the CLI and Python agree.
+    [Part::Train, Part::Validation, Part::Test]
+        .into_iter()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| {
+            Failure::bad_input(format!(
+                "unknown split `{name}`; one of: train, validation, test"
+            ))
+        })
 }
 
 /// Loads a dataset by name (`ml-100k`, `ml-latest-small`, `ml-10m`,

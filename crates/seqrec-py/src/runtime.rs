@@ -73,7 +73,7 @@ pub fn run_interruptible<T: Send + 'static>(
     mut progress: Option<&mut Progress>,
     job: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> PyResult<T> {
-    let (sender, receiver) = mpsc::channel();
+    let (sender, mut receiver) = mpsc::channel();
     std::thread::Builder::new()
         .name("seqrec-job".into())
         .spawn(move || {
@@ -83,7 +83,6 @@ pub fn run_interruptible<T: Send + 'static>(
             let _ = sender.send(outcome);
         })
         .map_err(|e| Failure::new(Kind::Other, format!("starting a worker thread: {e}")))?;
-    let mut receiver = receiver;
     loop {
         // The receiver is not Sync: it travels into the GIL-free closure and back.
         let (back, received) = py.detach(move || {
