@@ -14,7 +14,8 @@
 use crate::output::softmax_cross_entropy;
 use crate::output_host::softmax_cross_entropy_host;
 use crate::{
-    Backend, GruParams, GruVariant, OpenedDevice, TrainOptions, WindowObserver, fit, load_scorer,
+    Backend, GruParams, GruVariant, OpenedDevice, Precision, TrainOptions, WindowObserver, fit,
+    load_scorer,
 };
 use burn::tensor::{Tensor, TensorData};
 use seqrec_core::{ItemId, Part, SeqRng, Split, SplitConfig, UserSequences};
@@ -114,6 +115,7 @@ fn the_device_output_layer_matches_the_host_one() {
             Tensor::<1>::from_data(TensorData::new(b.clone(), [items]), &gpu.device),
             chunk,
             scale,
+            Precision::Tf32,
             &gpu.device,
         );
         let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
@@ -145,11 +147,17 @@ fn the_device_output_layer_matches_the_host_one() {
 }
 
 /// The first 10 windows' losses of a run on `backend`.
-fn window_losses(variant: GruVariant, split: &Split, backend: Backend) -> Vec<f32> {
+fn window_losses(
+    variant: GruVariant,
+    split: &Split,
+    backend: Backend,
+    precision: Precision,
+) -> Vec<f32> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
     let options = TrainOptions {
         backend,
+        precision,
         max_windows_per_epoch: Some(10),
         skip_validation: true,
         observer: Some(WindowObserver::new(move |w| {
@@ -162,26 +170,105 @@ fn window_losses(variant: GruVariant, split: &Split, backend: Backend) -> Vec<f3
 }
 
 /// Dropout masks, lane resets and padding included (the paper's keep
-/// probabilities), the device path and the CPU path agree window by window.
+/// probabilities), the device path and the CPU path agree window by window,
+/// at both precisions; on a device without TF32 the two are one kernel.
 #[test]
 fn every_variant_trains_like_flex_window_by_window() {
-    if gpu().is_none() {
-        return;
-    }
+    let Some(opened) = gpu() else { return };
     let split = random_split(30, 40, 25);
     for variant in GruVariant::ALL {
-        let cpu = window_losses(variant, &split, Backend::Flex);
-        let gpu = window_losses(variant, &split, GPU);
+        let cpu = window_losses(variant, &split, Backend::Flex, Precision::Tf32);
+        let gpu = window_losses(variant, &split, GPU, Precision::Tf32);
+        let gpu_fp32 = window_losses(variant, &split, GPU, Precision::Fp32);
         assert_eq!(cpu.len(), 10, "{variant:?}");
         assert_eq!(gpu.len(), 10, "{variant:?}");
-        for (w, (a, b)) in cpu.iter().zip(&gpu).enumerate() {
+        for (w, (a, b)) in cpu.iter().zip(&gpu_fp32).enumerate() {
             assert!(
                 close(f64::from(*a), f64::from(*b), 1e-4),
-                "{variant:?} window {}: flex {a} vs {GPU} {b}",
+                "{variant:?} window {}: flex {a} vs {GPU} fp32 {b}",
                 w + 1
             );
         }
+        // TF32 (10-bit mantissa inputs) may move the losses by ~1e-3.
+        let tolerance = if opened.info.tf32 { 1e-2 } else { 1e-4 };
+        for (w, (a, b)) in cpu.iter().zip(&gpu).enumerate() {
+            assert!(
+                close(f64::from(*a), f64::from(*b), tolerance),
+                "{variant:?} window {}: flex {a} vs {GPU} tf32 {b}",
+                w + 1
+            );
+        }
+        if !opened.info.tf32 {
+            assert_eq!(
+                gpu, gpu_fp32,
+                "{variant:?}: no TF32 here, so the same kernels"
+            );
+        }
     }
+}
+
+/// The fp32 product on the device: equal to the CPU's within fp32
+/// rounding, for strided operands too, with the gradients of a plain
+/// product; where the device has no TF32 it is the automatic strategy's
+/// own fallback kernel, so equal to burn's product bit for bit.
+#[test]
+fn the_fp32_product_matches_the_cpu_and_burns_own() {
+    let Some(gpu) = gpu() else { return };
+    let cpu = burn::tensor::Device::flex();
+    let mut rng = SeqRng::new(13);
+    let mut values = |count: usize| -> Vec<f32> {
+        (0..count)
+            .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+            .collect()
+    };
+    let (m, k, n) = (37, 53, 29);
+    let (a, b, c) = (values(m * k), values(k * n), values(m * n));
+    let on = |data: &[f32], shape: [usize; 2], device: &burn::tensor::Device| {
+        Tensor::<2>::from_data(TensorData::new(data.to_vec(), shape), device)
+    };
+    let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    let within = |name: &str, got: &[f32], want: &[f32]| {
+        assert_eq!(got.len(), want.len(), "{name}");
+        let scale = want.iter().fold(1.0f32, |s, x| s.max(x.abs()));
+        let worst = got
+            .iter()
+            .zip(want)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= 1e-5 * scale,
+            "{name}: differs by {worst} (scale {scale})"
+        );
+    };
+    // Plain operands, a transposed right operand and a row window of the left.
+    let cases: [(&str, fn(Tensor<2>, Tensor<2>) -> (Tensor<2>, Tensor<2>)); 3] = [
+        ("plain", |a, b| (a, b)),
+        ("transposed", |a, b| (a, b.transpose().transpose())),
+        ("row window", |a, b| (a.narrow(0, 3, 30), b)),
+    ];
+    for (name, shape) in cases {
+        let (ga, gb) = shape(on(&a, [m, k], &gpu.device), on(&b, [k, n], &gpu.device));
+        let (ca, cb) = shape(on(&a, [m, k], &cpu), on(&b, [k, n], &cpu));
+        let fp32 = read(Precision::Fp32.matmul(ga.clone(), gb.clone()));
+        within(name, &fp32, &read(ca.matmul(cb)));
+        if !gpu.info.tf32 {
+            assert_eq!(fp32, read(ga.matmul(gb)), "{name}: same kernel, same bits");
+        }
+    }
+    // Gradients of Σ c ⊙ (a · b) on the device against the CPU's.
+    let grads = |device: &burn::tensor::Device| {
+        let ad = device.clone().autodiff();
+        let a_t = on(&a, [m, k], &ad).require_grad();
+        let b_t = on(&b, [k, n], &ad).require_grad();
+        let g = (Precision::Fp32.matmul(a_t.clone(), b_t.clone()) * on(&c, [m, n], &ad))
+            .sum()
+            .backward();
+        (read(a_t.grad(&g).unwrap()), read(b_t.grad(&g).unwrap()))
+    };
+    let (want_a, want_b) = grads(&cpu);
+    let (got_a, got_b) = grads(&gpu.device);
+    within("∂a", &got_a, &want_a);
+    within("∂b", &got_b, &want_b);
 }
 
 #[test]
@@ -264,7 +351,7 @@ fn a_checkpoint_written_on_one_backend_resumes_on_the_other() {
         );
         // The finished checkpoint scores alike on both backends.
         let on = |backend| {
-            let (scorer, _) = load_scorer(&path, backend, None).unwrap();
+            let (scorer, _) = load_scorer(&path, backend, None, Precision::Tf32).unwrap();
             evaluate(&scorer, &split, Part::Test, &config, None)
                 .unwrap()
                 .get("mrr@20")

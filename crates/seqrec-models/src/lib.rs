@@ -40,6 +40,7 @@ pub mod online;
 mod output;
 mod output_host;
 mod params;
+pub mod precision;
 mod recurrence_host;
 mod scorer;
 pub mod training;
@@ -54,6 +55,7 @@ pub use lanes::LaneSwitch;
 pub use memory::MemoryEstimate;
 pub use model::{GruModel, GruModelConfig};
 pub use params::{GruParams, GruVariant};
+pub use precision::Precision;
 pub use scorer::GruScorer;
 pub use training::{
     EpochRecord, FittedGru, TrainOptions, TrainingReport, WindowObserver, WindowRecord, fit,

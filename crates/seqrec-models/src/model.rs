@@ -100,9 +100,14 @@ impl GruModel {
         self.cell.forward(h, e_i, e_v)
     }
 
-    /// Scores o = T_out(h) over the whole catalogue, `[rows × items]`.
-    pub fn logits(&self, h: Tensor<2>) -> Tensor<2> {
-        self.output.forward(h)
+    /// Scores o = T_out(h) over the whole catalogue, `[rows × items]`,
+    /// with the product at `precision`.
+    pub fn logits(&self, h: Tensor<2>, precision: crate::Precision) -> Tensor<2> {
+        let o = precision.matmul(h, self.output.weight.val());
+        match &self.output.bias {
+            Some(b) => o + b.val().unsqueeze::<2>(),
+            None => o,
+        }
     }
 
     /// ½‖·‖² of the cell's user-side weight blocks (the option

@@ -79,7 +79,12 @@ impl GruScorer {
             }
         };
         let cell = &model.cell;
-        let next = cell.step_projected(&cell.step_weights(), h, cell.project(e_i, e_v));
+        let precision = self.precision();
+        let next = cell.step_projected(
+            &cell.step_weights(precision),
+            h,
+            cell.project(e_i, e_v, precision),
+        );
         next.into_data().try_to_vec::<f32>().map_err(backend)
     }
 
@@ -102,7 +107,7 @@ impl GruScorer {
         }
         let h = Tensor::<2>::from_data(TensorData::new(states.to_vec(), [k, n]), self.device());
         let values = model
-            .logits(h)
+            .logits(h, self.precision())
             .into_data()
             .try_to_vec::<f32>()
             .map_err(backend)?;

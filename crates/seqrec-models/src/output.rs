@@ -4,6 +4,7 @@
 //! LastFM setting). The gradient with respect to the states is handed back
 //! to autodiff for the recurrent part.
 
+use crate::Precision;
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
 /// Loss and gradients of the mean cross-entropy over some rows.
@@ -21,7 +22,9 @@ pub(crate) struct OutputGradients {
 
 /// Mean softmax cross-entropy of `states · weight + bias` against
 /// `targets`, and its gradients; all tensors without autodiff.
-/// `scale` is 1 / (number of rows the mean runs over).
+/// `scale` is 1 / (number of rows the mean runs over); products are
+/// computed at `precision`.
+#[allow(clippy::too_many_arguments)] // the layer's inputs, how to chunk, precision
 pub(crate) fn softmax_cross_entropy(
     states: Tensor<2>,
     targets: &[u32],
@@ -29,6 +32,7 @@ pub(crate) fn softmax_cross_entropy(
     bias: Tensor<1>,
     chunk_rows: usize,
     scale: f64,
+    precision: Precision,
     device: &Device,
 ) -> OutputGradients {
     let [rows, n] = states.dims();
@@ -47,7 +51,7 @@ pub(crate) fn softmax_cross_entropy(
         let len = chunk_rows.min(rows - start);
         let h = states.clone().narrow(0, start, len);
         let t = all_targets.clone().narrow(0, start, len);
-        let logits = h.clone().matmul(weight.clone()) + bias.clone().unsqueeze::<2>();
+        let logits = precision.matmul(h.clone(), weight.clone()) + bias.clone().unsqueeze::<2>();
         // One exponential pass: e = exp(o − max), loss = max + ln Σe − o[target],
         // ∂(mean CE)/∂o = (e / Σe − one-hot) · scale.
         let max = logits.clone().max_dim(1);
@@ -58,9 +62,9 @@ pub(crate) fn softmax_cross_entropy(
         let minus_scale = Tensor::<2>::full([len, 1], -scale, device);
         let g =
             (e * (sum.recip().mul_scalar(scale))).scatter(1, t, minus_scale, IndexingUpdateOp::Add);
-        d_weight = d_weight + h.transpose().matmul(g.clone());
+        d_weight = d_weight + precision.matmul(h.transpose(), g.clone());
         d_bias = d_bias + g.clone().sum_dim(0).squeeze_dim::<1>(0);
-        d_states.push(g.matmul(weight_t.clone()));
+        d_states.push(precision.matmul(g, weight_t.clone()));
         start += len;
     }
     OutputGradients {
@@ -113,6 +117,7 @@ mod tests {
                 b.clone(),
                 chunk,
                 1.0 / rows as f64,
+                Precision::Fp32,
                 &device,
             );
             let close = |a: &[f32], b: &[f32]| {

@@ -230,6 +230,7 @@ mod tests {
             b.clone(),
             40,
             scale,
+            crate::Precision::Tf32,
             &device,
         );
         for chunk in [1, 33, 40, 1000] {

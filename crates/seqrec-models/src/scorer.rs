@@ -3,6 +3,7 @@
 //! all items are scored at each evaluated position. The users of a batch run
 //! together, one lane each.
 
+use crate::Precision;
 use crate::model::{GruModel, index_tensor};
 use crate::output_host::HostLogits;
 use burn::tensor::{Device, Tensor};
@@ -19,6 +20,8 @@ pub struct GruScorer {
     /// CPU backends: the output layer on the host, scoring straight into
     /// the evaluator's buffer.
     host: Option<HostLogits>,
+    /// How the device's products are computed.
+    precision: Precision,
 }
 
 /// Rows of inputs projected at once while scoring (bounds the memory of
@@ -48,6 +51,7 @@ impl GruScorer {
             parallel,
             batch: None,
             host,
+            precision: Precision::default(),
         }
     }
 
@@ -55,6 +59,16 @@ impl GruScorer {
     pub fn with_batch_size(mut self, batch: usize) -> Self {
         self.batch = Some(batch);
         self
+    }
+
+    /// Computes products at `precision` (default: [`Precision::Tf32`]).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     pub fn model(&self) -> &GruModel {
@@ -101,7 +115,7 @@ impl GruScorer {
             .map(|t| groups.partition_point(|g| g.sequence.len() >= t))
             .collect();
         let cell = &self.model.cell;
-        let weights = cell.step_weights();
+        let weights = cell.step_weights(self.precision);
         let mut h = Tensor::<2>::zeros([lanes, n], device);
         take(&h, &wanted[0]);
         let mut t = 1;
@@ -124,6 +138,7 @@ impl GruScorer {
             let projected = cell.project(
                 self.model.embed_items(&items, device),
                 self.model.embed_users(&users, device),
+                self.precision,
             );
             let mut offset = 0;
             for step in t..end {
@@ -210,7 +225,7 @@ impl Scorer for GruScorer {
                 .scores(&states, scores)
                 .map_err(|e| e.to_string().into());
         }
-        let logits = self.model.logits(states);
+        let logits = self.model.logits(states, self.precision);
         let values = logits
             .into_data()
             .try_to_vec::<f32>()
@@ -289,7 +304,7 @@ mod tests {
                 h = plain_model.step(h, plain_model.embed_items(&[item.0], &device), e_v());
             }
             let want = plain_model
-                .logits(h)
+                .logits(h, crate::Precision::Tf32)
                 .into_data()
                 .try_to_vec::<f32>()
                 .unwrap_or_default();

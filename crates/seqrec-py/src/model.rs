@@ -12,7 +12,7 @@ use numpy::{IntoPyArray, PyArray2, ndarray::Array2};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use seqrec_core::{Cancel, Query, Vocabulary};
-use seqrec_models::Backend;
+use seqrec_models::{Backend, Precision};
 use seqrec_runner::config::MethodSettings;
 use seqrec_runner::model_dir::{
     self, CHECKPOINT_FILE, DATA_FILE, LoadedModel, MODEL_FILE, STATE_FILE, TITLES_FILE, TrainSpec,
@@ -84,6 +84,13 @@ fn parse_backend(name: Option<&str>, default: Backend) -> Result<Backend> {
     }
 }
 
+fn parse_precision(name: Option<&str>, default: Option<Precision>) -> Result<Precision> {
+    match name {
+        Some(name) => Precision::parse(name).map_err(Failure::from),
+        None => Ok(default.unwrap_or_default()),
+    }
+}
+
 /// The settings of `config` for `dataset`: None (Table 1), a dict in the
 /// preset schema (`{"gru": {"hidden": 64}, "baselines": {"bpr_mf":
 /// {"epochs": 5}}}`) or the path of a TOML preset or settings file.
@@ -115,12 +122,14 @@ fn read_settings(config: Option<&Bound<'_, PyAny>>, dataset: &str) -> Result<Met
 /// path of a TOML file (Table 1 values by default). `seed`: every random
 /// choice of the fit. `backend`: where a GRU trains (`flex`, `ndarray`, or
 /// a GPU backend this build has; default: the config's, else `flex`),
-/// `device` which of its devices. A GRU training estimated to take more
+/// `device` which of its devices, `precision` how a GPU computes its
+/// matrix products (`tf32`: TF32 tensor cores where the device has them;
+/// `fp32`: IEEE fp32 throughout; default: the config's, else `tf32`). A GRU training estimated to take more
 /// than 12 hours on the CPU is refused unless `allow_slow_cpu`. Shows a
 /// progress bar (tqdm when installed) unless `progress=False`; Ctrl-C
 /// stops the fit within a fraction of a second with `KeyboardInterrupt`.
 #[pyfunction]
-#[pyo3(signature = (method, dataset, config=None, seed=2017, backend=None, device=None, allow_slow_cpu=false, progress=true))]
+#[pyo3(signature = (method, dataset, config=None, seed=2017, backend=None, device=None, allow_slow_cpu=false, progress=true, precision=None))]
 #[allow(clippy::too_many_arguments)] // Python's keyword arguments
 pub fn fit(
     py: Python<'_>,
@@ -132,6 +141,7 @@ pub fn fit(
     device: Option<usize>,
     allow_slow_cpu: bool,
     progress: bool,
+    precision: Option<&str>,
 ) -> PyResult<PyModel> {
     let method = Method::parse(method).map_err(Failure::from)?;
     let data = Arc::clone(&dataset.data);
@@ -148,6 +158,7 @@ pub fn fit(
         backend: parse_backend(backend, settings.backend.unwrap_or(Backend::Flex))?,
         device,
         allow_slow_cpu,
+        precision: parse_precision(precision, settings.precision)?,
     };
     let cancel = Cancel::new();
     let spec = TrainSpec {
@@ -186,17 +197,20 @@ pub fn fit(
 impl PyModel {
     /// Reads a model directory written by `seqrec train` or `Model.save`
     /// (no dataset needed). `backend`/`device`: where a GRU scores
-    /// (default: the backend it was trained with).
+    /// (default: the backend it was trained with); `precision`: its GPU
+    /// products (default: what it was trained with, else `tf32`).
     #[staticmethod]
-    #[pyo3(signature = (path, backend=None, device=None))]
+    #[pyo3(signature = (path, backend=None, device=None, precision=None))]
     fn load(
         py: Python<'_>,
         path: &Bound<'_, PyAny>,
         backend: Option<&str>,
         device: Option<usize>,
+        precision: Option<&str>,
     ) -> PyResult<PyModel> {
         let dir = path_arg(path)?;
         let backend = backend.map(str::to_owned);
+        let precision = precision.map(str::to_owned);
         let (loaded, files) = py.detach(move || -> Result<_> {
             if !dir.join(MODEL_FILE).is_file() {
                 return Err(Failure::new(
@@ -212,6 +226,7 @@ impl PyModel {
                 backend: parse_backend(backend.as_deref(), saved.backend)?,
                 device,
                 allow_slow_cpu: false,
+                precision: parse_precision(precision.as_deref(), saved.precision)?,
             };
             let files = private_dir()?;
             copy_model_files(&dir, files.path())?;

@@ -3,7 +3,7 @@
 //! command and the runner turn into [`TrainOptions`] the same way.
 
 use indicatif::ProgressBar;
-use seqrec_models::{Backend, TrainOptions};
+use seqrec_models::{Backend, Precision, TrainOptions};
 use std::path::PathBuf;
 
 /// How GRUs are computed (the baselines always run on the CPU).
@@ -15,6 +15,8 @@ pub struct Compute {
     /// `--allow-slow-cpu`: train on the CPU even where that is estimated
     /// to take more than half a day (refused otherwise).
     pub allow_slow_cpu: bool,
+    /// `--precision`: how matrix products are computed on a GPU.
+    pub precision: Precision,
 }
 
 impl Compute {
@@ -35,6 +37,7 @@ impl Compute {
     ) -> TrainOptions {
         TrainOptions {
             backend: self.backend,
+            precision: self.precision,
             device_index: self.device,
             allow_slow_cpu: self.allow_slow_cpu,
             checkpoint,

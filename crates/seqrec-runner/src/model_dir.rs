@@ -23,7 +23,7 @@ use seqrec_core::codec::{self, Decoder, Encoder};
 use seqrec_core::{Cancel, ItemId, Part, Query, Scorer, UserId, Vocabulary};
 use seqrec_data::{Dataset, DatasetOptions, Titles};
 use seqrec_metrics::{EvalConfig, evaluate};
-use seqrec_models::{Backend, GruParams, GruScorer};
+use seqrec_models::{Backend, GruParams, GruScorer, Precision};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -54,6 +54,10 @@ pub struct SavedModel {
     pub dataset: String,
     pub seed: u64,
     pub backend: Backend,
+    /// A GRU's requested product precision (absent for baselines and in
+    /// models saved before the setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
     /// The data's shape when trained; loading refuses other data.
     pub users: usize,
     pub items: usize,
@@ -135,6 +139,7 @@ pub fn train(
         dataset: data.name.clone(),
         seed: spec.seed,
         backend: spec.compute.backend,
+        precision: spec.method.is_gru().then_some(spec.compute.precision),
         users: split.users(),
         items: split.catalogue_size(),
         train_events: split.events(Part::Train),
@@ -331,9 +336,13 @@ pub fn open_with_data(
 }
 
 fn load_gru(dir: &Path, compute: Compute) -> Result<GruScorer, RunnerError> {
-    let (scorer, _) =
-        seqrec_models::load_scorer(&dir.join(CHECKPOINT_FILE), compute.backend, compute.device)
-            .map_err(|e| RunnerError::io(dir, e))?;
+    let (scorer, _) = seqrec_models::load_scorer(
+        &dir.join(CHECKPOINT_FILE),
+        compute.backend,
+        compute.device,
+        compute.precision,
+    )
+    .map_err(|e| RunnerError::io(dir, e))?;
     Ok(scorer)
 }
 

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use seqrec_baselines::Baseline;
 use seqrec_core::{Part, Scorer};
 use seqrec_metrics::{EvalConfig, EvalReport, OutsideScores, TieRule, evaluate};
-use seqrec_models::{Backend, GruParams, GruVariant};
+use seqrec_models::{Backend, GruParams, GruVariant, Precision};
 use seqrec_runner::config::MethodSettings;
 use std::io::Write;
 use std::path::PathBuf;
@@ -148,8 +148,14 @@ fn fit(
     let name = args.method.as_deref().unwrap_or_default();
     if let Ok(variant) = GruVariant::parse(name) {
         let backend = settings.backend.unwrap_or(Backend::Flex);
-        let (scorer, extra) =
-            fit_gru(variant, &settings.gru, &args.gru, backend, split, args.seed)?;
+        let (scorer, extra) = fit_gru(
+            variant,
+            &settings.gru,
+            &args.gru,
+            (backend, settings.precision),
+            split,
+            args.seed,
+        )?;
         return Ok((name.to_owned(), scorer, extra));
     }
     let method = Baseline::parse(name).map_err(|_| {
@@ -169,11 +175,11 @@ pub fn fit_gru(
     variant: GruVariant,
     params: &GruParams,
     args: &GruArgs,
-    default_backend: Backend,
+    (default_backend, default_precision): (Backend, Option<Precision>),
     split: &seqrec_core::Split,
     seed: u64,
 ) -> Result<(Box<dyn Scorer + Send>, Extra)> {
-    let compute = args.compute.compute(default_backend)?;
+    let compute = args.compute.compute(default_backend, default_precision)?;
     let bar = seqrec_runner::progress::training_bar(false);
     let options = compute.train_options(args.checkpoint.clone(), args.resume, Some(bar.clone()));
     let fitted = seqrec_models::fit(variant, params, split, seed, &options)

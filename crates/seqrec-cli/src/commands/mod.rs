@@ -10,7 +10,7 @@ pub mod train;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use seqrec_models::Backend;
+use seqrec_models::{Backend, Precision};
 use seqrec_runner::Compute;
 use seqrec_runner::config::MethodSettings;
 use std::path::PathBuf;
@@ -75,11 +75,23 @@ pub struct ComputeArgs {
     /// 12 hours (refused otherwise, with the estimate).
     #[arg(long)]
     pub allow_slow_cpu: bool,
+    /// How GRU matrix products are computed on a GPU: tf32 (TF32 tensor
+    /// cores with fp32 accumulation where the device has them: CUDA on
+    /// Ampere and newer; fp32 elsewhere) or fp32 (IEEE fp32 everywhere, no
+    /// tensor cores). The CPU backends are fp32 either way. Default: tf32,
+    /// or what the preset or saved model says.
+    #[arg(long)]
+    pub precision: Option<String>,
 }
 
 impl ComputeArgs {
-    /// These flags over `default` (the backend when `--backend` is absent).
-    pub fn compute(&self, default: Backend) -> Result<Compute> {
+    /// These flags over `default` (the backend when `--backend` is absent)
+    /// and `default_precision` (when `--precision` is; else tf32).
+    pub fn compute(
+        &self,
+        default: Backend,
+        default_precision: Option<Precision>,
+    ) -> Result<Compute> {
         Ok(Compute {
             backend: match &self.backend {
                 Some(name) => Backend::parse(name)?,
@@ -87,6 +99,10 @@ impl ComputeArgs {
             },
             device: self.device,
             allow_slow_cpu: self.allow_slow_cpu,
+            precision: match &self.precision {
+                Some(name) => Precision::parse(name)?,
+                None => default_precision.unwrap_or_default(),
+            },
         })
     }
 }

@@ -122,8 +122,11 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         })
         .transpose()?;
     config.restrict(args.datasets.as_deref(), methods.as_deref())?;
-    let compute = args.compute.compute(config.backend)?;
+    let compute = args
+        .compute
+        .compute(config.backend, Some(config.precision))?;
     config.backend = compute.backend;
+    config.precision = compute.precision;
     let out = args.out_dir(&args.config_name());
     let options = RunOptions {
         data_dir: common.data_dir.clone(),

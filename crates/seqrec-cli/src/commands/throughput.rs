@@ -50,9 +50,10 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
     }
     let settings = args.settings.read(&args.dataset)?;
     let gru = settings.gru;
-    let compute = args
-        .compute
-        .compute(settings.backend.unwrap_or(Backend::Flex))?;
+    let compute = args.compute.compute(
+        settings.backend.unwrap_or(Backend::Flex),
+        settings.precision,
+    )?;
     let options = loading_options(args.options.as_deref(), settings.options.as_ref())?;
     let data = load_with(&args.dataset, options, common)?;
     let split = &data.split;

@@ -48,9 +48,10 @@ pub fn train(args: TrainArgs, common: &Common) -> Result<()> {
         gru: settings.gru,
         baselines: settings.baselines,
         seed: args.seed,
-        compute: args
-            .compute
-            .compute(settings.backend.unwrap_or(Backend::Flex))?,
+        compute: args.compute.compute(
+            settings.backend.unwrap_or(Backend::Flex),
+            settings.precision,
+        )?,
         cancel: Default::default(),
     };
     let titles = read_titles(&args.dataset, common)?;
@@ -115,7 +116,7 @@ fn read_titles(dataset: &str, common: &Common) -> Result<Option<seqrec_data::Tit
 
 pub fn recommend(args: RecommendArgs, common: &Common) -> Result<()> {
     let saved = model_dir::read_saved(&args.model)?;
-    let compute = args.compute.compute(saved.backend)?;
+    let compute = args.compute.compute(saved.backend, saved.precision)?;
     let model = if model_dir::is_self_contained(&saved) {
         model_dir::open(&args.model, saved, compute)?
     } else {

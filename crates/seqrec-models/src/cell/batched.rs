@@ -11,6 +11,7 @@
 //! below compare the two, values and gradients.
 
 use super::{GruCell, UserIntegration};
+use crate::Precision;
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
@@ -66,6 +67,8 @@ pub struct StepWeights {
     item: Option<Tensor<2>>,
     /// Attentional: [gate bias | every candidate bias].
     bias: Option<Tensor<1>>,
+    /// How the step's products are computed.
+    precision: Precision,
 }
 
 /// The bias of a layer (every layer of the cell has one).
@@ -93,8 +96,8 @@ fn missing<T>() -> T {
 }
 
 /// `x W + b` with a bias row broadcast over the rows.
-fn affine(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
-    x.matmul(w) + b.unsqueeze::<2>()
+fn affine(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>, precision: Precision) -> Tensor<2> {
+    precision.matmul(x, w) + b.unsqueeze::<2>()
 }
 
 impl GruCell {
@@ -104,8 +107,14 @@ impl GruCell {
     }
 
     /// The state-independent products of all rows at once: `e_i`, `e_v`
-    /// `[rows × n]` (`e_v` ignored by the standard GRU).
-    pub fn project(&self, e_i: Tensor<2>, e_v: Option<Tensor<2>>) -> ProjectedInputs {
+    /// `[rows × n]` (`e_v` ignored by the standard GRU), with products at
+    /// `precision`.
+    pub fn project(
+        &self,
+        e_i: Tensor<2>,
+        e_v: Option<Tensor<2>>,
+        precision: Precision,
+    ) -> ProjectedInputs {
         let n = self.settings.hidden;
         let candidate_bias = bias(&self.candidate_hidden) + bias(&self.candidate_item);
         let mut out = ProjectedInputs {
@@ -126,7 +135,7 @@ impl GruCell {
                     1,
                 );
                 let b = Tensor::cat(vec![bias(&self.gates), candidate_bias], 0);
-                let p = affine(e_i, w, b);
+                let p = affine(e_i, w, b, precision);
                 out.gates = Some(p.clone().narrow(1, 0, 2 * n));
                 out.candidate = Some(p.narrow(1, 2 * n, n));
             }
@@ -140,7 +149,7 @@ impl GruCell {
                     1,
                 );
                 let b = Tensor::cat(vec![bias(&self.gates), candidate_bias + bias(user)], 0);
-                let p = affine(Tensor::cat(vec![e_i, e_v], 1), w, b);
+                let p = affine(Tensor::cat(vec![e_i, e_v], 1), w, b, precision);
                 out.gates = Some(p.clone().narrow(1, 0, 2 * n));
                 out.candidate = Some(p.narrow(1, 2 * n, n));
             }
@@ -163,12 +172,12 @@ impl GruCell {
                     ],
                     0,
                 );
-                let p = affine(e_i, w, b);
+                let p = affine(e_i, w, b, precision);
                 out.gates = Some(p.clone().narrow(1, 0, 2 * n));
                 out.candidate = Some(p.clone().narrow(1, 2 * n, n));
                 out.thresholds = Some(
                     p.narrow(1, 3 * n, 2 * n)
-                        + e_v.clone().matmul(Self::block(thresholds, 2 * n, n)),
+                        + precision.matmul(e_v.clone(), Self::block(thresholds, 2 * n, n)),
                 );
                 out.e_v = Some(e_v);
             }
@@ -180,7 +189,12 @@ impl GruCell {
                 );
                 let w = Tensor::cat(vec![a_i.weight.val(), a_v.weight.val()], 0);
                 let b = bias(a_h) + bias(a_i) + bias(a_v);
-                out.attention = Some(affine(Tensor::cat(vec![e_i.clone(), e_v.clone()], 1), w, b));
+                out.attention = Some(affine(
+                    Tensor::cat(vec![e_i.clone(), e_v.clone()], 1),
+                    w,
+                    b,
+                    precision,
+                ));
                 out.e_i = Some(e_i);
                 out.e_v = Some(e_v);
             }
@@ -188,8 +202,9 @@ impl GruCell {
         out
     }
 
-    /// The weight blocks of [`Self::step_projected`], sliced once.
-    pub fn step_weights(&self) -> StepWeights {
+    /// The weight blocks of [`Self::step_projected`], sliced once; its
+    /// products are computed at `precision`.
+    pub fn step_weights(&self, precision: Precision) -> StepWeights {
         let n = self.settings.hidden;
         let gates_hidden = Self::block(&self.gates, 0, n);
         let candidate_hidden = self.candidate_hidden.weight.val();
@@ -200,6 +215,7 @@ impl GruCell {
                 user: None,
                 item: None,
                 bias: None,
+                precision,
             },
             UserIntegration::Rectified => StepWeights {
                 hidden: Tensor::cat(
@@ -216,6 +232,7 @@ impl GruCell {
                 )),
                 item: None,
                 bias: None,
+                precision,
             },
             UserIntegration::Attentional => {
                 let user = layer(&self.candidate_user);
@@ -243,6 +260,7 @@ impl GruCell {
                         ],
                         0,
                     )),
+                    precision,
                 }
             }
         }
@@ -257,7 +275,8 @@ impl GruCell {
         inputs: ProjectedInputs,
     ) -> Tensor<2> {
         let n = self.settings.hidden;
-        let hidden = h.clone().matmul(w.hidden.clone());
+        let mm = |a: Tensor<2>, b: &Tensor<2>| w.precision.matmul(a, b.clone());
+        let hidden = mm(h.clone(), &w.hidden);
         let (gate_pre, candidate_extra) = match self.settings.integration {
             UserIntegration::None | UserIntegration::Linear => {
                 (hidden + inputs.gates.unwrap_or_else(missing), None)
@@ -266,7 +285,7 @@ impl GruCell {
                 let kappa = hidden.clone().narrow(1, 2 * n, 2 * n)
                     + inputs.thresholds.unwrap_or_else(missing);
                 let f = self.rectify_with(inputs.e_v.unwrap_or_else(missing), kappa);
-                let user = f.matmul(w.user.clone().unwrap_or_else(missing));
+                let user = mm(f, w.user.as_ref().unwrap_or_else(missing));
                 let gate_pre = hidden.narrow(1, 0, 2 * n)
                     + inputs.gates.unwrap_or_else(missing)
                     + user.clone().narrow(1, 0, 2 * n);
@@ -279,8 +298,8 @@ impl GruCell {
                 let e_i = inputs.e_i.unwrap_or_else(missing);
                 let a_i = e_i.clone() - xi.clone() * e_i;
                 let a_v = xi * inputs.e_v.unwrap_or_else(missing);
-                let mixed = a_i.matmul(w.item.clone().unwrap_or_else(missing))
-                    + a_v.matmul(w.user.clone().unwrap_or_else(missing))
+                let mixed = mm(a_i, w.item.as_ref().unwrap_or_else(missing))
+                    + mm(a_v, w.user.as_ref().unwrap_or_else(missing))
                     + w.bias.clone().unwrap_or_else(missing).unsqueeze::<2>();
                 let gate_pre = hidden.narrow(1, n, 2 * n) + mixed.clone().narrow(1, 0, 2 * n);
                 (gate_pre, Some(mixed.narrow(1, 2 * n, n)))
@@ -289,7 +308,7 @@ impl GruCell {
         let gates = sigmoid(gate_pre);
         let u = gates.clone().narrow(1, 0, n);
         let r = gates.narrow(1, n, n);
-        let mut pre = (r * h.clone()).matmul(w.candidate_hidden.clone());
+        let mut pre = mm(r * h.clone(), &w.candidate_hidden);
         if let Some(candidate) = inputs.candidate {
             pre = pre + candidate;
         }
@@ -373,8 +392,8 @@ mod tests {
                 plain = cell.forward(plain, rows(&e_i), rows(&e_v));
                 plain_states.push(plain.clone());
             }
-            let projected = cell.project(e_i.clone(), Some(e_v.clone()));
-            let step_weights = cell.step_weights();
+            let projected = cell.project(e_i.clone(), Some(e_v.clone()), Precision::Tf32);
+            let step_weights = cell.step_weights(Precision::Tf32);
             let mut fast = h0.clone();
             let mut fast_states = Vec::new();
             for s in 0..steps {

@@ -34,6 +34,21 @@ fn warm_up(device: &Device) -> Result<(), GruError> {
     }
 }
 
+/// Whether cubek's automatic matrix product stages f32 operands as TF32
+/// on this device: the type is registered (`adjust_dtypes`) and a TF32
+/// tensor-core shape exists for the routine to use.
+fn has_tf32(properties: &burn::cubecl::ir::DeviceProperties) -> bool {
+    use burn::cubecl::ir::{ElemType, FloatKind};
+    let tf32 = ElemType::Float(FloatKind::TF32);
+    properties.supports_type(tf32)
+        && properties
+            .features
+            .matmul
+            .cmma
+            .iter()
+            .any(|shape| shape.a_type == tf32 && shape.b_type == tf32)
+}
+
 /// Opens `cube`, names it, and runs the warm-up kernel.
 fn finish(
     backend: Backend,
@@ -44,6 +59,7 @@ fn finish(
         let client = cube.client();
         info.runtime = Some(client.name().to_owned());
         info.name = client.properties().identity.name.clone();
+        info.tf32 = has_tf32(client.properties());
         // Mesa's lavapipe (22.3 and 25.0 seen) crashes the process
         // compiling cubecl's SPIR-V matrix product: refuse rather than
         // segfault at the first product.
@@ -133,6 +149,7 @@ pub(super) fn open_wgpu(backend: Backend, index: Option<usize>) -> Result<Opened
         runtime: None,
         libdevice: None,
         cuda_api: None,
+        tf32: false,
     };
     finish(backend, cube, info)
 }
@@ -192,6 +209,7 @@ pub(super) fn open_cuda(index: Option<usize>) -> Result<OpenedDevice, GruError> 
         runtime: None,
         libdevice: Some(libdevice),
         cuda_api: option_env!("CUDARC_CUDA_VERSION").map(str::to_owned),
+        tf32: false,
     };
     finish(Backend::Cuda, cube, info)
 }

@@ -37,6 +37,11 @@ pub struct DeviceInfo {
     /// CUDA: the CUDA API version the driver bindings were built for
     /// (`CUDARC_CUDA_VERSION` at build time).
     pub cuda_api: Option<String>,
+    /// Whether the device has TF32 tensor-core products (cubecl registers
+    /// the type and a TF32 CMMA shape: CUDA on Ampere and newer), which
+    /// [`crate::Precision::Tf32`] then uses.
+    #[serde(default)]
+    pub tf32: bool,
 }
 
 impl DeviceInfo {
@@ -51,6 +56,7 @@ impl DeviceInfo {
             runtime: None,
             libdevice: None,
             cuda_api: None,
+            tf32: false,
         }
     }
 
@@ -61,6 +67,9 @@ impl DeviceInfo {
         extra.extend(self.api.clone());
         extra.extend(self.runtime.clone());
         extra.extend(self.cuda_api.as_ref().map(|v| format!("CUDA API {v}")));
+        if self.tf32 {
+            extra.push("TF32 tensor cores".into());
+        }
         extra.extend(
             self.libdevice
                 .as_ref()

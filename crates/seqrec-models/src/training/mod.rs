@@ -10,7 +10,7 @@ use crate::host_adam::HostAdam;
 use crate::lanes::LaneSchedule;
 use crate::memory::{MemoryEstimate, available_memory};
 use crate::model::{GruModel, GruModelConfig};
-use crate::{Backend, GruCellConfig, GruError, GruParams, GruScorer, GruVariant};
+use crate::{Backend, GruCellConfig, GruError, GruParams, GruScorer, GruVariant, Precision};
 use burn::module::Module;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::Tensor;
@@ -55,6 +55,10 @@ pub struct TrainingReport {
     pub params: GruParams,
     pub seed: u64,
     pub backend: Backend,
+    /// What the products were: TF32 where it was asked for and the device
+    /// has it, else fp32 (absent in reports written before the setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
     pub history: Vec<EpochRecord>,
     /// The epoch whose parameters were kept (best validation MRR@20).
     pub best_epoch: Option<usize>,
@@ -133,7 +137,12 @@ fn train(
     options: &TrainOptions,
     opened: OpenedDevice,
 ) -> Result<FittedGru, GruError> {
-    let inner = opened.device;
+    let precision = options.precision;
+    let effective = precision.effective(opened.info.tf32);
+    if !options.backend.is_cpu() {
+        tracing::info!(requested = %precision, effective = %effective, "matrix-product precision");
+    }
+    let inner = opened.device.clone();
     let device = inner.clone().autodiff();
     let (items, users) = (split.catalogue_size(), split.users());
     let estimate = MemoryEstimate::of(variant, params, items, users);
@@ -192,6 +201,7 @@ fn train(
         inner: &inner,
         chunk_rows: params.chunk_rows(items),
         path: WindowPath::of(options.backend, params),
+        precision,
     };
     let mut stopped_early = false;
     let mut epochs_this_call = 0;
@@ -282,7 +292,8 @@ fn train(
                 model.valid(),
                 inner.clone(),
                 options.backend.is_cpu(),
-            );
+            )
+            .with_precision(precision);
             let config = EvalConfig {
                 cutoffs: vec![20],
                 batch_size: params.eval_batch,
@@ -357,12 +368,14 @@ fn train(
     let kept = best.unwrap_or_else(|| model.valid());
     Ok(FittedGru {
         scorer: GruScorer::new(variant.name(), kept, inner, options.backend.is_cpu())
-            .with_batch_size(params.eval_batch),
+            .with_batch_size(params.eval_batch)
+            .with_precision(precision),
         report: TrainingReport {
             variant,
             params: params.clone(),
             seed,
             backend: options.backend,
+            precision: Some(effective),
             epochs_run: state.epochs_done,
             history: state.history,
             best_epoch: state.best_epoch,
@@ -396,12 +409,14 @@ fn model_config(
 
 /// Reads a trained model back from a checkpoint written by [`fit`]: the
 /// parameters of the best epoch (the last one where no validation chose),
-/// ready to score on device `device_index` of `backend`, with the
-/// checkpoint's state (method, settings, seed, data shape, history).
+/// ready to score on device `device_index` of `backend` with products at
+/// `precision`, with the checkpoint's state (method, settings, seed, data
+/// shape, history).
 pub fn load_scorer(
     path: &Path,
     backend: Backend,
     device_index: Option<usize>,
+    precision: Precision,
 ) -> Result<(GruScorer, CheckpointState), GruError> {
     let checkpoint = crate::checkpoint::Checkpoint::load(path)?;
     let state = checkpoint.state.clone();
@@ -420,7 +435,8 @@ pub fn load_scorer(
     };
     let model = resume::load_model(model, bytes, path)?;
     let scorer = GruScorer::new(state.variant.name(), model, device, backend.is_cpu())
-        .with_batch_size(state.params.eval_batch);
+        .with_batch_size(state.params.eval_batch)
+        .with_precision(precision);
     Ok((scorer, state))
 }
 

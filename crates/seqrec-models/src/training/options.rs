@@ -1,6 +1,6 @@
 //! How a training runs (as opposed to what it trains: [`crate::GruParams`]).
 
-use crate::Backend;
+use crate::{Backend, Precision};
 use indicatif::ProgressBar;
 use seqrec_core::Cancel;
 use std::path::PathBuf;
@@ -10,6 +10,8 @@ use std::sync::Arc;
 #[derive(Clone, Debug, Default)]
 pub struct TrainOptions {
     pub backend: Backend,
+    /// How matrix products are computed on a GPU (`--precision`).
+    pub precision: Precision,
     /// Which device of the backend (`--device N`; default: the first, GPUs
     /// before software adapters).
     pub device_index: Option<usize>,

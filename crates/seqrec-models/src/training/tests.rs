@@ -30,7 +30,10 @@ fn reference_loss(model: &GruModel, w: &Window, params: &GruParams, device: &Dev
         let e_i = model.embed_items(&w.inputs[range.clone()], device);
         let e_v = model.embed_users(&w.users[range.clone()], device);
         h = model.step(h, e_i, e_v);
-        let log_p = floats(log_softmax(model.logits(h.clone()), 1));
+        let log_p = floats(log_softmax(
+            model.logits(h.clone(), crate::Precision::Tf32),
+            1,
+        ));
         let items = model.items();
         for lane in 0..lanes {
             let i = s * lanes + lane;
@@ -138,6 +141,7 @@ fn window_gradient_matches_finite_differences_for_every_variant() {
                 inner: &inner,
                 chunk_rows: 2, // Several chunks, so the chunking is checked too.
                 path,
+                precision: crate::Precision::Tf32,
             };
             for w in &windows {
                 let h = Tensor::<2>::zeros([2, 3], &device);
@@ -223,6 +227,7 @@ fn dropout_masks_change_with_the_rng_and_padding_gets_no_loss() {
         inner: &inner,
         chunk_rows: 8,
         path: WindowPath::Host,
+        precision: crate::Precision::Tf32,
     };
     let (_, _, loss) = trainer
         .gradients(
@@ -245,6 +250,7 @@ fn dropout_masks_change_with_the_rng_and_padding_gets_no_loss() {
         inner: &inner,
         chunk_rows: 8,
         path: WindowPath::Device,
+        precision: crate::Precision::Tf32,
     };
     let run = |seed| {
         let (_, _, l) = trainer
@@ -330,6 +336,7 @@ fn host_window_equals_the_burn_path_for_every_variant() {
                 inner: &inner,
                 chunk_rows: 4,
                 path,
+                precision: crate::Precision::Tf32,
             };
             let values: Vec<f32> = (0..3 * n)
                 .map(|i| ((i * 37 % 11) as f32 - 5.0) / 6.0)

@@ -52,6 +52,8 @@ pub(super) struct WindowTrainer<'a> {
     pub(super) inner: &'a Device,
     pub(super) chunk_rows: usize,
     pub(super) path: WindowPath,
+    /// How the device path's products are computed.
+    pub(super) precision: crate::Precision,
 }
 
 pub(super) fn backend_error(e: impl std::fmt::Debug) -> GruError {
@@ -115,8 +117,8 @@ impl WindowTrainer<'_> {
             }
         });
         // Every product that does not depend on h, for all steps at once.
-        let projected = model.cell.project(e_items, e_users);
-        let weights = model.cell.step_weights();
+        let projected = model.cell.project(e_items, e_users, self.precision);
+        let weights = model.cell.step_weights(self.precision);
         // The lane resets of the whole window go to the device once.
         let keep = (0..steps).any(|s| w.any_reset(s)).then(|| {
             let keep: Vec<f32> = w.reset.iter().map(|&r| if r { 0.0 } else { 1.0 }).collect();
@@ -179,6 +181,7 @@ impl WindowTrainer<'_> {
                 bias,
                 self.chunk_rows,
                 scale,
+                self.precision,
                 self.inner,
             )
         };

@@ -70,16 +70,24 @@ def fit(
     device: Optional[int] = None,
     allow_slow_cpu: bool = False,
     progress: bool = True,
+    precision: Optional[str] = None,
 ) -> Model:
     """Fits one of ``METHODS`` on the training part of ``dataset`` (as
     ``seqrec train``). ``config``: settings in the preset schema (dict or TOML
-    path). Ctrl-C stops it with KeyboardInterrupt."""
+    path). ``precision``: a GPU's matrix products, ``"tf32"`` (tensor cores
+    where the device has them; the default) or ``"fp32"``. Ctrl-C stops it
+    with KeyboardInterrupt."""
 
 class Model:
     """A fitted recommender, backed by a self-contained model directory."""
 
     @staticmethod
-    def load(path: PathLike, backend: Optional[str] = None, device: Optional[int] = None) -> Model:
+    def load(
+        path: PathLike,
+        backend: Optional[str] = None,
+        device: Optional[int] = None,
+        precision: Optional[str] = None,
+    ) -> Model:
         """Reads a model directory written by ``seqrec train`` or ``Model.save``."""
     def save(self, path: PathLike) -> None:
         """Writes the model directory ``seqrec recommend`` and ``seqrec serve`` read."""

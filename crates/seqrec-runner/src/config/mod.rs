@@ -23,7 +23,7 @@ use merge::merged;
 use seqrec_baselines::BaselineParams;
 use seqrec_data::{DatasetName, DatasetOptions};
 use seqrec_metrics::EvalConfig;
-use seqrec_models::{Backend, GruParams};
+use seqrec_models::{Backend, GruParams, Precision};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -82,6 +82,8 @@ pub struct ExperimentConfig {
     pub seeds: Vec<u64>,
     /// Compute backend of the GRUs.
     pub backend: Backend,
+    /// How the GRUs' matrix products are computed on a GPU.
+    pub precision: Precision,
     /// How every method is measured (spec §3 decisions).
     pub evaluation: EvalConfig,
     pub significance: SignificanceSettings,
@@ -102,6 +104,8 @@ struct ConfigFile {
     methods: Vec<Method>,
     #[serde(default)]
     backend: Backend,
+    #[serde(default)]
+    precision: Precision,
     #[serde(default)]
     evaluation: EvalConfig,
     #[serde(default)]
@@ -166,10 +170,18 @@ struct ResolvedFile<'a> {
     seeds: &'a [u64],
     methods: Vec<Method>,
     backend: Backend,
+    /// Written only when not the default, so presets from before the
+    /// setting keep their config hash.
+    #[serde(skip_serializing_if = "is_default_precision")]
+    precision: Precision,
     evaluation: &'a EvalConfig,
     significance: &'a SignificanceSettings,
     check: &'a CheckTolerances,
     datasets: &'a [DatasetPlan],
+}
+
+fn is_default_precision(p: &Precision) -> bool {
+    *p == Precision::default()
 }
 
 impl ExperimentConfig {
@@ -221,6 +233,7 @@ impl ExperimentConfig {
             description: file.description,
             seeds: file.seeds,
             backend: file.backend,
+            precision: file.precision,
             evaluation: file.evaluation,
             significance: file.significance,
             check: file.check,
@@ -293,6 +306,7 @@ impl ExperimentConfig {
             seeds: &self.seeds,
             methods: self.all_methods(),
             backend: self.backend,
+            precision: self.precision,
             evaluation: &self.evaluation,
             significance: &self.significance,
             check: &self.check,

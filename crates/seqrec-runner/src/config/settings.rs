@@ -10,7 +10,7 @@ use super::{ConfigFile, DatasetEntry, ExperimentConfig, resolve_tables};
 use crate::RunnerError;
 use seqrec_baselines::BaselineParams;
 use seqrec_data::DatasetOptions;
-use seqrec_models::{Backend, GruParams};
+use seqrec_models::{Backend, GruParams, Precision};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -23,6 +23,8 @@ pub struct MethodSettings {
     pub baselines: BaselineParams,
     /// A preset's GRU backend (the default of `--backend`).
     pub backend: Option<Backend>,
+    /// A preset's product precision (the default of `--precision`).
+    pub precision: Option<Precision>,
 }
 
 /// The subset of the preset schema a settings file may hold.
@@ -100,6 +102,7 @@ impl MethodSettings {
             gru,
             baselines,
             backend: None,
+            precision: None,
         })
     }
 
@@ -112,6 +115,7 @@ impl MethodSettings {
                 gru: plan.gru.clone(),
                 baselines: plan.baselines.clone(),
                 backend: Some(config.backend),
+                precision: Some(config.precision),
             });
         }
         let file: ConfigFile =
@@ -127,6 +131,7 @@ impl MethodSettings {
             gru,
             baselines,
             backend: Some(config.backend),
+            precision: Some(config.precision),
         })
     }
 }

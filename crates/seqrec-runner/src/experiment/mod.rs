@@ -121,6 +121,7 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
         backend: config.backend,
         device: options.device,
         allow_slow_cpu: options.allow_slow_cpu,
+        precision: config.precision,
     };
     let (mut ran, mut reused) = (0, 0);
     let mut summaries = Vec::new();

@@ -87,6 +87,10 @@ pub struct Results {
     pub config_hash: String,
     pub git_commit: String,
     pub backend: String,
+    /// The requested product precision, for a GPU backend (where it
+    /// matters; absent for the CPU backends, which are fp32 throughout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
     pub seeds: Vec<u64>,
     pub datasets: Vec<DatasetResults>,
     pub skipped: Vec<SkippedDataset>,
@@ -189,6 +193,7 @@ impl Results {
             ),
             git_commit: git_commit.to_owned(),
             backend: config.backend.name().to_owned(),
+            precision: (!config.backend.is_cpu()).then(|| config.precision.name().to_owned()),
             seeds: config.seeds.clone(),
             datasets: results,
             skipped,

@@ -41,9 +41,14 @@ pub fn markdown(results: &Results, out: &Path) -> String {
     let seeds: Vec<String> = results.seeds.iter().map(u64::to_string).collect();
     let _ = writeln!(
         md,
-        "Commit `{}`, GRU backend `{}`, seeds {} (values are means over seeds, ± the sample standard deviation where there are several), config hash `{}` (`config.toml` beside this file). Metrics are micro averages over test events with pessimistic ties (spec §3); Δ is (ours − paper) / paper. Written by `cargo xtask reproduce --preset {}`.\n",
+        "Commit `{}`, GRU backend `{}`{}, seeds {} (values are means over seeds, ± the sample standard deviation where there are several), config hash `{}` (`config.toml` beside this file). Metrics are micro averages over test events with pessimistic ties (spec §3); Δ is (ours − paper) / paper. Written by `cargo xtask reproduce --preset {}`.\n",
         results.git_commit,
         results.backend,
+        results
+            .precision
+            .as_ref()
+            .map(|p| format!(" (precision `{p}`)"))
+            .unwrap_or_default(),
         seeds.join(", "),
         results.config_hash,
         results.preset

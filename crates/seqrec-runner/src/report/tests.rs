@@ -97,6 +97,7 @@ fn results(cells: Vec<CellSummary>) -> Results {
         config_hash: "0".into(),
         git_commit: "abc".into(),
         backend: "flex".into(),
+        precision: None,
         seeds: vec![1],
         datasets: vec![DatasetResults {
             dataset: summary("d", PaperColumn::Movielens),
