@@ -18,6 +18,12 @@ import subprocess
 PAPER_TUPLES_PER_SECOND = {"gru": 24917, "attentional-user-gru": 22822}
 PAPER_EPOCHS = 10
 QUALITY_TOLERANCE = 0.005
+# Issue #12's GPU targets on the ML-10M shape (hidden 1000, 1000 lanes).
+TARGET_FP32_RATIO = 1.0
+TARGET_TF32_RATIO = 1.5
+TARGET_TF32_TUPLES = {"gru": 500_000, "user-based": 400_000}
+# Dense fp32 (CUDA-core) peaks, TFLOP/s, by the name nvidia-smi reports.
+FP32_PEAK_TFLOPS = {"H200": 67.0, "H100": 67.0, "A100": 19.5, "L40S": 91.6, "RTX 4090": 82.6}
 
 
 def read(path, limit=None):
@@ -174,6 +180,60 @@ def reproducibility(rows):
     return out
 
 
+def standard_gru_flops_per_tuple(hidden, items):
+    """Multiply-adds ×2 of one training tuple of the standard GRU: the
+    output layer's forward and two backward products (6·n·|I|) and the
+    cell's three n×n maps on h and on x, forward and backward (36·n²)."""
+    return 6 * hidden * items + 36 * hidden * hidden
+
+
+def fp32_peak(gpus):
+    for gpu in gpus:
+        for name, peak in FP32_PEAK_TFLOPS.items():
+            if name in gpu:
+                return name, peak
+    return None, None
+
+
+def targets(rows, torch, gpus):
+    """seqrec cuda on the ML-10M shape against PyTorch CUDA at the same
+    precision, with issue #12's goals."""
+    out = []
+    peak_name, peak = fp32_peak(gpus)
+    for r in rows:
+        if not (r["step"].startswith("ml10m-cuda") and r["backend"] == "cuda"):
+            continue
+        precision = r.get("precision") or "unknown"
+        reference = next((t for t in torch if t.get("method") == r["method"]
+                          and t.get("precision") == precision), None)
+        ratio = (r["train_tuples_per_second"] / reference["train_tuples_per_second"]
+                 if reference and reference.get("train_tuples_per_second") else None)
+        row = {"method": r["method"], "precision": precision,
+               "tuples_per_second": r["train_tuples_per_second"],
+               "pytorch_tuples_per_second": reference and reference.get("train_tuples_per_second"),
+               "ratio": ratio}
+        if precision == "fp32":
+            row["goal"] = f"≥ {TARGET_FP32_RATIO}× PyTorch fp32"
+            row["met"] = ratio is not None and ratio >= TARGET_FP32_RATIO
+            if r["method"] == "gru" and peak:
+                tflops = r["train_tuples_per_second"] * standard_gru_flops_per_tuple(
+                    r["hidden"], r["items"]) / 1e12
+                row["tflops"] = tflops
+                row["share_of_fp32_peak"] = tflops / peak
+                row["peak"] = f"{peak_name} fp32 {peak} TFLOP/s"
+        elif precision == "tf32":
+            floor = TARGET_TF32_TUPLES["gru" if r["method"] == "gru" else "user-based"]
+            if r["method"] in ("gru", "attentional-user-gru"):
+                row["goal"] = f"≥ {floor:,} tuples/s and ≥ {TARGET_TF32_RATIO}× PyTorch tf32"
+                row["met"] = (r["train_tuples_per_second"] >= floor and ratio is not None
+                              and ratio >= TARGET_TF32_RATIO)
+            else:
+                row["goal"] = f"≥ {floor:,} tuples/s"
+                row["met"] = r["train_tuples_per_second"] >= floor
+        out.append(row)
+    return out
+
+
 def fmt(x, digits=0):
     if x is None:
         return "–"
@@ -189,35 +249,47 @@ def markdown(report):
     if build:
         lines += [f"Binary: commit `{build.get('commit')}`, features {build.get('features')}, "
                   f"CUDA API {build.get('cuda_api')}, packed {build.get('packed')}.", ""]
-    lines += ["Precision: float32 tensors throughout (burn's default). seqrec builds burn without its "
-              "`autotune` and `fusion` features, so every matrix product goes to cubek-matmul's default "
-              "strategy, which tries the tensor-core (CMMA) routine first and stages float32 operands as "
-              "TF32 wherever the device supports that type (`adjust_dtypes`, cubek-matmul 0.3.1): on NVIDIA "
-              "Ampere and newer under `cuda`, seqrec's products are TF32 (read from the source; burn 0.22 "
-              "offers no switch). PyTorch rows: the precision column (`allow_tf32` off for fp32, on for tf32).",
-              ""]
+    lines += ["Precision: float32 tensors throughout. seqrec's `--precision tf32` (the default) sends "
+              "products to cubek-matmul's default strategy, which stages float32 operands as TF32 on tensor "
+              "cores wherever the device has them (NVIDIA Ampere and newer under `cuda`); `--precision fp32` "
+              "runs cubek's unit routine with float32 throughout. The precision column is what the products "
+              "were (`seqrec devices` shows whether a device has TF32). PyTorch rows: `allow_tf32` off for "
+              "fp32, on for tf32.", ""]
     lines += ["## Devices", ""]
     for backend, d in (report.get("devices") or {}).items():
         if "devices" in d:
             for dev in d["devices"]:
                 extra = ", ".join(x for x in [dev.get("kind"), dev.get("runtime"), dev.get("libdevice"),
-                                              dev.get("cuda_api") and f"CUDA API {dev['cuda_api']}"] if x)
+                                              dev.get("cuda_api") and f"CUDA API {dev['cuda_api']}",
+                                              dev.get("tf32") and "TF32 tensor cores"] if x)
                 lines.append(f"- {backend} {dev['index']}: {dev['name']}" + (f" ({extra})" if extra else ""))
         else:
             lines.append(f"- {backend}: {d.get('error')}")
     lines += ["", "## Training and evaluation speed", "",
-              "| step | dataset (items) | method | backend | train tuples/s | eval events/s | first window s | peak GPU MiB |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| step | dataset (items) | method | backend | precision | train tuples/s | eval events/s | first window s | peak GPU MiB |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in report["throughput"]:
         lines.append(f"| {r['step']} | {r['dataset']} ({fmt(r['items'])}) | {r['method']} | {r['backend']} | "
-                     f"{fmt(r['train_tuples_per_second'])} | {fmt(r.get('eval_events_per_second'))} | "
+                     f"{r.get('precision') or '–'} | {fmt(r['train_tuples_per_second'])} | {fmt(r.get('eval_events_per_second'))} | "
                      f"{fmt(r.get('first_window_seconds'), 1)} | {fmt(r.get('peak_gpu_mib'))} |")
     for r in report["pytorch"]:
-        lines.append(f"| {r['step']} | ML-10M shape ({fmt(r['items'])}) | {r['method']} | PyTorch {r['torch']} "
+        lines.append(f"| {r['step']} | ML-10M shape ({fmt(r['items'])}) | {r['method']} | PyTorch {r['torch']} | "
                      f"{r['precision']} | {fmt(r['train_tuples_per_second'])} | {fmt(r.get('eval_events_per_second'))} "
                      f"| – | {fmt((r.get('peak_memory_bytes') or 0) / 2**20) if r.get('peak_memory_bytes') else '–'} |")
     for method, tps in PAPER_TUPLES_PER_SECOND.items():
-        lines.append(f"| the paper (TensorFlow, K80) | ML-10M | {method} | – | {fmt(tps)} | – | – | – |")
+        lines.append(f"| the paper (TensorFlow, K80) | ML-10M | {method} | – | fp32 | {fmt(tps)} | – | – | – |")
+    lines += ["", "## Against PyTorch CUDA and the goals (ML-10M shape, cuda)", ""]
+    if report["targets"]:
+        lines += ["| method | precision | seqrec tuples/s | PyTorch tuples/s | ratio | goal | met | fp32 peak share |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for t in report["targets"]:
+            share = (f"{t['tflops']:.1f} TFLOP/s, {100 * t['share_of_fp32_peak']:.0f}% of {t['peak']}"
+                     if "share_of_fp32_peak" in t else "–")
+            lines.append(f"| {t['method']} | {t['precision']} | {fmt(t['tuples_per_second'])} | "
+                         f"{fmt(t['pytorch_tuples_per_second'])} | {fmt(t['ratio'], 2)} | {t.get('goal', '–')} | "
+                         f"{'yes' if t.get('met') else 'no'} | {share} |")
+    else:
+        lines.append("- no cuda row on the ML-10M shape finished")
     lines += ["", "## The full `paper` preset, estimated", ""]
     if report["paper_estimate"]:
         for dataset, e in report["paper_estimate"].items():
@@ -274,18 +346,20 @@ def write(args):
     except (OSError, ValueError):
         pass
     rows = throughput_rows(steps)
+    host = machine()
     report = {
         "mode": args.mode,
         "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
+        "machine": host,
         "build": build,
-        "precision": {"seqrec": "float32 tensors; burn without autotune and fusion: products through "
-                                "cubek-matmul's default strategy, TF32 tensor cores where the device supports "
-                                "TF32 (NVIDIA Ampere and newer under cuda), float32 elsewhere",
+        "precision": {"seqrec": "per row (what the products were): tf32 = cubek-matmul's default strategy, "
+                                "TF32 tensor cores where the device has them; fp32 = cubek's unit routine, "
+                                "float32 throughout (`--precision fp32`)",
                       "pytorch": "per row: fp32 (allow_tf32=False) or tf32 (allow_tf32=True)"},
         "devices": devices,
         "throughput": [{k: v for k, v in r.items() if k != "losses"} | {"losses": r.get("losses")} for r in rows],
         "pytorch": torch_rows(steps),
+        "targets": targets(rows, torch_rows(steps), host.get("gpus", [])),
         "paper_tuples_per_second": PAPER_TUPLES_PER_SECOND,
         "paper_estimate": paper_estimate(rows),
         "quality": quality(steps, args.here, work),

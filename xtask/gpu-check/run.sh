@@ -13,12 +13,13 @@
 # (default: a new folder under /tmp).
 #
 # Steps, each under its own timeout inside an overall budget
-# ($SEQREC_GPU_CHECK_BUDGET seconds, default 290): devices; a smoke stage
+# ($SEQREC_GPU_CHECK_BUDGET seconds, default 330): devices; a smoke stage
 # (one tiny training window on cuda and on vulkan); ML-10M-scale and
 # LastFM-scale synthetic data; the four GRUs at the paper's setting (hidden
 # 1000, 1000 lanes, 20-step windows) for a few windows on cuda and on
 # vulkan, evaluated on a sample; the PyTorch reference on the same shapes
-# (when torch with CUDA is there); a small GRU on ml-100k on the GPU against
+# (when torch with CUDA is there), fp32 and tf32; the four GRUs again on
+# cuda with `--precision fp32`; a small GRU on ml-100k on the GPU against
 # the committed CPU cell of results/quick; a repeat of one cuda run to see
 # whether GPU runs are bit-reproducible. A failed step is reported and the
 # rest still run.
@@ -55,7 +56,7 @@ fi
 
 WORK=${SEQREC_GPU_CHECK_WORK:-$(mktemp -d /tmp/seqrec-gpu-check.XXXXXX)}
 mkdir -p "$WORK/data" "$WORK/cache" "$WORK/steps"
-BUDGET=${SEQREC_GPU_CHECK_BUDGET:-290}
+BUDGET=${SEQREC_GPU_CHECK_BUDGET:-330}
 START=$(date +%s)
 LOG="$OUT/gpu-check.log"
 : > "$LOG"
@@ -147,6 +148,7 @@ if [ $DRY = 1 ]; then
   LF_WINDOWS=(--windows 2 --warmup 1 --eval-users 5)
   QUALITY=(ci synthetic-movielens)
   BACKENDS=(cuda vulkan wgpu)
+  FP32_BACKENDS=(cuda wgpu)
   MAIN_GPU=${SEQREC_GPU_CHECK_GPU:-wgpu}
 else
   ML_ARGS=()
@@ -156,6 +158,8 @@ else
   LF_WINDOWS=(--windows 3 --warmup 1 --eval-users 20)
   QUALITY=(quick ml-100k)
   BACKENDS=(cuda vulkan)
+  # Only CUDA has TF32 products; on Vulkan fp32 is what runs anyway.
+  FP32_BACKENDS=(cuda)
   MAIN_GPU=${SEQREC_GPU_CHECK_GPU:-cuda}
 fi
 config_args() { [ -n "$GRU_CONFIG" ] && echo "--config $GRU_CONFIG"; }
@@ -186,7 +190,8 @@ step generate-ml10m 60 "$BIN" data generate --preset ml10m-scale --format moviel
 step generate-lastfm 45 "$BIN" data generate --preset synthetic-lastfm --format lastfm-1k \
   --out "$LASTFM" "${LF_ARGS[@]}"
 
-# Stage 3: the four GRUs at the paper's setting, each backend.
+# Stage 3: the four GRUs at the paper's setting, each backend, at the
+# default precision (tf32: TF32 tensor cores where the device has them).
 for backend in "${BACKENDS[@]}"; do
   # shellcheck disable=SC2046
   step "ml10m-$backend" 80 "$BIN" --data-dir "$WORK/data" throughput --dataset ml-10m \
@@ -200,8 +205,7 @@ step "quality-${QUALITY[1]}" 100 "$BIN" --data-dir "$DATA_ROOT" reproduce \
 
 # Stage 5: the PyTorch reference on the ML-10M shape (torch with CUDA only).
 if "$PYTHON" -c 'import torch, numpy, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  # fp32 and tf32: seqrec's cuda products are TF32 on Ampere and newer
-  # (cubek-matmul's default), so both references are needed.
+  # fp32 and tf32, to compare with seqrec's `--precision` of each.
   for variant in gru attentional-user-gru; do
     for tf32 in 0 1; do
       step "torch-ml10m-$variant-$([ "$tf32" = 1 ] && echo tf32 || echo fp32)" 40 "$PYTHON" \
@@ -217,7 +221,14 @@ else
   report
 fi
 
-# Stage 6: LastFM's catalogue (the output layer dominates), then a repeat.
+# Stage 6: the four GRUs with IEEE fp32 products (`--precision fp32`).
+for backend in "${FP32_BACKENDS[@]}"; do
+  # shellcheck disable=SC2046
+  step "ml10m-$backend-fp32" 80 "$BIN" --data-dir "$WORK/data" throughput --dataset ml-10m \
+    $(config_args) "${WINDOWS[@]}" --backend "$backend" --precision fp32
+done
+
+# Stage 7: LastFM's catalogue (the output layer dominates), then a repeat.
 for backend in "${BACKENDS[@]}"; do
   # shellcheck disable=SC2046
   step "lastfm-$backend" 60 "$BIN" --data-dir "$WORK/data" throughput --dataset lastfm-1k \

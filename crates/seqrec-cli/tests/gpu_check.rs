@@ -108,6 +108,27 @@ fn the_gpu_check_dry_run_reports_every_step() {
             "{r:#}"
         );
     }
+    // `--precision fp32`: the rows say what was asked for and what the
+    // products were; with no TF32 on this device both runs are the same
+    // kernels, so the same losses.
+    if GPU == "wgpu" {
+        assert_eq!(status_of(&report, "ml10m-wgpu-fp32"), "ok", "{markdown}");
+        let of = |step: &str, method: &serde_json::Value| {
+            rows.iter()
+                .find(|r| r["step"] == step && &r["method"] == method)
+                .unwrap_or_else(|| panic!("no {step} row for {method}"))
+                .clone()
+        };
+        for r in &ml10m {
+            let fp32 = of("ml10m-wgpu-fp32", &r["method"]);
+            assert_eq!(r["precision_requested"], "tf32", "{r:#}");
+            assert_eq!(r["precision"], "fp32", "no TF32 on lavapipe: {r:#}");
+            assert_eq!(fp32["precision_requested"], "fp32", "{fp32:#}");
+            assert_eq!(fp32["precision"], "fp32", "{fp32:#}");
+            assert_eq!(r["losses"], fp32["losses"], "{}", r["method"]);
+        }
+    }
+    assert!(markdown.contains("## Against PyTorch CUDA and the goals"));
     let quality = &report["quality"];
     assert_eq!(quality["within_tolerance"], true, "{quality:#}");
     assert!(

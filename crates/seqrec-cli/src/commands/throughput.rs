@@ -131,6 +131,9 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
             "validation_events": split.events(Part::Validation),
             "test_events": split.events(Part::Test),
             "backend": compute.backend.name(),
+            // Asked for, and what the products were on this device.
+            "precision_requested": compute.precision.name(),
+            "precision": fitted.report.precision.map(|p| p.name()),
             "device": fitted.report.device,
             "hidden": params.hidden,
             "lanes": params.lanes,
