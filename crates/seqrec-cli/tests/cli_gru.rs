@@ -111,6 +111,11 @@ fn bad_gru_settings_are_clear_errors() {
         &["--backend", "tpu"],
         "unknown backend `tpu`",
     );
+    fails_with(
+        "[gru]\nepochs = 1\n",
+        &["--precision", "bf16"],
+        "unknown precision `bf16`",
+    );
     #[cfg(not(feature = "cuda"))]
     fails_with(
         "[gru]\nepochs = 1\n",

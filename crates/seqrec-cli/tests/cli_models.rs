@@ -99,6 +99,12 @@ fn models_recommend_without_the_dataset_and_old_directories_still_load() {
         let toml_path = model.join("model.toml");
         let text = std::fs::read_to_string(&toml_path).expect("model.toml");
         assert!(text.contains("format = 2"), "{text}");
+        // A GRU records the precision it was trained at; a baseline none.
+        assert_eq!(
+            text.contains("precision = \"tf32\""),
+            method == "gru",
+            "{method}: {text}"
+        );
         std::fs::write(&toml_path, text.replace("format = 2", "format = 1")).expect("write");
         for file in ["data.snapshot", "titles.json", "baseline.state"] {
             let _ = std::fs::remove_file(model.join(file));

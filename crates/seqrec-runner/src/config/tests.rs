@@ -324,3 +324,32 @@ fn every_file_in_configs_is_read_by_the_commands_it_is_for() {
         }
     }
 }
+
+#[test]
+fn precision_is_a_top_level_key_written_only_when_not_the_default() {
+    use seqrec_models::Precision;
+    let text = "name = \"p\"\nseeds = [1]\nprecision = \"fp32\"\n[[datasets]]\nname = \"ml-100k\"\n";
+    let config = ExperimentConfig::from_toml(text).expect("fp32 preset");
+    assert_eq!(config.precision, Precision::Fp32);
+    let written = config.to_toml().expect("toml");
+    assert!(written.contains("precision = \"fp32\""), "{written}");
+    assert_eq!(
+        ExperimentConfig::from_toml(&written).expect("round trip"),
+        config
+    );
+    let settings = MethodSettings::from_toml(text, "ml-100k").expect("settings");
+    assert_eq!(settings.precision, Some(Precision::Fp32));
+
+    // The default is not written, so presets from before the key keep
+    // their config hash (and the committed results stay comparable).
+    let quick = preset("quick");
+    assert_eq!(quick.precision, Precision::Tf32);
+    assert!(!quick.to_toml().expect("toml").contains("precision"));
+
+    let bad = ExperimentConfig::from_toml(&text.replace("fp32", "bf16")).expect_err("bf16");
+    let message = bad.to_string();
+    assert!(
+        message.contains("bf16") && message.contains("fp32") && message.contains("tf32"),
+        "{message}"
+    );
+}
