@@ -3,7 +3,7 @@
 //! ml-latest-small (610 users × 164 events, 8,917 items).
 //!
 //! ```text
-//! cargo bench -p seqrec-models --bench gru_throughput -- variant=gru hidden=100 backend=flex
+//! cargo bench -p seqrec-models --bench gru_throughput -- variant=gru hidden=100 backend=flex precision=tf32
 //! ```
 //! `benches/torch_gru_throughput.py` runs the same work in PyTorch.
 
@@ -11,7 +11,7 @@
 
 use seqrec_core::Part;
 use seqrec_metrics::{EvalConfig, evaluate};
-use seqrec_models::{Backend, GruParams, GruVariant, TrainOptions, fit};
+use seqrec_models::{Backend, GruParams, GruVariant, Precision, TrainOptions, fit};
 use std::time::Instant;
 
 fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -27,6 +27,7 @@ fn main() {
     seqrec_models::allocator::retain_freed_memory();
     let variant = GruVariant::parse(&arg("variant", "gru".to_string())).unwrap();
     let backend = Backend::parse(&arg("backend", "flex".to_string())).unwrap();
+    let precision = Precision::parse(&arg("precision", "tf32".to_string())).unwrap();
     let hidden: usize = arg("hidden", 100);
     let lanes: usize = arg("lanes", 100);
     let users: u32 = arg("users", 610);
@@ -42,6 +43,7 @@ fn main() {
     };
     let options = TrainOptions {
         backend,
+        precision,
         max_windows_per_epoch: Some(windows),
         skip_validation: true,
         ..TrainOptions::default()

@@ -49,6 +49,17 @@ def test_a_model_trained_by_the_cli_is_read_by_python(ml100k, cli, data_dir, tmp
     assert cli("recommend", "--model", str(again), "--user", "42", "--exclude-seen", "--json", json_output=True) == listed
 
 
+def test_precision_is_recorded_and_the_cpu_is_fp32_either_way(ml100k, tmp_path):
+    fp32 = seqrec.fit("gru", ml100k, config=TINY_GRU, seed=3, progress=False, precision="fp32")
+    tf32 = seqrec.fit("gru", ml100k, config=TINY_GRU, seed=3, progress=False)
+    assert fp32.validation == tf32.validation
+    out = tmp_path / "fp32"
+    fp32.save(out)
+    assert 'precision = "fp32"' in (out / "model.toml").read_text()
+    again = seqrec.Model.load(out, precision="tf32")
+    assert np.array_equal(again.score(users=[0, 5]), fp32.score(users=[0, 5]))
+
+
 def test_scores(ml100k):
     model = seqrec.fit("pop", ml100k, progress=False)
     every = model.score()
@@ -81,6 +92,8 @@ def test_bad_input_is_a_clean_exception(ml100k, tmp_path):
         seqrec.fit("gru", ml100k, config={"gru": {"hiden": 3}})
     with pytest.raises(ValueError, match="unknown backend"):
         seqrec.fit("gru", ml100k, config=TINY_GRU, backend="tpu")
+    with pytest.raises(ValueError, match="unknown precision `bf16`"):
+        seqrec.fit("gru", ml100k, config=TINY_GRU, precision="bf16")
     with pytest.raises(FileNotFoundError):
         seqrec.fit("pop", ml100k, config=tmp_path / "missing.toml")
     with pytest.raises(FileNotFoundError, match="no model.toml"):

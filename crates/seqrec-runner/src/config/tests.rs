@@ -328,7 +328,8 @@ fn every_file_in_configs_is_read_by_the_commands_it_is_for() {
 #[test]
 fn precision_is_a_top_level_key_written_only_when_not_the_default() {
     use seqrec_models::Precision;
-    let text = "name = \"p\"\nseeds = [1]\nprecision = \"fp32\"\n[[datasets]]\nname = \"ml-100k\"\n";
+    let text =
+        "name = \"p\"\nseeds = [1]\nprecision = \"fp32\"\n[[datasets]]\nname = \"ml-100k\"\n";
     let config = ExperimentConfig::from_toml(text).expect("fp32 preset");
     assert_eq!(config.precision, Precision::Fp32);
     let written = config.to_toml().expect("toml");
