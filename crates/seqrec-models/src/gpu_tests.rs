@@ -241,7 +241,8 @@ fn the_fp32_product_matches_the_cpu_and_burns_own() {
         );
     };
     // Plain operands, a transposed right operand and a row window of the left.
-    let cases: [(&str, fn(Tensor<2>, Tensor<2>) -> (Tensor<2>, Tensor<2>)); 3] = [
+    type Operands = fn(Tensor<2>, Tensor<2>) -> (Tensor<2>, Tensor<2>);
+    let cases: [(&str, Operands); 3] = [
         ("plain", |a, b| (a, b)),
         ("transposed", |a, b| (a, b.transpose().transpose())),
         ("row window", |a, b| (a.narrow(0, 3, 30), b)),
