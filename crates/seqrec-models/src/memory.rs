@@ -40,8 +40,21 @@ impl MemoryEstimate {
         count
     }
 
-    /// Estimates a run of `variant` on a catalogue of `items` and `users`.
+    /// Estimates a run of `variant` on a catalogue of `items` and `users`
+    /// on the CPU.
     pub fn of(variant: GruVariant, params: &GruParams, items: usize, users: usize) -> Self {
+        Self::with_chunk_rows(variant, params, items, users, params.chunk_rows(items))
+    }
+
+    /// The same with `chunk_rows` output rows per chunk (a GPU's choice,
+    /// [`crate::DeviceInfo::output_chunk_bytes`]).
+    pub fn with_chunk_rows(
+        variant: GruVariant,
+        params: &GruParams,
+        items: usize,
+        users: usize,
+        chunk_rows: usize,
+    ) -> Self {
         let floats = 4u64;
         let n = params.hidden as u64;
         let lanes = params.lanes.min(users.max(1)) as u64;
@@ -60,7 +73,7 @@ impl MemoryEstimate {
             UserIntegration::Attentional => 30,
         };
         let activations = lane_steps * n * floats * per_step;
-        let output_chunk = params.chunk_rows(items) as u64 * items as u64 * floats * 3;
+        let output_chunk = chunk_rows as u64 * items as u64 * floats * 3;
         MemoryEstimate {
             parameters,
             activations,

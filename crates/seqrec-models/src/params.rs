@@ -96,7 +96,8 @@ pub struct GruParams {
     pub temperature: f64,
     pub lane_switch: LaneSwitch,
     /// Rows of the output layer computed at once (0: chosen from the
-    /// catalogue size so one chunk's logits stay near 64 MiB).
+    /// catalogue size so one chunk's logits stay near 64 MiB on the CPU,
+    /// near a sixteenth of the device's memory, up to 4 GiB, on a GPU).
     pub output_chunk_rows: usize,
     /// Refuse runs whose estimated peak exceeds this (default: the machine's
     /// available memory on CPU; no limit on a GPU unless set).
@@ -196,20 +197,68 @@ impl GruParams {
         Ok(())
     }
 
-    /// Output-layer rows per chunk for a catalogue of `items`.
+    /// Output-layer rows per chunk for a catalogue of `items` on the CPU
+    /// (one chunk near [`CPU_OUTPUT_CHUNK_BYTES`]).
     pub fn chunk_rows(&self, items: usize) -> usize {
+        self.chunk_rows_within(items, CPU_OUTPUT_CHUNK_BYTES)
+    }
+
+    /// Output-layer rows per chunk for a catalogue of `items` when one
+    /// chunk may take `budget` bytes (`output_chunk_rows` wins if set).
+    pub fn chunk_rows_within(&self, items: usize, budget: u64) -> usize {
         if self.output_chunk_rows > 0 {
             return self.output_chunk_rows;
         }
         // Logits, probabilities and their gradient: 3 floats per entry.
-        let budget = 64usize << 20;
-        (budget / (12 * items.max(1))).clamp(16, 8192)
+        let rows = budget / (12 * items.max(1) as u64);
+        (rows.min(8192) as usize).max(16)
+    }
+}
+
+/// One output chunk's bytes on the CPU: it stays in cache-friendly sizes
+/// and leaves the machine's memory to the data.
+pub const CPU_OUTPUT_CHUNK_BYTES: u64 = 64 << 20;
+
+/// One output chunk's bytes on a GPU with `memory` bytes (None: unknown):
+/// a sixteenth of it, between 64 MiB and 4 GiB. A GPU runs a few large
+/// products far faster than many thin ones — on a LastFM-size catalogue
+/// (500,000 items) the CPU's 64 MiB would be 16-row chunks, 1,250 per
+/// window — while the chunk, with burn's temporaries, stays a small share
+/// of the device.
+pub fn gpu_output_chunk_bytes(memory: Option<u64>) -> u64 {
+    match memory {
+        Some(m) => (m / 16).clamp(CPU_OUTPUT_CHUNK_BYTES, 4 << 30),
+        None => CPU_OUTPUT_CHUNK_BYTES,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_chunks_are_sized_by_where_they_run() {
+        let p = GruParams::default();
+        let gib = 1u64 << 30;
+        // The CPU: 64 MiB of 3 floats per entry.
+        assert_eq!(p.chunk_rows(10_677), (64 << 20) / (12 * 10_677));
+        assert_eq!(p.chunk_rows(500_000), 16, "at least 16 rows");
+        // A GPU: a sixteenth of its memory, between 64 MiB and 4 GiB.
+        assert_eq!(gpu_output_chunk_bytes(Some(141 * gib)), 4 * gib);
+        assert_eq!(gpu_output_chunk_bytes(Some(8 * gib)), gib / 2);
+        assert_eq!(gpu_output_chunk_bytes(Some(100 << 20)), 64 << 20);
+        assert_eq!(gpu_output_chunk_bytes(None), 64 << 20);
+        assert_eq!(p.chunk_rows_within(500_000, 4 * gib), 715);
+        assert_eq!(p.chunk_rows_within(10_677, 4 * gib), 8192, "at most 8192");
+        // An explicit setting wins everywhere.
+        let fixed = GruParams {
+            output_chunk_rows: 100,
+            ..GruParams::default()
+        };
+        assert_eq!(fixed.chunk_rows_within(500_000, 4 * gib), 100);
+        let cpu = crate::Backend::Flex.open(None).expect("flex");
+        assert_eq!(cpu.info.output_chunk_bytes(), 64 << 20);
+    }
 
     #[test]
     fn defaults_are_table_1() {

@@ -60,6 +60,7 @@ fn finish(
         info.runtime = Some(client.name().to_owned());
         info.name = client.properties().identity.name.clone();
         info.tf32 = has_tf32(client.properties());
+        info.memory_bytes = client.properties().memory.max_memory();
         // Mesa's lavapipe (22.3 and 25.0 seen) crashes the process
         // compiling cubecl's SPIR-V matrix product: refuse rather than
         // segfault at the first product.
@@ -150,6 +151,7 @@ pub(super) fn open_wgpu(backend: Backend, index: Option<usize>) -> Result<Opened
         libdevice: None,
         cuda_api: None,
         tf32: false,
+        memory_bytes: None,
     };
     finish(backend, cube, info)
 }
@@ -210,6 +212,7 @@ pub(super) fn open_cuda(index: Option<usize>) -> Result<OpenedDevice, GruError> 
         libdevice: Some(libdevice),
         cuda_api: option_env!("CUDARC_CUDA_VERSION").map(str::to_owned),
         tf32: false,
+        memory_bytes: None,
     };
     finish(Backend::Cuda, cube, info)
 }

@@ -42,6 +42,10 @@ pub struct DeviceInfo {
     /// [`crate::Precision::Tf32`] then uses.
     #[serde(default)]
     pub tf32: bool,
+    /// The memory its cubecl runtime reports it may use, in bytes (GPU
+    /// backends, where the runtime has a figure).
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
 }
 
 impl DeviceInfo {
@@ -57,6 +61,17 @@ impl DeviceInfo {
             libdevice: None,
             cuda_api: None,
             tf32: false,
+            memory_bytes: None,
+        }
+    }
+
+    /// How many bytes one chunk of the output layer may take here
+    /// ([`crate::GruParams::chunk_rows_within`]).
+    pub fn output_chunk_bytes(&self) -> u64 {
+        if self.backend.is_cpu() {
+            crate::params::CPU_OUTPUT_CHUNK_BYTES
+        } else {
+            crate::params::gpu_output_chunk_bytes(self.memory_bytes)
         }
     }
 

@@ -145,7 +145,9 @@ fn train(
     let inner = opened.device.clone();
     let device = inner.clone().autodiff();
     let (items, users) = (split.catalogue_size(), split.users());
-    let estimate = MemoryEstimate::of(variant, params, items, users);
+    let chunk_rows = params.chunk_rows_within(items, opened.info.output_chunk_bytes());
+    let estimate = MemoryEstimate::with_chunk_rows(variant, params, items, users, chunk_rows);
+    tracing::info!(chunk_rows, "output-layer rows per chunk");
     check_memory(&estimate, params, options.backend)?;
 
     let config = model_config(variant, params, items, users);
@@ -199,7 +201,7 @@ fn train(
         params,
         device: &device,
         inner: &inner,
-        chunk_rows: params.chunk_rows(items),
+        chunk_rows,
         path: WindowPath::of(options.backend, params),
         precision,
     };
