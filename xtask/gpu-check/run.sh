@@ -13,13 +13,14 @@
 # (default: a new folder under /tmp).
 #
 # Steps, each under its own timeout inside an overall budget
-# ($SEQREC_GPU_CHECK_BUDGET seconds, default 330): devices; a smoke stage
+# ($SEQREC_GPU_CHECK_BUDGET seconds, default 380): devices; a smoke stage
 # (one tiny training window on cuda and on vulkan); ML-10M-scale and
 # LastFM-scale synthetic data; the four GRUs at the paper's setting (hidden
 # 1000, 1000 lanes, 20-step windows) for a few windows on cuda and on
 # vulkan, evaluated on a sample; the PyTorch reference on the same shapes
 # (when torch with CUDA is there), fp32 and tf32; the four GRUs again on
-# cuda with `--precision fp32`; a small GRU on ml-100k on the GPU against
+# cuda with `--precision fp32`; LastFM's catalogue on each backend and in
+# PyTorch with the same chunked output layer; a small GRU on ml-100k on the GPU against
 # the committed CPU cell of results/quick; a repeat of one cuda run to see
 # whether GPU runs are bit-reproducible. A failed step is reported and the
 # rest still run.
@@ -56,7 +57,7 @@ fi
 
 WORK=${SEQREC_GPU_CHECK_WORK:-$(mktemp -d /tmp/seqrec-gpu-check.XXXXXX)}
 mkdir -p "$WORK/data" "$WORK/cache" "$WORK/steps"
-BUDGET=${SEQREC_GPU_CHECK_BUDGET:-330}
+BUDGET=${SEQREC_GPU_CHECK_BUDGET:-380}
 START=$(date +%s)
 LOG="$OUT/gpu-check.log"
 : > "$LOG"
@@ -204,7 +205,9 @@ step "quality-${QUALITY[1]}" 100 "$BIN" --data-dir "$DATA_ROOT" reproduce \
   --backend "$MAIN_GPU" --out "$WORK/quality" --quiet
 
 # Stage 5: the PyTorch reference on the ML-10M shape (torch with CUDA only).
+TORCH_CUDA=0
 if "$PYTHON" -c 'import torch, numpy, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  TORCH_CUDA=1
   # fp32 and tf32, to compare with seqrec's `--precision` of each.
   for variant in gru attentional-user-gru; do
     for tf32 in 0 1; do
@@ -235,6 +238,21 @@ for backend in "${BACKENDS[@]}"; do
     --options "$LASTFM_OPTIONS" --methods gru,attentional-user-gru $(config_args) \
     "${LF_WINDOWS[@]}" --backend "$backend"
 done
+# PyTorch on the LastFM shape with seqrec's output chunk on this device
+# (what lastfm-cuda reported; else the same rule from nvidia-smi's total).
+if [ "$TORCH_CUDA" = 1 ]; then
+  CHUNK=$(grep -ho '"chunk_rows":[0-9]*' "$WORK"/steps/*-lastfm-cuda.out 2>/dev/null | head -1 | cut -d: -f2)
+  if [ -z "$CHUNK" ]; then
+    CHUNK=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -1 \
+      | awk '{b = $1 * 1048576 / 16; if (b < 67108864) b = 67108864; if (b > 4294967296) b = 4294967296;
+              r = int(b / (12 * 500000)); print (r < 16 ? 16 : r)}')
+  fi
+  for variant in gru attentional-user-gru; do
+    step "torch-lastfm-$variant-tf32" 45 "$PYTHON" "$TORCH_SCRIPT" device=cuda variant="$variant" \
+      hidden=1000 lanes=1000 users=992 items=500000 length=1915 windows=3 warmup=1 eval_users=20 \
+      tf32=1 chunk_rows="${CHUNK:-715}" json=1
+  done
+fi
 # shellcheck disable=SC2046
 step "repeat-ml10m-$MAIN_GPU" 40 "$BIN" --data-dir "$WORK/data" throughput --dataset ml-10m \
   --methods gru $(config_args) "${WINDOWS[@]}" --backend "$MAIN_GPU"

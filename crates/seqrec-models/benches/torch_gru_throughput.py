@@ -19,6 +19,10 @@ On a GPU (the GPU check runs this at the paper's setting):
 `warmup` windows run first, untimed (CUDA context, cuBLAS heuristics);
 `tf32=1` lets float32 products use TF32 tensor cores; `eval_users` caps the
 evaluation to the first users; `json=1` prints one JSON object.
+`chunk_rows=N` computes the output layer's cross-entropy N rows at a time
+with its backward written by hand, as seqrec does (the LastFM shape, whose
+full logits would not fit): the gradient of the states then flows back
+through the recurrence as that of the surrogate Σ h ⊙ ∂L/∂h.
 """
 import json
 import sys
@@ -112,6 +116,34 @@ def windows_of(train, lanes):
         yield inp, tgt, usr, act, reset
 
 
+def chunked_cross_entropy(states, targets, out, chunk):
+    """Mean cross-entropy of `out(states)` in row chunks with a hand-written
+    backward: returns a surrogate whose gradient with respect to `states` is
+    the loss's (its value is the loss) and the output layer's gradients."""
+    rows = states.shape[0]
+    h = states.detach()
+    weight, bias = out.weight, out.bias
+    d_weight, d_bias = torch.zeros_like(weight), torch.zeros_like(bias)
+    d_states = torch.empty_like(h)
+    loss_sum = torch.zeros((), device=h.device)
+    with torch.no_grad():
+        for start in range(0, rows, chunk):
+            hc, tc = h[start:start + chunk], targets[start:start + chunk]
+            logits = torch.addmm(bias, hc, weight.t())
+            top = logits.max(1, keepdim=True).values
+            e = (logits - top).exp_()
+            total = e.sum(1, keepdim=True)
+            loss_sum += (top + total.log() - logits.gather(1, tc[:, None])).sum()
+            g = e.div_(total).mul_(1.0 / rows)
+            g[torch.arange(tc.numel(), device=h.device), tc] -= 1.0 / rows
+            d_weight.addmm_(g.t(), hc)
+            d_bias += g.sum(0)
+            d_states[start:start + chunk] = g @ weight
+    loss = loss_sum / rows
+    surrogate = (states * d_states).sum() - (states * d_states).sum().detach() + loss
+    return surrogate, (d_weight, d_bias)
+
+
 def main():
     variant = arg("variant", "gru")
     hidden, lanes = arg("hidden", 100), arg("lanes", 100)
@@ -121,6 +153,7 @@ def main():
     device = torch.device(arg("device", "cpu"))
     tf32 = bool(arg("tf32", 0))
     eval_users = arg("eval_users", users)
+    chunk_rows = arg("chunk_rows", 0)
     torch.set_num_threads(arg("threads", 2))
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -170,12 +203,17 @@ def main():
         h = h.detach()
         flat = torch.cat(states, 0)
         mask = act.reshape(-1)
-        loss = F.cross_entropy(out(flat[mask]), tgt.reshape(-1)[mask])
+        if chunk_rows > 0:
+            loss, out_grads = chunked_cross_entropy(flat[mask], tgt.reshape(-1)[mask], out, chunk_rows)
+        else:
+            loss, out_grads = F.cross_entropy(out(flat[mask]), tgt.reshape(-1)[mask]), None
         if with_user:
             lane_users = torch.unique(usr[act])
             loss = loss + 0.01 * 0.5 * (user_emb[lane_users] ** 2).sum(1).mean()
         opt.zero_grad()
         loss.backward()
+        if out_grads is not None:
+            out.weight.grad, out.bias.grad = out_grads
         torch.nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
         loss.item()
@@ -217,6 +255,7 @@ def main():
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "precision": ("tf32" if tf32 else "fp32") if device.type == "cuda" else "fp32",
             "method": variant, "hidden": hidden, "lanes": lanes, "items": items, "users": users,
+            "chunk_rows": chunk_rows or None,
             "warmup_windows": warmup, "timed_windows": max_windows,
             "train_tuples_per_second": train_tps, "eval_events": events,
             "eval_events_per_second": eval_eps,

@@ -122,6 +122,13 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
         } else {
             (0, 0.0)
         };
+        // The output layer's rows per chunk on this device (the PyTorch
+        // reference of the GPU check uses the same on the LastFM shape).
+        let items = split.catalogue_size();
+        let chunk_rows = match &fitted.report.device {
+            Some(device) => params.chunk_rows_within(items, device.output_chunk_bytes()),
+            None => params.chunk_rows(items),
+        };
         let line = json!({
             "method": name,
             "dataset": data.name,
@@ -138,6 +145,7 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
             "hidden": params.hidden,
             "lanes": params.lanes,
             "window": params.window,
+            "chunk_rows": chunk_rows,
             "warmup_windows": args.warmup,
             "timed_windows": timed.len(),
             "first_window_seconds": first_window,
