@@ -195,24 +195,31 @@ def fp32_peak(gpus):
     return None, None
 
 
+def against_pytorch(r, torch, shape, torch_prefix):
+    """One seqrec row beside the PyTorch row of the same shape, method and
+    precision, with their ratio (None without a reference)."""
+    precision = r.get("precision") or "unknown"
+    reference = next((t for t in torch if t["step"].startswith(torch_prefix)
+                      and t.get("method") == r["method"] and t.get("precision") == precision), None)
+    theirs = reference and reference.get("train_tuples_per_second")
+    return {"shape": shape, "method": r["method"], "precision": precision,
+            "tuples_per_second": r["train_tuples_per_second"],
+            "pytorch_tuples_per_second": theirs,
+            "ratio": r["train_tuples_per_second"] / theirs if theirs else None}
+
+
 def targets(rows, torch, gpus):
-    """seqrec cuda on the ML-10M shape against PyTorch CUDA at the same
-    precision, with issue #12's goals."""
+    """seqrec cuda against PyTorch CUDA at the same precision, with issue
+    #12's goals: the ML-10M shape, and LastFM's with the same chunked
+    output layer."""
     out = []
     peak_name, peak = fp32_peak(gpus)
     for r in rows:
         if not (r["step"].startswith("ml10m-cuda") and r["backend"] == "cuda"):
             continue
-        precision = r.get("precision") or "unknown"
-        reference = next((t for t in torch if t["step"].startswith("torch-ml10m")
-                          and t.get("method") == r["method"] and t.get("precision") == precision), None)
-        ratio = (r["train_tuples_per_second"] / reference["train_tuples_per_second"]
-                 if reference and reference.get("train_tuples_per_second") else None)
-        row = {"shape": "ML-10M", "method": r["method"], "precision": precision,
-               "tuples_per_second": r["train_tuples_per_second"],
-               "pytorch_tuples_per_second": reference and reference.get("train_tuples_per_second"),
-               "ratio": ratio}
-        if precision == "fp32":
+        row = against_pytorch(r, torch, "ML-10M", "torch-ml10m")
+        ratio = row["ratio"]
+        if row["precision"] == "fp32":
             row["goal"] = f"≥ {TARGET_FP32_RATIO}× PyTorch fp32"
             row["met"] = ratio is not None and ratio >= TARGET_FP32_RATIO
             if r["method"] == "gru" and peak:
@@ -221,7 +228,7 @@ def targets(rows, torch, gpus):
                 row["tflops"] = tflops
                 row["share_of_fp32_peak"] = tflops / peak
                 row["peak"] = f"{peak_name} fp32 {peak} TFLOP/s"
-        elif precision == "tf32":
+        elif row["precision"] == "tf32":
             floor = TARGET_TF32_TUPLES["gru" if r["method"] == "gru" else "user-based"]
             if r["method"] in ("gru", "attentional-user-gru"):
                 row["goal"] = f"≥ {floor:,} tuples/s and ≥ {TARGET_TF32_RATIO}× PyTorch tf32"
@@ -231,21 +238,13 @@ def targets(rows, torch, gpus):
                 row["goal"] = f"≥ {floor:,} tuples/s"
                 row["met"] = r["train_tuples_per_second"] >= floor
         out.append(row)
-    # LastFM's catalogue: PyTorch with the same chunked output layer.
     for r in rows:
-        if not (r["step"] == "lastfm-cuda" and r["backend"] == "cuda"):
-            continue
-        precision = r.get("precision") or "unknown"
-        reference = next((t for t in torch if t["step"].startswith("torch-lastfm")
-                          and t.get("method") == r["method"] and t.get("precision") == precision), None)
-        ratio = (r["train_tuples_per_second"] / reference["train_tuples_per_second"]
-                 if reference and reference.get("train_tuples_per_second") else None)
-        out.append({"shape": "LastFM", "method": r["method"], "precision": precision,
-                    "tuples_per_second": r["train_tuples_per_second"],
-                    "pytorch_tuples_per_second": reference and reference.get("train_tuples_per_second"),
-                    "ratio": ratio, "chunk_rows": r.get("chunk_rows"),
-                    "goal": "≥ 1.0× PyTorch with the same chunked output layer",
-                    "met": ratio is not None and ratio >= 1.0})
+        if r["step"] == "lastfm-cuda" and r["backend"] == "cuda":
+            row = against_pytorch(r, torch, "LastFM", "torch-lastfm")
+            row["chunk_rows"] = r.get("chunk_rows")
+            row["goal"] = "≥ 1.0× PyTorch with the same chunked output layer"
+            row["met"] = row["ratio"] is not None and row["ratio"] >= 1.0
+            out.append(row)
     return out
 
 
@@ -375,7 +374,9 @@ def write(args):
         "devices": devices,
         "throughput": [{k: v for k, v in r.items() if k != "losses"} | {"losses": r.get("losses")} for r in rows],
         "pytorch": torch_rows(steps),
-        "targets": targets(rows, torch_rows(steps), host.get("gpus", [])),
+        # The GPU's name: nvidia-smi's, else what PyTorch saw.
+        "targets": targets(rows, torch_rows(steps), host.get("gpus")
+                           or [t["gpu"] for t in torch_rows(steps) if t.get("gpu")]),
         "paper_tuples_per_second": PAPER_TUPLES_PER_SECOND,
         "paper_estimate": paper_estimate(rows),
         "quality": quality(steps, args.here, work),

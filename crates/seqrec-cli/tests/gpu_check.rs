@@ -141,3 +141,97 @@ fn the_gpu_check_dry_run_reports_every_step() {
     assert_eq!(repeat.len(), 1, "{repeat:#?}");
     eprintln!("dry run: {}", report["reproducible"]);
 }
+
+/// The report's comparison with PyTorch and issue #12's goals, from step
+/// records as a GPU machine would write them (no GPU needed): rows pair by
+/// shape, method and precision; the goals and the fp32 peak share follow.
+#[test]
+fn the_gpu_report_compares_with_pytorch_at_the_same_precision() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let steps = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let seqrec = |method: &str, precision: &str, tps: f64, items: u64| {
+        serde_json::json!({"method": method, "dataset": "ml-10m", "backend": "cuda",
+            "precision": precision, "hidden": 1000, "items": items, "epoch_tuples": 1_000_000,
+            "validation_events": 1000, "test_events": 1000, "train_tuples_per_second": tps,
+            "eval_events_per_second": 1000.0, "losses": [9.0], "chunk_rows": 715})
+    };
+    let torch = |method: &str, precision: &str, tps: f64| {
+        serde_json::json!({"implementation": "pytorch", "torch": "2.x", "gpu": "NVIDIA H200", "method": method,
+            "precision": precision, "items": 10677, "train_tuples_per_second": tps})
+    };
+    let records = [
+        (
+            "01-ml10m-cuda",
+            vec![
+                seqrec("gru", "tf32", 600_000.0, 10_677),
+                seqrec("linear-user-gru", "tf32", 300_000.0, 10_677),
+            ],
+        ),
+        (
+            "02-ml10m-cuda-fp32",
+            vec![seqrec("gru", "fp32", 300_000.0, 10_677)],
+        ),
+        (
+            "03-torch-ml10m-gru-fp32",
+            vec![torch("gru", "fp32", 320_000.0)],
+        ),
+        (
+            "04-torch-ml10m-gru-tf32",
+            vec![torch("gru", "tf32", 350_000.0)],
+        ),
+        (
+            "05-lastfm-cuda",
+            vec![seqrec("gru", "tf32", 30_000.0, 430_000)],
+        ),
+        (
+            "06-torch-lastfm-gru-tf32",
+            vec![torch("gru", "tf32", 25_000.0)],
+        ),
+    ];
+    for (file, results) in records {
+        let name = &file[3..];
+        let step = serde_json::json!({"name": name, "status": "ok", "results": results});
+        std::fs::write(steps.path().join(format!("{file}.json")), step.to_string()).unwrap();
+    }
+    let run = Command::new("python3")
+        .arg(root.join("xtask/gpu-check/report.py"))
+        .args(["--steps", steps.path().to_str().unwrap()])
+        .args(["--out", out.path().to_str().unwrap()])
+        .args(["--here", root.to_str().unwrap(), "--mode", "full"])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = std::fs::read_to_string(out.path().join("gpu-report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let targets = report["targets"].as_array().unwrap();
+    let row = |shape: &str, method: &str, precision: &str| {
+        targets
+            .iter()
+            .find(|t| t["shape"] == shape && t["method"] == method && t["precision"] == precision)
+            .unwrap_or_else(|| panic!("no {shape} {method} {precision} in {targets:#?}"))
+    };
+    let tf32 = row("ML-10M", "gru", "tf32");
+    assert!((tf32["ratio"].as_f64().unwrap() - 600.0 / 350.0).abs() < 1e-9);
+    assert_eq!(tf32["met"], true, "≥ 500,000 and ≥ 1.5×");
+    let fp32 = row("ML-10M", "gru", "fp32");
+    assert!((fp32["ratio"].as_f64().unwrap() - 300.0 / 320.0).abs() < 1e-9);
+    assert_eq!(fp32["met"], false, "below 1.0×");
+    // 300,000 tuples/s × (6·1000·10,677 + 36·1000²) FLOP = 30.0 TFLOP/s.
+    assert!((fp32["tflops"].as_f64().unwrap() - 30.0186).abs() < 1e-3);
+    let linear = row("ML-10M", "linear-user-gru", "tf32");
+    assert_eq!(linear["ratio"], serde_json::Value::Null, "no reference");
+    assert_eq!(linear["met"], false, "below 400,000");
+    let lastfm = row("LastFM", "gru", "tf32");
+    assert!((lastfm["ratio"].as_f64().unwrap() - 1.2).abs() < 1e-9);
+    assert_eq!(lastfm["met"], true);
+    let markdown = std::fs::read_to_string(out.path().join("gpu-report.md")).unwrap();
+    assert!(
+        markdown.contains("| ML-10M | gru | tf32 | 600,000 | 350,000 | 1.71 | "),
+        "{markdown}"
+    );
+}
