@@ -94,6 +94,8 @@ def machine():
 def throughput_rows(steps):
     rows = []
     for s in steps:
+        if s["name"].startswith("profile-"):
+            continue  # timed with cubecl's profiler on: not a speed
         for r in s.get("results", []):
             if "train_tuples_per_second" in r and "method" in r and "backend" in r:
                 rows.append(dict(r, step=s["name"], peak_gpu_mib=s.get("peak_gpu_mib")))
@@ -248,6 +250,53 @@ def targets(rows, torch, gpus):
     return out
 
 
+DURATION_UNITS = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def parse_duration(text):
+    """Seconds of a Rust `Duration` as `{:?}` prints it (`1.5ms`, `250µs`)."""
+    for unit in ("ns", "µs", "us", "ms", "s"):
+        if text.endswith(unit):
+            try:
+                return float(text[: -len(unit)]) * DURATION_UNITS[unit]
+            except ValueError:
+                return None
+    return None
+
+
+def kernel_profile(path, top=20):
+    """cubecl's profiler log at level `basic` (a line per kernel launch:
+    `| duration | kernel name`, the name itself `|`-separated), summed by
+    kernel; the kernels taking most time."""
+    totals = {}
+    for line in read(path).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 2:
+            continue
+        seconds = parse_duration(cells[0])
+        if seconds is None:
+            continue
+        parts = [c for c in cells[1:] if c]
+        # The first and last parts say what it is (`MatmulEntry …
+        # RowMajorGlobalPartitionMatmul_66366270`); the middle is its generics.
+        name = parts[0] if len(parts) == 1 else f"{parts[0]} … {parts[-1]}"
+        entry = totals.setdefault(name, {"kernel": name, "seconds": 0.0, "launches": 0})
+        entry["seconds"] += seconds
+        entry["launches"] += 1
+    if not totals:
+        return None
+    total = sum(e["seconds"] for e in totals.values())
+    kernels = sorted(totals.values(), key=lambda e: -e["seconds"])
+    families = {}
+    for e in kernels:
+        e["share"] = e["seconds"] / total if total > 0 else 0.0
+        # `MatmulEntry`, `KernelBinop`, `SliceAssignKernel` (hash dropped).
+        family = e["kernel"].split(" … ")[0].rsplit("_", 1)[0]
+        families[family] = families.get(family, 0.0) + e["share"]
+    return {"total_seconds": total, "kernels_seen": len(kernels), "launches": sum(e["launches"] for e in kernels),
+            "families": dict(sorted(families.items(), key=lambda kv: -kv[1])), "kernels": kernels[:top]}
+
+
 def fmt(x, digits=0):
     if x is None:
         return "–"
@@ -332,6 +381,20 @@ def markdown(report):
                          f"(largest relative difference {r['max_relative_difference']})")
     else:
         lines.append("- not measured")
+    lines += ["", "## Profile", ""]
+    p = report.get("profile")
+    if p:
+        by_family = ", ".join(f"{name} {100 * share:.0f}%" for name, share in list(p["families"].items())[:8])
+        lines += [f"cubecl's kernel timings of the standard GRU (the ml10m step's setting, a few windows "
+                  f"with the profiler on, so slower than above): {fmt(p['total_seconds'], 3)} s of kernels, "
+                  f"{fmt(p['launches'])} launches of {p['kernels_seen']} kernels. By kind: {by_family}. "
+                  "The top kernels:", "",
+                  "| kernel | seconds | launches | share |", "|---|---|---|---|"]
+        for k in p["kernels"]:
+            name = k["kernel"] if len(k["kernel"]) <= 90 else k["kernel"][:87] + "..."
+            lines.append(f"| `{name}` | {fmt(k['seconds'], 4)} | {fmt(k['launches'])} | {100 * k['share']:.1f}% |")
+    else:
+        lines.append("- not measured")
     lines += ["", "## Steps", "", "| step | status | seconds | limit |", "|---|---|---|---|"]
     for s in report["steps"]:
         lines.append(f"| {s['name']} | {s['status']} | {s.get('seconds') or '–'} | {s.get('limit_seconds') or '–'} |")
@@ -381,6 +444,7 @@ def write(args):
         "paper_estimate": paper_estimate(rows),
         "quality": quality(steps, args.here, work),
         "reproducible": reproducibility(rows),
+        "profile": kernel_profile(os.path.join(work, "profile", "cubecl-profile.log")),
         "steps": [{k: s.get(k) for k in ("name", "status", "rc", "seconds", "limit_seconds", "peak_gpu_mib", "command", "reason")}
                   for s in steps],
         "errors": [{"name": s["name"], "status": s["status"],

@@ -13,7 +13,7 @@
 # (default: a new folder under /tmp).
 #
 # Steps, each under its own timeout inside an overall budget
-# ($SEQREC_GPU_CHECK_BUDGET seconds, default 380): devices; a smoke stage
+# ($SEQREC_GPU_CHECK_BUDGET seconds, default 420): devices; a smoke stage
 # (one tiny training window on cuda and on vulkan); ML-10M-scale and
 # LastFM-scale synthetic data; the four GRUs at the paper's setting (hidden
 # 1000, 1000 lanes, 20-step windows) for a few windows on cuda and on
@@ -22,7 +22,8 @@
 # cuda with `--precision fp32`; LastFM's catalogue on each backend and in
 # PyTorch with the same chunked output layer; a small GRU on ml-100k on the GPU against
 # the committed CPU cell of results/quick; a repeat of one cuda run to see
-# whether GPU runs are bit-reproducible. A failed step is reported and the
+# whether GPU runs are bit-reproducible; a profile (cubecl's own kernel
+# timings of a few standard-GRU windows). A failed step is reported and the
 # rest still run.
 #
 # --dry-run: the same steps at tiny sizes, the quality step on the ci preset
@@ -57,7 +58,7 @@ fi
 
 WORK=${SEQREC_GPU_CHECK_WORK:-$(mktemp -d /tmp/seqrec-gpu-check.XXXXXX)}
 mkdir -p "$WORK/data" "$WORK/cache" "$WORK/steps"
-BUDGET=${SEQREC_GPU_CHECK_BUDGET:-380}
+BUDGET=${SEQREC_GPU_CHECK_BUDGET:-420}
 START=$(date +%s)
 LOG="$OUT/gpu-check.log"
 : > "$LOG"
@@ -81,6 +82,9 @@ elif [ -f "$HERE/seqrec.xz" ]; then
 else
   BIN="$HERE/seqrec"
 fi
+
+# The profile step runs in another directory.
+case $BIN in /*) ;; *) BIN="$PWD/$BIN" ;; esac
 
 # A Vulkan loader where the machine has none; NVIDIA's Vulkan driver where
 # the loader does not find it by itself (a driver mounted under /usr/local/nvidia).
@@ -256,6 +260,16 @@ fi
 # shellcheck disable=SC2046
 step "repeat-ml10m-$MAIN_GPU" 40 "$BIN" --data-dir "$WORK/data" throughput --dataset ml-10m \
   --methods gru $(config_args) "${WINDOWS[@]}" --backend "$MAIN_GPU"
+
+# Stage 8: a profile: cubecl's own kernel timings (its `cubecl.toml`,
+# read from the working directory) of a few standard-GRU windows.
+PROFILE_DIR="$WORK/profile"
+mkdir -p "$PROFILE_DIR"
+printf '[profiling.logger]\nlevel = "basic"\nfile = "%s"\n' "$PROFILE_DIR/cubecl-profile.log" \
+  > "$PROFILE_DIR/cubecl.toml"
+# shellcheck disable=SC2046
+step "profile-ml10m-$MAIN_GPU" 40 env -C "$PROFILE_DIR" "$BIN" --data-dir "$WORK/data" throughput \
+  --dataset ml-10m --methods gru $(config_args) --windows 2 --warmup 1 --eval-users 0 --backend "$MAIN_GPU"
 
 say "done in $(( $(date +%s) - START )) s: $OUT/gpu-report.md"
 report

@@ -77,7 +77,7 @@ pub fn run(args: GpuCheckArgs) -> Result<()> {
         MAX_BYTES >> 20
     );
     println!(
-        "on the GPU machine, from the repository root: bash {}/run.sh OUT (about 6 minutes; OUT gets gpu-report.md, gpu-report.json, gpu-check.log)",
+        "on the GPU machine, from the repository root: bash {}/run.sh OUT (about 6.5 minutes; OUT gets gpu-report.md, gpu-report.json, gpu-check.log)",
         dir.display()
     );
     Ok(())

@@ -84,6 +84,7 @@ fn the_gpu_check_dry_run_reports_every_step() {
     let mut ok = steps_of(GPU).to_vec();
     ok.extend([
         format!("repeat-ml10m-{GPU}"),
+        format!("profile-ml10m-{GPU}"),
         "quality-synthetic-movielens".into(),
     ]);
     for step in ok {
@@ -129,6 +130,19 @@ fn the_gpu_check_dry_run_reports_every_step() {
         }
     }
     assert!(markdown.contains("## Against PyTorch CUDA and the goals"));
+    // The profile: cubecl's per-launch timings, summed by kernel; the
+    // products are among them and the profiled run is not a speed row.
+    let profile = &report["profile"];
+    assert!(profile["launches"].as_u64().unwrap() > 100, "{profile:#}");
+    assert!(
+        profile["families"]["MatmulEntry"].as_f64().unwrap() > 0.0,
+        "{profile:#}"
+    );
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r["step"].as_str().unwrap().starts_with("profile"))
+    );
     let quality = &report["quality"];
     assert_eq!(quality["within_tolerance"], true, "{quality:#}");
     assert!(
