@@ -1,8 +1,8 @@
 //! Core types of seqrec, shared by every other crate: dense ids, user
 //! sequences in CSR form, the 90/5/5 split, vocabularies back to the source
 //! ids, the seeded random number generator, the [`Scorer`] trait that
-//! every recommender implements, and [`codec`], the binary encoding of
-//! seqrec's own files.
+//! every recommender implements, [`codec`], the binary encoding of
+//! seqrec's own files, and [`fs`], writing them atomically.
 //!
 //! This crate has no heavy dependencies (no polars, no burn), so a tool that
 //! only wants the data model can depend on it alone.
@@ -10,6 +10,7 @@
 mod cancel;
 pub mod codec;
 mod error;
+pub mod fs;
 mod ids;
 pub mod rng;
 mod scorer;

@@ -6,7 +6,7 @@
 use crate::options::DatasetOptions;
 use crate::{DataError, Result};
 use seqrec_core::codec::{self, CodecError, Decoder, Encoder};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use xxhash_rust::xxh3::{Xxh3Default, xxh3_64};
 
@@ -74,15 +74,9 @@ pub fn write(dir: &Path, key: &CacheKey, body: Vec<u8>) -> Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a
-/// reader never sees half a file.
+/// Writes `bytes` to `path` atomically ([`seqrec_core::fs`]).
 pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let io = |e| DataError::io(&tmp, e);
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+    seqrec_core::fs::write_atomic(path, bytes).map_err(|e| DataError::io(path, e))
 }
 
 /// The body of the entry for `key`, or `None` when there is none or it is

@@ -10,7 +10,7 @@ use crate::training::EpochRecord;
 use crate::{GruError, GruParams, GruVariant};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"SEQRECKP";
 const VERSION: u32 = 1;
@@ -55,27 +55,19 @@ fn failure(path: &Path, message: impl std::fmt::Display) -> GruError {
 }
 
 impl Checkpoint {
-    /// Writes atomically: `<path>.tmp`, fsync, rename.
+    /// Writes atomically ([`seqrec_core::fs`]), streaming the blocks.
     pub fn save(&self, path: &Path) -> Result<(), GruError> {
         let json = serde_json::to_vec(&self.state).map_err(|e| failure(path, e))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| failure(path, e))?;
-        }
-        let mut tmp = PathBuf::from(path);
-        tmp.as_mut_os_string().push(".tmp");
-        let write = || -> std::io::Result<()> {
-            let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        seqrec_core::fs::write_atomic_with(path, |file| {
             file.write_all(MAGIC)?;
             file.write_all(&VERSION.to_le_bytes())?;
             for block in [&json[..], &self.model, &self.optimizer, &self.best_model] {
                 file.write_all(&(block.len() as u64).to_le_bytes())?;
                 file.write_all(block)?;
             }
-            let file = file.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| failure(path, e))
+            Ok(())
+        })
+        .map_err(|e| failure(path, e))
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].
@@ -152,7 +144,9 @@ mod tests {
             best_model: vec![9; 10],
         };
         checkpoint.save(&path).unwrap();
-        assert!(!path.with_extension("bin.tmp").exists());
+        // Only the checkpoint in its folder: no temporary file left.
+        let files = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
+        assert_eq!(files, 1);
         let back = Checkpoint::load(&path).unwrap();
         assert_eq!(back.state, checkpoint.state);
         assert_eq!(back.model, checkpoint.model);

@@ -202,15 +202,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), RunnerErro
 /// Writes a file through a temporary sibling and a rename, so a killed run
 /// never leaves half a file where a finished one is expected.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunnerError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| RunnerError::io(dir, e))?;
-    }
-    let mut tmp = path.to_path_buf().into_os_string();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| RunnerError::io(path, e))
+    seqrec_core::fs::write_atomic(path, bytes).map_err(|e| RunnerError::io(path, e))
 }
 
 /// One CSV row per evaluated user: `user_index,events`, then every metric
