@@ -58,6 +58,7 @@ fn evaluate_a_gru_reports_its_training_and_writes_a_checkpoint() {
     assert_eq!(json["method"], "linear-user-gru");
     assert_eq!(json["epochs_run"], 12);
     assert_eq!(json["backend"], "flex");
+    assert_eq!(json["precision"], "fp32", "the CPU computes in fp32");
     assert!(json["best_epoch"].as_u64().unwrap() >= 1);
     assert!(json["train_tuples_per_second"].as_f64().unwrap() > 0.0);
     assert_eq!(json["recall@1"].as_f64().unwrap(), 1.0, "{json}");

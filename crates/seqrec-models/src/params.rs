@@ -198,7 +198,7 @@ impl GruParams {
     }
 
     /// Output-layer rows per chunk for a catalogue of `items` on the CPU
-    /// (one chunk near [`CPU_OUTPUT_CHUNK_BYTES`]).
+    /// (one chunk near 64 MiB).
     pub fn chunk_rows(&self, items: usize) -> usize {
         self.chunk_rows_within(items, CPU_OUTPUT_CHUNK_BYTES)
     }

@@ -25,7 +25,7 @@ pub enum Precision {
     Fp32,
     /// The backend's own f32 product: TF32 tensor cores with fp32
     /// accumulation where the device has them (CUDA on Ampere and newer),
-    /// fp32 elsewhere. The default: burn's behaviour, and the fast one.
+    /// fp32 elsewhere. The default: burn's own behaviour.
     #[default]
     Tf32,
 }

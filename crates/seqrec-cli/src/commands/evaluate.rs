@@ -198,6 +198,10 @@ pub fn fit_gru(
         report.train_tuples_per_second().into(),
     );
     extra.insert("backend".into(), compute.backend.name().into());
+    // What the products were (fp32 on the CPU whatever was asked).
+    if let Some(precision) = report.precision {
+        extra.insert("precision".into(), precision.name().into());
+    }
     if let Some(device) = &report.device {
         extra.insert("device".into(), serde_json::to_value(device)?);
     }
