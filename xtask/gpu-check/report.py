@@ -424,6 +424,7 @@ def write(args):
     except (OSError, ValueError):
         pass
     rows = throughput_rows(steps)
+    torch = torch_rows(steps)
     host = machine()
     report = {
         "mode": args.mode,
@@ -436,10 +437,9 @@ def write(args):
                       "pytorch": "per row: fp32 (allow_tf32=False) or tf32 (allow_tf32=True)"},
         "devices": devices,
         "throughput": [{k: v for k, v in r.items() if k != "losses"} | {"losses": r.get("losses")} for r in rows],
-        "pytorch": torch_rows(steps),
+        "pytorch": torch,
         # The GPU's name: nvidia-smi's, else what PyTorch saw.
-        "targets": targets(rows, torch_rows(steps), host.get("gpus")
-                           or [t["gpu"] for t in torch_rows(steps) if t.get("gpu")]),
+        "targets": targets(rows, torch, host.get("gpus") or [t["gpu"] for t in torch if t.get("gpu")]),
         "paper_tuples_per_second": PAPER_TUPLES_PER_SECOND,
         "paper_estimate": paper_estimate(rows),
         "quality": quality(steps, args.here, work),
