@@ -67,7 +67,10 @@ impl DatasetName {
                 {
                     DatasetName::Table(PathBuf::from(other))
                 } else {
-                    return Err(DataError::UnknownDataset(other.to_owned()));
+                    return Err(DataError::UnknownDataset {
+                        name: other.to_owned(),
+                        known: &Self::ALL_NAMES,
+                    });
                 }
             }
         })
@@ -422,7 +425,7 @@ mod tests {
         }
         assert!(matches!(
             DatasetName::parse("ml-99m"),
-            Err(DataError::UnknownDataset(_))
+            Err(DataError::UnknownDataset { .. })
         ));
         assert_eq!(
             DatasetName::parse("x/y.parquet").unwrap(),

@@ -47,8 +47,13 @@ pub enum DataError {
         source: seqrec_core::codec::CodecError,
     },
     /// A dataset name nobody knows.
-    #[error("unknown dataset `{0}`; known: {known}", known = crate::DatasetName::ALL_NAMES.join(", "))]
-    UnknownDataset(String),
+    #[error("unknown dataset `{name}`; known: {known}", known = known.join(", "))]
+    UnknownDataset {
+        name: String,
+        /// The names there are (carried, so this leaf module needs no
+        /// knowledge of the datasets).
+        known: &'static [&'static str],
+    },
     /// Options outside their domain.
     #[error("invalid option: {0}")]
     InvalidOption(String),

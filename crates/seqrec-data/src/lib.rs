@@ -26,6 +26,7 @@ mod stats;
 pub mod synthetic;
 #[doc(hidden)]
 pub mod testing;
+mod time;
 mod titles;
 
 pub use dataset::{

@@ -6,7 +6,7 @@
 //! (u64 LE) blocks: the JSON state, the model, the optimiser, the best model
 //! (burnpack bytes, empty when there is none yet).
 
-use crate::training::EpochRecord;
+use crate::epoch::EpochRecord;
 use crate::{GruError, GruParams, GruVariant};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};

@@ -27,6 +27,7 @@ mod clip;
 pub mod cost;
 pub mod device;
 mod dropout;
+mod epoch;
 mod error;
 #[cfg(all(test, any(feature = "vulkan", feature = "wgpu")))]
 mod gpu_tests;
@@ -50,6 +51,7 @@ pub use cell::{CellSettings, GruCell, GruCellConfig, Threshold, UserIntegration}
 pub use clip::{clip_global_norm, global_norm};
 pub use cost::TrainingCost;
 pub use device::{DeviceInfo, OpenedDevice};
+pub use epoch::EpochRecord;
 pub use error::GruError;
 pub use lanes::LaneSwitch;
 pub use memory::MemoryEstimate;
@@ -58,6 +60,5 @@ pub use params::{GruParams, GruVariant};
 pub use precision::Precision;
 pub use scorer::GruScorer;
 pub use training::{
-    EpochRecord, FittedGru, TrainOptions, TrainingReport, WindowObserver, WindowRecord, fit,
-    load_scorer,
+    FittedGru, TrainOptions, TrainingReport, WindowObserver, WindowRecord, fit, load_scorer,
 };

@@ -68,7 +68,7 @@ impl From<DataError> for Failure {
             | DataError::Table { .. }
             | DataError::Polars { .. }
             | DataError::Codec { .. }
-            | DataError::UnknownDataset(_)
+            | DataError::UnknownDataset { .. }
             | DataError::InvalidOption(_) => Kind::BadInput,
         };
         Failure::new(kind, e.to_string())

@@ -24,12 +24,13 @@ mod compute;
 pub mod config;
 mod error;
 pub mod experiment;
+mod files;
 mod method;
 pub mod model_dir;
 mod paper;
-mod plots;
 pub mod progress;
 mod published;
+mod record;
 pub mod report;
 
 pub use compute::Compute;

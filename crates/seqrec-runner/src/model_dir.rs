@@ -15,7 +15,7 @@
 //! `model.toml` and the GRU checkpoint; they still load with their dataset
 //! ([`open_with_data`]), baselines being refitted from their seed.
 
-use crate::experiment::{git_commit, write_atomic};
+use crate::files::{git_commit, write_atomic};
 use crate::{Compute, Method, RunnerError};
 use indicatif::ProgressBar;
 use seqrec_baselines::{BaselineParams, FittedBaseline};

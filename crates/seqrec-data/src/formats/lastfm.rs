@@ -3,9 +3,9 @@
 //! Known malformed lines are skipped and counted, never fatal; a file with no
 //! valid line at all is an error.
 
-use super::iso8601_seconds;
 use crate::raw::{Interner, Keys, PAIR_SEPARATOR, RawEvents};
 use crate::report::{SkippedLine, Skips};
+use crate::time::iso8601_seconds;
 use crate::{DataError, ItemKey, Result};
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -3,10 +3,10 @@
 //! (compared numerically), text otherwise; timestamps are integer Unix
 //! seconds or ISO-8601 text.
 
-use super::iso8601_seconds;
 use super::linescan::find_bad_line;
 use crate::options::{KeyType, TableOptions, TimestampFormat};
 use crate::raw::{Interner, Keys, RawEvents};
+use crate::time::iso8601_seconds;
 use crate::{DataError, Result};
 use polars::prelude::*;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! and other tools can be run on data of any size.
 
 use super::SyntheticData;
-use crate::formats::format_iso8601;
+use crate::time::format_iso8601;
 use crate::{DataError, Result};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -6,6 +6,7 @@
 use crate::checkpoint::{CheckpointState, DataFingerprint};
 use crate::cost::{check_cpu_time, cpu_cores};
 use crate::device::{DeviceInfo, OpenedDevice, guarded};
+pub use crate::epoch::EpochRecord;
 use crate::host_adam::HostAdam;
 use crate::lanes::LaneSchedule;
 use crate::memory::{MemoryEstimate, available_memory};
@@ -27,26 +28,6 @@ mod resume;
 mod window;
 
 pub use options::{TrainOptions, WindowObserver, WindowRecord};
-
-/// What one epoch did.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// 1-based.
-    pub epoch: usize,
-    /// Mean over windows of the window loss (cross-entropy + L2 term).
-    pub loss: f64,
-    pub windows: usize,
-    pub tuples: usize,
-    pub train_seconds: f64,
-    pub tuples_per_second: f64,
-    /// Mean global gradient norm before clipping.
-    pub grad_norm: f64,
-    /// Windows whose gradients were clipped.
-    pub clipped_windows: usize,
-    pub validation_mrr20: Option<f64>,
-    pub validation_recall20: Option<f64>,
-    pub validation_seconds: f64,
-}
 
 /// The history and outcome of a training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -7,8 +7,9 @@ mod cell;
 mod eta;
 mod plan;
 
-pub use cell::{
-    CellPaths, SeedRun, dataset_slug, read_per_user, write_atomic, write_json, write_per_user,
+pub use crate::files::{git_commit, write_atomic, write_json};
+pub use crate::record::{
+    CellPaths, SeedRun, SkippedDataset, dataset_slug, read_per_user, write_per_user,
 };
 pub use eta::{CellEstimate, CellKind, Eta};
 pub use plan::{CellState, Plan, PlannedCell, PlannedDataset, SizeSource, plan};
@@ -22,7 +23,6 @@ use seqrec_core::Part;
 use seqrec_data::{Dataset, DatasetName, LoadRequest};
 use seqrec_models::Backend;
 use seqrec_models::cost::TrainingCost;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -81,13 +81,6 @@ pub struct RunOutcome {
     pub ran: usize,
     /// Finished cells found and reused.
     pub reused: usize,
-}
-
-/// A dataset the data root does not have, left out of an optional entry.
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
-pub struct SkippedDataset {
-    pub dataset: String,
-    pub reason: String,
 }
 
 /// Runs (or reuses) every cell of `config`, then writes the results.
@@ -386,36 +379,4 @@ pub fn cell_hash(
         "{:016x}",
         xxhash_rust::xxh3::xxh3_64(key.to_string().as_bytes())
     ))
-}
-
-/// The commit the code was built from (`-dirty` with uncommitted changes
-/// outside `results/`, which holds the runner's own output).
-pub fn git_commit() -> String {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    match git(&["rev-parse", "HEAD"]) {
-        Some(commit) => {
-            let dirty = git(&[
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                ".",
-                ":!results",
-            ])
-            .is_some_and(|s| !s.is_empty());
-            if dirty {
-                format!("{commit}-dirty")
-            } else {
-                commit
-            }
-        }
-        None => "unknown".to_owned(),
-    }
 }

@@ -4,6 +4,7 @@
 
 mod check;
 mod claims;
+mod plots;
 mod significance;
 mod table;
 #[cfg(test)]
@@ -14,8 +15,9 @@ pub use claims::{Claim, claims};
 pub use significance::{Comparison, PairedTest, compare, paired_test};
 
 use crate::config::ExperimentConfig;
-use crate::experiment::{SeedRun, SkippedDataset, write_atomic, write_json};
+use crate::files::{write_atomic, write_json};
 use crate::paper::{PaperCell, PaperColumn, paper_cell};
+use crate::record::{SeedRun, SkippedDataset};
 use crate::{Method, RunnerError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -216,7 +218,7 @@ impl Results {
         write_json(&out.join("results.json"), self)?;
         write_atomic(&out.join("results.csv"), self.to_csv().as_bytes())?;
         write_atomic(&out.join("table.md"), table::markdown(self, out).as_bytes())?;
-        crate::plots::write_all(self, out)
+        plots::write_all(self, out)
     }
 
     /// One row per (dataset, method, seed) and one `mean` row per cell.

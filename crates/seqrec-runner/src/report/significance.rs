@@ -4,7 +4,7 @@
 
 use super::CellSummary;
 use crate::config::{ExperimentConfig, SignificanceSettings};
-use crate::experiment::{CellPaths, read_per_user};
+use crate::record::{CellPaths, read_per_user};
 use crate::{Method, RunnerError};
 use seqrec_metrics::significance::{Bootstrap, Wilcoxon, paired_bootstrap, wilcoxon_signed_rank};
 use seqrec_models::GruVariant;

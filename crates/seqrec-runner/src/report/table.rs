@@ -2,7 +2,7 @@
 //! paper's beside them, then significance and the paper's claims.
 
 use super::{CellSummary, DatasetResults, Results};
-use crate::experiment::dataset_slug;
+use crate::record::dataset_slug;
 use std::fmt::Write as _;
 use std::path::Path;
 

@@ -166,7 +166,7 @@ fn cells_of_a_skipped_dataset_are_listed_with_the_reason_the_run_recorded() {
     let published = results(paper_like(PaperColumn::Movielens));
     let mut fresh = published.clone();
     fresh.datasets.clear();
-    fresh.skipped.push(crate::experiment::SkippedDataset {
+    fresh.skipped.push(crate::record::SkippedDataset {
         dataset: "d".into(),
         reason: "data/ml-100k/u.data not found; download it with `cargo xtask fetch-data --datasets ml-100k`".into(),
     });

@@ -1,18 +1,18 @@
-//! Plots of a run, as SVG and PNG: ours against the paper for every
+//! Plots of a run (part of its report), as SVG and PNG: ours against the paper for every
 //! Table 2 cell (grouped bars), and the GRUs' learning curves (validation
 //! MRR@20 and training loss per epoch). Text is set in the bundled DejaVu
 //! Sans, so the PNGs look the same on every machine.
 
+use super::{DatasetResults, Results};
 use crate::RunnerError;
-use crate::experiment::{CellPaths, dataset_slug};
-use crate::report::{DatasetResults, Results};
+use crate::record::{CellPaths, dataset_slug};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use seqrec_models::TrainingReport;
 use std::path::Path;
 use std::sync::Once;
 
-static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 const WIDTH: u32 = 1100;
 const HEIGHT: u32 = 440;
 const OURS: RGBColor = RGBColor(31, 119, 180);
