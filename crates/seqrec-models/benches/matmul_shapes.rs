@@ -15,7 +15,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::Array2;
 use ndarray::linalg::general_mat_mul;
-use seqrec_models::host_matmul::{MatRef, matmul, matmul_parallel};
+use seqrec_models::host_matmul::{MatRef, OperandRounding, matmul, matmul_parallel};
 use std::time::Instant;
 
 fn arg(name: &str, default: usize) -> usize {
@@ -96,7 +96,7 @@ fn main() {
                 MatRef::row_major(a_host, m, k).unwrap(),
                 MatRef::row_major(b_host, k, n).unwrap(),
             );
-            matmul(&mut c_host, a, b, false).unwrap();
+            matmul(&mut c_host, a, b, false, OperandRounding::Exact).unwrap();
         });
         let mm = best(repeats, || general_mat_mul(1.0, &a, &b, 0.0, &mut c));
         println!(
@@ -137,12 +137,12 @@ fn packing(n: usize, lanes: usize, repeats: usize) {
     let plain = best(repeats, || {
         let a = MatRef::row_major(&a, lanes, n).unwrap();
         let b = MatRef::row_major(&w, n, n).unwrap();
-        matmul_parallel(&mut c[..lanes * n], a, b, false).unwrap();
+        matmul_parallel(&mut c[..lanes * n], a, b, false, OperandRounding::Exact).unwrap();
     });
     let pad = best(repeats, || {
         let a = MatRef::row_major(&a, lanes, n).unwrap();
         let b = MatRef::row_major(&w_pad, n, padded).unwrap();
-        matmul_parallel(&mut c, a, b, false).unwrap();
+        matmul_parallel(&mut c, a, b, false, OperandRounding::Exact).unwrap();
     });
     println!(
         "| forward (r ⊙ h) T, {lanes} × {n} × {n} | {:.1} GFLOP/s | {:.1} GFLOP/s |",
@@ -162,12 +162,12 @@ fn packing(n: usize, lanes: usize, repeats: usize) {
     let plain = best(repeats, || {
         let a = MatRef::row_major(&d, lanes, 2 * n).unwrap();
         let b = MatRef::row_major(&wh, n, 2 * n).unwrap().t();
-        matmul_parallel(&mut c[..lanes * n], a, b, false).unwrap();
+        matmul_parallel(&mut c[..lanes * n], a, b, false, OperandRounding::Exact).unwrap();
     });
     let pad = best(repeats, || {
         let a = MatRef::row_major(&d, lanes, 2 * n).unwrap();
         let b = MatRef::row_major(&wt, 2 * n, padded).unwrap();
-        matmul_parallel(&mut c, a, b, false).unwrap();
+        matmul_parallel(&mut c, a, b, false, OperandRounding::Exact).unwrap();
     });
     println!(
         "| backward ∂a W_hᵀ, {lanes} × {} × {n} | {:.1} GFLOP/s | {:.1} GFLOP/s |",

@@ -103,8 +103,17 @@ fn the_device_output_layer_matches_the_host_one() {
     let targets: Vec<u32> = (0..rows as u32).map(|r| (r * 7) % items as u32).collect();
     let scale = 1.0 / rows as f64;
     for chunk in [5, 37, 64] {
-        let host =
-            softmax_cross_entropy_host(&h, &targets, &w, &b, n, chunk, scale as f32).unwrap();
+        let host = softmax_cross_entropy_host(
+            &h,
+            &targets,
+            &w,
+            &b,
+            n,
+            chunk,
+            scale as f32,
+            crate::host_matmul::OperandRounding::Exact,
+        )
+        .unwrap();
         let on = |data: &[f32], shape: [usize; 2]| {
             Tensor::<2>::from_data(TensorData::new(data.to_vec(), shape), &gpu.device)
         };

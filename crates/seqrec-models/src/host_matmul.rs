@@ -92,6 +92,32 @@ impl<'a> MatRef<'a> {
     }
 }
 
+/// What a product does to its operands before multiplying them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OperandRounding {
+    /// Nothing: IEEE fp32 products.
+    #[default]
+    Exact,
+    /// Rounds both operands to TF32 first ([`round_tf32`]): what a GPU's
+    /// TF32 tensor cores compute, emulated. The product of two TF32 values
+    /// is exact in fp32, so only the accumulation order can differ from
+    /// the hardware's.
+    Tf32,
+}
+
+/// `x` rounded to TF32: 10 explicit mantissa bits (fp32 has 23), to
+/// nearest with ties to even; the exponent range is fp32's, so nothing
+/// overflows that fp32 holds (a value rounded past `f32::MAX` becomes
+/// infinite, as in IEEE rounding). NaN and infinities pass unchanged.
+pub fn round_tf32(x: f32) -> f32 {
+    if !x.is_finite() {
+        return x;
+    }
+    let bits = x.to_bits();
+    let lowest_kept = (bits >> 13) & 1;
+    f32::from_bits((bits + 0x0FFF + lowest_kept) & !0x1FFF)
+}
+
 /// `c` (row-major `a.rows × b.cols`) = `a · b`, or `c + a · b` with
 /// `accumulate`, on the calling thread.
 pub fn matmul(
@@ -99,8 +125,9 @@ pub fn matmul(
     a: MatRef<'_>,
     b: MatRef<'_>,
     accumulate: bool,
+    rounding: OperandRounding,
 ) -> Result<(), GruError> {
-    product(c, a, b, accumulate, gemm::Parallelism::None)
+    product(c, a, b, accumulate, gemm::Parallelism::None, rounding)
 }
 
 /// [`matmul`] spread over the current rayon pool's threads (gemm keeps
@@ -110,8 +137,23 @@ pub fn matmul_parallel(
     a: MatRef<'_>,
     b: MatRef<'_>,
     accumulate: bool,
+    rounding: OperandRounding,
 ) -> Result<(), GruError> {
-    product(c, a, b, accumulate, gemm::Parallelism::Rayon(0))
+    product(c, a, b, accumulate, gemm::Parallelism::Rayon(0), rounding)
+}
+
+/// A row-major copy of `view` with every element rounded to TF32.
+fn rounded_copy(view: MatRef<'_>) -> Result<Vec<f32>, GruError> {
+    view.check()?;
+    let mut out = Vec::with_capacity(view.rows * view.cols);
+    for i in 0..view.rows {
+        for j in 0..view.cols {
+            out.push(round_tf32(
+                view.data[i * view.row_stride + j * view.col_stride],
+            ));
+        }
+    }
+    Ok(out)
 }
 
 fn product(
@@ -120,7 +162,16 @@ fn product(
     b: MatRef<'_>,
     accumulate: bool,
     parallelism: gemm::Parallelism,
+    rounding: OperandRounding,
 ) -> Result<(), GruError> {
+    if rounding == OperandRounding::Tf32 {
+        // An emulation for measuring TF32's effect, not a fast path: the
+        // operands are copied on every call.
+        let (ra, rb) = (rounded_copy(a)?, rounded_copy(b)?);
+        let a = MatRef::row_major(&ra, a.rows, a.cols)?;
+        let b = MatRef::row_major(&rb, b.rows, b.cols)?;
+        return product(c, a, b, accumulate, parallelism, OperandRounding::Exact);
+    }
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if b.rows != k || c.len() != m * n {
         return Err(GruError::Backend(format!(
@@ -188,17 +239,24 @@ pub struct StepWeight {
     rows: usize,
     cols: usize,
     stride: usize,
+    /// Applied to the copy once, and to the other operand of every product.
+    rounding: OperandRounding,
 }
 
 impl StepWeight {
-    /// A copy of `w` (any view: pass `view.t()` for a transpose).
-    pub fn new(w: MatRef<'_>) -> Result<Self, GruError> {
+    /// A copy of `w` (any view: pass `view.t()` for a transpose), rounded
+    /// as `rounding` says.
+    pub fn new(w: MatRef<'_>, rounding: OperandRounding) -> Result<Self, GruError> {
         w.check()?;
         let stride = w.cols.next_multiple_of(SIMD_COLUMNS);
         let mut data = vec![0f32; w.rows * stride];
+        let round = |x: f32| match rounding {
+            OperandRounding::Exact => x,
+            OperandRounding::Tf32 => round_tf32(x),
+        };
         for (i, row) in data.chunks_exact_mut(stride).enumerate() {
             for (j, x) in row[..w.cols].iter_mut().enumerate() {
-                *x = w.data[i * w.row_stride + j * w.col_stride];
+                *x = round(w.data[i * w.row_stride + j * w.col_stride]);
             }
         }
         Ok(StepWeight {
@@ -206,6 +264,7 @@ impl StepWeight {
             rows: w.rows,
             cols: w.cols,
             stride,
+            rounding,
         })
     }
 
@@ -234,8 +293,17 @@ impl StepWeight {
             row_stride: self.stride,
             col_stride: 1,
         };
+        let rounded;
+        let a = match self.rounding {
+            OperandRounding::Exact => a,
+            OperandRounding::Tf32 => {
+                rounded = rounded_copy(a)?;
+                MatRef::row_major(&rounded, a.rows, a.cols)?
+            }
+        };
+        let exact = OperandRounding::Exact;
         if self.stride == self.cols {
-            return matmul_parallel(c, a, padded, accumulate);
+            return matmul_parallel(c, a, padded, accumulate, exact);
         }
         let m = a.rows;
         if c.len() != m * self.cols {
@@ -246,7 +314,7 @@ impl StepWeight {
             )));
         }
         scratch.resize(m * self.stride, 0.0);
-        matmul_parallel(scratch, a, padded, false)?;
+        matmul_parallel(scratch, a, padded, false, exact)?;
         for (out, row) in c
             .chunks_exact_mut(self.cols)
             .zip(scratch.chunks_exact(self.stride))
@@ -265,6 +333,8 @@ impl StepWeight {
 mod tests {
     use super::*;
 
+    const E: OperandRounding = OperandRounding::Exact;
+
     /// `[[1, 2, 3], [4, 5, 6]] · [[1, 0], [0, 1], [1, 1]] = [[4, 5], [10, 11]]`.
     #[test]
     fn hand_worked_product_and_views() {
@@ -273,15 +343,15 @@ mod tests {
         let a = MatRef::row_major(&a, 2, 3).unwrap_or_else(|e| panic!("{e}"));
         let b = MatRef::row_major(&b, 3, 2).unwrap_or_else(|e| panic!("{e}"));
         let mut c = [9.0; 4];
-        matmul(&mut c, a, b, false).unwrap_or_else(|e| panic!("{e}"));
+        matmul(&mut c, a, b, false, E).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c, [4.0, 5.0, 10.0, 11.0]);
         // Accumulating adds the product again.
-        matmul(&mut c, a, b, true).unwrap_or_else(|e| panic!("{e}"));
+        matmul(&mut c, a, b, true, E).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c, [8.0, 10.0, 20.0, 22.0]);
         // aᵀ's columns 1..2 (= a's row 1) as a 3 × 1 view: bᵀ · that = [4+6, 5+6].
         let col = a.t().columns(1, 1).unwrap_or_else(|e| panic!("{e}"));
         let mut d = [0.0; 2];
-        matmul(&mut d, b.t(), col, false).unwrap_or_else(|e| panic!("{e}"));
+        matmul(&mut d, b.t(), col, false, E).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d, [10.0, 11.0]);
     }
 
@@ -302,7 +372,7 @@ mod tests {
                 pool.install(|| {
                     let a = MatRef::row_major(&a, m, k).unwrap_or_else(|e| panic!("{e}"));
                     let b = MatRef::row_major(&b, k, n).unwrap_or_else(|e| panic!("{e}"));
-                    matmul_parallel(&mut c, a, b, false).unwrap_or_else(|e| panic!("{e}"));
+                    matmul_parallel(&mut c, a, b, false, E).unwrap_or_else(|e| panic!("{e}"));
                 });
                 c
             };
@@ -311,7 +381,7 @@ mod tests {
             let mut single = vec![0.0f32; m * n];
             let a = MatRef::row_major(&a, m, k).unwrap_or_else(|e| panic!("{e}"));
             let b = MatRef::row_major(&b, k, n).unwrap_or_else(|e| panic!("{e}"));
-            matmul(&mut single, a, b, false).unwrap_or_else(|e| panic!("{e}"));
+            matmul(&mut single, a, b, false, E).unwrap_or_else(|e| panic!("{e}"));
             let worst = one
                 .iter()
                 .zip(&single)
@@ -328,9 +398,9 @@ mod tests {
         let a = MatRef::row_major(&data, 2, 3).unwrap_or_else(|e| panic!("{e}"));
         assert!(a.columns(2, 2).is_err());
         let mut c = [0.0; 4];
-        assert!(matmul(&mut c, a, a, false).is_err());
+        assert!(matmul(&mut c, a, a, false, E).is_err());
         let mut c = [0.0; 3];
-        assert!(matmul(&mut c, a, a.t(), false).is_err());
+        assert!(matmul(&mut c, a, a.t(), false, E).is_err());
     }
 
     /// A padded weight and its transpose give the plain product's values.
@@ -343,8 +413,8 @@ mod tests {
         let a = MatRef::row_major(&a, m, k).unwrap_or_else(|e| panic!("{e}"));
         let wv = MatRef::row_major(&w, k, n).unwrap_or_else(|e| panic!("{e}"));
         let mut plain = vec![1.0f32; m * n];
-        matmul(&mut plain, a, wv, true).unwrap_or_else(|e| panic!("{e}"));
-        let step = StepWeight::new(wv).unwrap_or_else(|e| panic!("{e}"));
+        matmul(&mut plain, a, wv, true, E).unwrap_or_else(|e| panic!("{e}"));
+        let step = StepWeight::new(wv, E).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((step.rows(), step.cols(), step.stride), (k, n, 32));
         let mut scratch = Vec::new();
         let mut padded = vec![1.0f32; m * n];
@@ -362,8 +432,8 @@ mod tests {
         let b: Vec<f32> = (0..m * n).map(|_| rng.next_f64() as f32 - 0.5).collect();
         let b = MatRef::row_major(&b, m, n).unwrap_or_else(|e| panic!("{e}"));
         let mut plain_t = vec![0.0f32; m * k];
-        matmul(&mut plain_t, b, wv.t(), false).unwrap_or_else(|e| panic!("{e}"));
-        let step_t = StepWeight::new(wv.t()).unwrap_or_else(|e| panic!("{e}"));
+        matmul(&mut plain_t, b, wv.t(), false, E).unwrap_or_else(|e| panic!("{e}"));
+        let step_t = StepWeight::new(wv.t(), E).unwrap_or_else(|e| panic!("{e}"));
         let mut padded_t = vec![0.0f32; m * k];
         step_t
             .multiply(&mut padded_t, b, false, &mut scratch)
@@ -374,5 +444,68 @@ mod tests {
             step.multiply(&mut [0.0; 3], a, false, &mut scratch)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn tf32_rounding_keeps_ten_mantissa_bits_to_nearest_even() {
+        let ulp = 2f32.powi(-10); // TF32's spacing in [1, 2)
+        assert_eq!(round_tf32(1.0), 1.0);
+        assert_eq!(round_tf32(1.0 + ulp), 1.0 + ulp);
+        // Below half a TF32 step: down; above: up; exactly half: to even.
+        assert_eq!(round_tf32(1.0 + 0.49 * ulp), 1.0);
+        assert_eq!(round_tf32(1.0 + 0.51 * ulp), 1.0 + ulp);
+        assert_eq!(round_tf32(1.0 + 0.5 * ulp), 1.0);
+        assert_eq!(round_tf32(1.0 + 1.5 * ulp), 1.0 + 2.0 * ulp);
+        assert_eq!(round_tf32(-(1.0 + 0.51 * ulp)), -(1.0 + ulp));
+        // π = 1.5707963… × 2: 1.5703125 and 1.5712890625 are its TF32 neighbours.
+        assert_eq!(round_tf32(std::f32::consts::PI), 2.0 * 1.570_312_5);
+        assert_eq!(round_tf32(f32::MAX), f32::INFINITY);
+        assert!(round_tf32(f32::NAN).is_nan());
+        assert_eq!(round_tf32(f32::NEG_INFINITY), f32::NEG_INFINITY);
+        assert_eq!(round_tf32(0.0), 0.0);
+    }
+
+    fn view(d: &[f32], rows: usize, cols: usize) -> MatRef<'_> {
+        MatRef::row_major(d, rows, cols).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn tf32_products_multiply_the_rounded_operands() {
+        let mut rng = seqrec_core::SeqRng::new(5);
+        let (m, k, n) = (7, 33, 19);
+        let a: Vec<f32> = (0..m * k)
+            .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+            .collect();
+        let ra: Vec<f32> = a.iter().map(|&x| round_tf32(x)).collect();
+        let rb: Vec<f32> = b.iter().map(|&x| round_tf32(x)).collect();
+        let mut want = vec![0f32; m * n];
+        matmul(&mut want, view(&ra, m, k), view(&rb, k, n), false, E)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tf32 = OperandRounding::Tf32;
+        let mut got = vec![0f32; m * n];
+        matmul(&mut got, view(&a, m, k), view(&b, k, n), false, tf32)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got, want);
+        let mut exact = vec![0f32; m * n];
+        matmul(&mut exact, view(&a, m, k), view(&b, k, n), false, E)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(got, exact, "rounding changed nothing");
+        let worst = got
+            .iter()
+            .zip(&exact)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-2, "TF32 error {worst}");
+        // A step weight rounds itself once and the other operand per call;
+        // through a transposed view too.
+        let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        let step = StepWeight::new(view(&bt, n, k).t(), tf32).unwrap_or_else(|e| panic!("{e}"));
+        let mut stepped = vec![0f32; m * n];
+        step.multiply(&mut stepped, view(&a, m, k), false, &mut Vec::new())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(stepped, want);
     }
 }

@@ -103,7 +103,7 @@ impl GruScorer {
             )));
         }
         if let Some(host) = self.host_output() {
-            return host.scores(states, scores);
+            return host.scores(states, scores, self.precision().host_rounding());
         }
         let h = Tensor::<2>::from_data(TensorData::new(states.to_vec(), [k, n]), self.device());
         let values = model

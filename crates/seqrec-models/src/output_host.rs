@@ -6,7 +6,7 @@
 //! [`crate::output::softmax_cross_entropy`], which it must equal.
 
 use crate::GruError;
-use crate::host_matmul::{MatRef, matmul};
+use crate::host_matmul::{MatRef, OperandRounding, matmul};
 use rayon::prelude::*;
 
 /// `count` split into one block per thread (each block repacks the other
@@ -36,14 +36,20 @@ fn lanes_fold(values: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
 
 /// `out` (`[rows × items]`) = `h` (`[rows × n]`) · `w` + `bias`, row-major:
 /// the logits of training's output layer and of CPU scoring.
-fn logits_into(h: &[f32], w: MatRef<'_>, bias: &[f32], out: &mut [f32]) -> Result<(), GruError> {
+fn logits_into(
+    h: &[f32],
+    w: MatRef<'_>,
+    bias: &[f32],
+    out: &mut [f32],
+    rounding: OperandRounding,
+) -> Result<(), GruError> {
     let items = bias.len();
     let rows = out.len() / items.max(1);
     for row in out.chunks_exact_mut(items) {
         row.copy_from_slice(bias);
     }
     let h = MatRef::row_major(h, rows, w.rows())?;
-    matmul(out, h, w, true)
+    matmul(out, h, w, true, rounding)
 }
 
 /// Gradients on the host: `weight_t` is ∂W transposed, `[items × n]`.
@@ -57,7 +63,9 @@ pub(crate) struct HostGradients {
 
 /// Mean cross-entropy of `states · weight + bias` (`states` `[rows × n]`,
 /// `weight` `[n × items]`, row-major) against `targets`, in chunks of
-/// `chunk_rows` rows; `scale` = 1 / rows of the mean.
+/// `chunk_rows` rows; `scale` = 1 / rows of the mean. Every product rounds
+/// its operands as `rounding` says.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn softmax_cross_entropy_host(
     states: &[f32],
     targets: &[u32],
@@ -66,6 +74,7 @@ pub(crate) fn softmax_cross_entropy_host(
     n: usize,
     chunk_rows: usize,
     scale: f32,
+    rounding: OperandRounding,
 ) -> Result<HostGradients, GruError> {
     let items = bias.len();
     let rows = targets.len();
@@ -105,7 +114,7 @@ pub(crate) fn softmax_cross_entropy_host(
             .zip(h.par_chunks(row_block * n))
             .zip(t.par_chunks(row_block))
             .map(|((g_block, h_block), t_block)| -> Result<f64, GruError> {
-                logits_into(h_block, w, bias, &mut *g_block)?;
+                logits_into(h_block, w, bias, &mut *g_block, rounding)?;
                 let mut loss = 0.0f64;
                 for (row, &target) in g_block.chunks_exact_mut(items).zip(t_block) {
                     let target = target as usize;
@@ -133,7 +142,7 @@ pub(crate) fn softmax_cross_entropy_host(
             .zip(g.par_chunks(row_block * items))
             .try_for_each(|(dh, g_block)| -> Result<(), GruError> {
                 let gb = MatRef::row_major(g_block, dh.len() / n, items)?;
-                matmul(dh, gb, w.t(), false)
+                matmul(dh, gb, w.t(), false, rounding)
             })?;
         // ∂Wᵀ += Gᵀ H and ∂b += Σ G, item blocks in parallel.
         let hv = MatRef::row_major(h, len, n)?;
@@ -146,7 +155,7 @@ pub(crate) fn softmax_cross_entropy_host(
             .try_for_each(|(index, (dw, db))| -> Result<(), GruError> {
                 let first = index * item_block;
                 let count = db.len();
-                matmul(dw, gv.columns(first, count)?.t(), hv, true)?;
+                matmul(dw, gv.columns(first, count)?.t(), hv, true, rounding)?;
                 // Row by row: contiguous reads, the same order for every split.
                 for row in g.chunks_exact(items) {
                     for (d, x) in db.iter_mut().zip(&row[first..first + count]) {
@@ -185,7 +194,12 @@ impl HostLogits {
     }
 
     /// `scores` (`[rows × items]`) = `states` (`[rows × n]`) · W + b.
-    pub(crate) fn scores(&self, states: &[f32], scores: &mut [f32]) -> Result<(), GruError> {
+    pub(crate) fn scores(
+        &self,
+        states: &[f32],
+        scores: &mut [f32],
+        rounding: OperandRounding,
+    ) -> Result<(), GruError> {
         let (n, items) = (self.n, self.bias.len());
         let rows = states.len() / n.max(1);
         if states.len() != rows * n || scores.len() != rows * items {
@@ -196,7 +210,7 @@ impl HostLogits {
             )));
         }
         let w = MatRef::row_major(&self.weight, n, items)?;
-        logits_into(states, w, &self.bias, scores)
+        logits_into(states, w, &self.bias, scores, rounding)
     }
 }
 
@@ -242,6 +256,7 @@ mod tests {
                 n,
                 chunk,
                 scale as f32,
+                OperandRounding::Exact,
             )
             .unwrap_or_else(|e| panic!("{e}"));
             let close = |a: &[f32], b: &[f32], what: &str| {

@@ -12,8 +12,18 @@
 //! to where there are no tensor cores — with plain f32 throughout; the CPU
 //! backends are fp32 either way. Under autodiff its backward products are
 //! fp32 too.
+//!
+//! [`Precision::Tf32Emulated`] measures what TF32 does to results on a
+//! machine without tensor cores: every product's operands are rounded to
+//! TF32 first (10-bit mantissa, to nearest), then multiplied in fp32. The
+//! CPU training and scoring paths (`host_matmul`) round both operands of
+//! every product, forward and backward; burn's products (the GPU paths,
+//! and on the CPU the rectified GRU's soft-threshold projection and the
+//! scoring recurrence) round the operands of the forward product with
+//! tensor operations (Veltkamp's split), but not those of its backward.
 
 use crate::GruError;
+use crate::host_matmul::OperandRounding;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -28,15 +38,21 @@ pub enum Precision {
     /// fp32 elsewhere. The default: burn's own behaviour.
     #[default]
     Tf32,
+    /// TF32 emulated on any backend: operands rounded to TF32's 10-bit
+    /// mantissa, products and sums in fp32. Slower; for measuring what
+    /// TF32 does to the results (`docs/precision.md`).
+    #[serde(rename = "tf32-emulated")]
+    Tf32Emulated,
 }
 
 impl Precision {
-    pub const ALL: [Precision; 2] = [Precision::Fp32, Precision::Tf32];
+    pub const ALL: [Precision; 3] = [Precision::Fp32, Precision::Tf32, Precision::Tf32Emulated];
 
     pub fn name(self) -> &'static str {
         match self {
             Precision::Fp32 => "fp32",
             Precision::Tf32 => "tf32",
+            Precision::Tf32Emulated => "tf32-emulated",
         }
     }
 
@@ -47,16 +63,37 @@ impl Precision {
             .ok_or_else(|| GruError::Unknown {
                 kind: "precision",
                 name: name.to_owned(),
-                known: "fp32, tf32",
+                known: "fp32, tf32, tf32-emulated",
             })
     }
 
     /// What products actually are on a device: TF32 only where asked for
     /// and the device has TF32 tensor cores ([`crate::DeviceInfo::tf32`]).
+    /// The emulation is what it is everywhere.
     pub fn effective(self, device_has_tf32: bool) -> Precision {
         match self {
             Precision::Tf32 if device_has_tf32 => Precision::Tf32,
+            Precision::Tf32Emulated => Precision::Tf32Emulated,
             _ => Precision::Fp32,
+        }
+    }
+
+    /// Whether results at this precision can differ from the default's
+    /// ([`Precision::Tf32`]) on a backend: on the CPU only the emulation
+    /// does (fp32 and tf32 are the same products there).
+    pub fn differs_from_default(self, cpu_backend: bool) -> bool {
+        match self {
+            Precision::Tf32 => false,
+            Precision::Fp32 => !cpu_backend,
+            Precision::Tf32Emulated => true,
+        }
+    }
+
+    /// What the host products (`host_matmul`) do to their operands.
+    pub fn host_rounding(self) -> OperandRounding {
+        match self {
+            Precision::Tf32Emulated => OperandRounding::Tf32,
+            Precision::Fp32 | Precision::Tf32 => OperandRounding::Exact,
         }
     }
 
@@ -64,12 +101,29 @@ impl Precision {
     pub fn matmul(self, a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
         match self {
             Precision::Tf32 => a.matmul(b),
-            Precision::Fp32 => Tensor::from_dispatch(burn::backend::Dispatch::matmul_fp32(
-                a.into_dispatch(),
-                b.into_dispatch(),
-            )),
+            Precision::Fp32 => fp32_matmul(a, b),
+            Precision::Tf32Emulated => fp32_matmul(round_tf32(a), round_tf32(b)),
         }
     }
+}
+
+fn fp32_matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    Tensor::from_dispatch(burn::backend::Dispatch::matmul_fp32(
+        a.into_dispatch(),
+        b.into_dispatch(),
+    ))
+}
+
+/// Every element rounded to TF32's 10-bit mantissa with float operations
+/// only, so it runs on every backend and under autodiff (Veltkamp's split:
+/// with `c = (2¹³ + 1)·x`, `c − (c − x)` is `x` rounded to 24 − 13 = 11
+/// significant bits, to nearest; its gradient is exactly 1). Equal to
+/// [`host_matmul::round_tf32`](crate::host_matmul::round_tf32) except
+/// perhaps at exact ties. Values above about 4·10³⁴ would overflow; no
+/// weight, embedding or gradient comes near.
+pub fn round_tf32<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let c = x.clone() * 8193.0;
+    c.clone() - (c - x)
 }
 
 impl std::fmt::Display for Precision {

@@ -222,7 +222,7 @@ impl Scorer for GruScorer {
                 .try_to_vec::<f32>()
                 .map_err(|e| format!("reading states: {e:?}"))?;
             return host
-                .scores(&states, scores)
+                .scores(&states, scores, self.precision.host_rounding())
                 .map_err(|e| e.to_string().into());
         }
         let logits = self.model.logits(states, self.precision);

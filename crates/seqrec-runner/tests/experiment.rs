@@ -233,3 +233,31 @@ fn a_plan_says_what_would_run_and_estimates_gru_memory() {
         .collect();
     assert_eq!(stale, ["gru", "attentional-user-gru"]);
 }
+
+/// A cell's hash names the precision only where it can change the
+/// numbers: a GPU's fp32 or the emulation (any backend), never a
+/// baseline's and never the default; so every other hash is unchanged.
+#[test]
+fn the_cell_hash_changes_with_the_precision_only_where_results_can() {
+    use seqrec_models::{Backend, GruVariant, Precision};
+    use seqrec_runner::experiment::cell_hash;
+    let hash = |backend: Backend, precision: Precision, method: Method| {
+        let mut config = tiny(1);
+        config.backend = backend;
+        config.precision = precision;
+        cell_hash(&config, &config.datasets[0], method, 7).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let gru = Method::Gru(GruVariant::Gru);
+    let pop = Method::Baseline(seqrec_baselines::Baseline::Pop);
+    for backend in [Backend::Flex, Backend::Cuda] {
+        let default = hash(backend, Precision::Tf32, gru);
+        let emulated = hash(backend, Precision::Tf32Emulated, gru);
+        assert_ne!(default, emulated, "{backend}");
+        let fp32 = hash(backend, Precision::Fp32, gru);
+        assert_eq!(default == fp32, backend.is_cpu(), "{backend}");
+        assert_eq!(
+            hash(backend, Precision::Tf32, pop),
+            hash(backend, Precision::Tf32Emulated, pop)
+        );
+    }
+}

@@ -9,7 +9,7 @@ use super::GradientSink;
 use super::{Activations, HostCell, Matrix, part, part_mut};
 use crate::GruError;
 use crate::cell::{GruCell, UserIntegration};
-use crate::host_matmul::{MatRef, matmul_parallel};
+use crate::host_matmul::{MatRef, OperandRounding, matmul_parallel};
 use burn::module::Param;
 use burn::tensor::Tensor;
 
@@ -36,13 +36,20 @@ pub(crate) struct CellGradients {
 
 /// `aᵀ · b` for row-major `a` `[rows × p]` and columns `first..first + q`
 /// of `b` `[rows × _]`: one product over all lane-steps.
-fn weight_gradient(a: &Matrix, b: &Matrix, first: usize, q: usize) -> Result<Matrix, GruError> {
+fn weight_gradient(
+    a: &Matrix,
+    b: &Matrix,
+    first: usize,
+    q: usize,
+    rounding: OperandRounding,
+) -> Result<Matrix, GruError> {
     let mut out = Matrix::zeros(a.cols, q);
     matmul_parallel(
         &mut out.data,
         a.view()?.t(),
         b.view()?.columns(first, q)?,
         false,
+        rounding,
     )?;
     Ok(out)
 }
@@ -172,21 +179,42 @@ impl HostCell {
         }
 
         // The weights' gradients: one product each over the whole window.
-        let hidden = weight_gradient(&a.h_in, &pre, 0, l.hidden_grad)?;
-        let candidate_hidden = weight_gradient(&a.reset_hidden, &pre, l.candidate, n)?;
-        let input_item = weight_gradient(&a.e_i, &pre, 0, l.input_grad)?;
+        let hidden = weight_gradient(&a.h_in, &pre, 0, l.hidden_grad, self.rounding)?;
+        let candidate_hidden =
+            weight_gradient(&a.reset_hidden, &pre, l.candidate, n, self.rounding)?;
+        let input_item = weight_gradient(&a.e_i, &pre, 0, l.input_grad, self.rounding)?;
         let input_user = match (&self.input_user, &a.e_v) {
-            (Some(_), Some(e_v)) => Some(weight_gradient(e_v, &pre, 0, l.input_grad)?),
+            (Some(_), Some(e_v)) => {
+                Some(weight_gradient(e_v, &pre, 0, l.input_grad, self.rounding)?)
+            }
             _ => None,
         };
         let (user, item) = match self.integration {
             UserIntegration::Rectified => (
-                Some(weight_gradient(part(&a.filtered)?, &pre, 0, 3 * n)?),
+                Some(weight_gradient(
+                    part(&a.filtered)?,
+                    &pre,
+                    0,
+                    3 * n,
+                    self.rounding,
+                )?),
                 None,
             ),
             UserIntegration::Attentional => (
-                Some(weight_gradient(part(&a.a_v)?, &pre, n, 3 * n)?),
-                Some(weight_gradient(part(&a.a_i)?, &pre, n, 3 * n)?),
+                Some(weight_gradient(
+                    part(&a.a_v)?,
+                    &pre,
+                    n,
+                    3 * n,
+                    self.rounding,
+                )?),
+                Some(weight_gradient(
+                    part(&a.a_i)?,
+                    &pre,
+                    n,
+                    3 * n,
+                    self.rounding,
+                )?),
             ),
             _ => (None, None),
         };
@@ -203,6 +231,7 @@ impl HostCell {
             pre_input,
             self.input_item.view()?.columns(0, l.input_grad)?.t(),
             true,
+            self.rounding,
         )?;
         if let (Some(w), Some(g)) = (&self.input_user, e_v_grad.as_mut()) {
             matmul_parallel(
@@ -210,6 +239,7 @@ impl HostCell {
                 pre_input,
                 w.view()?.columns(0, l.input_grad)?.t(),
                 true,
+                self.rounding,
             )?;
         }
         Ok(CellGradients {

@@ -85,13 +85,26 @@ impl HostCell {
             e_i.view()?,
             self.input_item.view()?,
             true,
+            self.rounding,
         )?;
         if let (Some(w), Some(e_v)) = (&self.input_user, &e_v) {
-            matmul_parallel(&mut projected.data, e_v.view()?, w.view()?, true)?;
+            matmul_parallel(
+                &mut projected.data,
+                e_v.view()?,
+                w.view()?,
+                true,
+                self.rounding,
+            )?;
         }
         if let (Some(w), Some(e_v)) = (&self.threshold_user, &e_v) {
             let mut user_part = Matrix::zeros(rows, 2 * n);
-            matmul_parallel(&mut user_part.data, e_v.view()?, w.view()?, false)?;
+            matmul_parallel(
+                &mut user_part.data,
+                e_v.view()?,
+                w.view()?,
+                false,
+                self.rounding,
+            )?;
             for (p, t) in projected
                 .data
                 .chunks_exact_mut(pc)

@@ -16,7 +16,7 @@
 
 use crate::GruError;
 use crate::cell::{GruCell, UserIntegration};
-use crate::host_matmul::{MatRef, StepWeight};
+use crate::host_matmul::{MatRef, OperandRounding, StepWeight};
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::optim::GradientsParams;
@@ -254,10 +254,10 @@ pub(crate) struct StepPair {
 }
 
 impl StepPair {
-    fn new(w: &Matrix, grad_cols: usize) -> Result<StepPair, GruError> {
+    fn new(w: &Matrix, grad_cols: usize, rounding: OperandRounding) -> Result<StepPair, GruError> {
         Ok(StepPair {
-            forward: StepWeight::new(w.view()?)?,
-            backward: StepWeight::new(w.view()?.columns(0, grad_cols)?.t())?,
+            forward: StepWeight::new(w.view()?, rounding)?,
+            backward: StepWeight::new(w.view()?.columns(0, grad_cols)?.t(), rounding)?,
         })
     }
 }
@@ -291,11 +291,14 @@ pub(crate) struct HostCell {
     pub item: Option<StepPair>,
     /// Attentional: `[gates' bias | every candidate bias]`.
     pub mixed_bias: Option<Vec<f32>>,
+    /// What every product does to its operands (TF32 emulation).
+    pub rounding: OperandRounding,
 }
 
 impl HostCell {
-    /// Copies `cell`'s weights to the host.
-    pub fn of(cell: &GruCell) -> Result<HostCell, GruError> {
+    /// Copies `cell`'s weights to the host; its products round their
+    /// operands as `rounding` says.
+    pub fn of(cell: &GruCell, rounding: OperandRounding) -> Result<HostCell, GruError> {
         let s = &cell.settings;
         let n = s.hidden;
         let gates = weight_of(&cell.gates)?;
@@ -330,8 +333,8 @@ impl HostCell {
             integration: s.integration,
             omega: s.omega as f32,
             layout,
-            hidden: StepPair::new(&hidden, layout.hidden_grad)?,
-            candidate_hidden: StepPair::new(&weight_of(&cell.candidate_hidden)?, n)?,
+            hidden: StepPair::new(&hidden, layout.hidden_grad, rounding)?,
+            candidate_hidden: StepPair::new(&weight_of(&cell.candidate_hidden)?, n, rounding)?,
             input_item: Matrix::hcat(&[&gates_item, &candidate_item]),
             input_user: None,
             input_bias: [gates_bias.as_slice(), candidate_bias.as_slice()].concat(),
@@ -339,6 +342,7 @@ impl HostCell {
             user: None,
             item: None,
             mixed_bias: None,
+            rounding,
         };
         match s.integration {
             UserIntegration::None => {}
@@ -377,8 +381,12 @@ impl HostCell {
             }
         }
         // Backward, f's and a_v's, a_i's products take all 3n columns.
-        host.user = user.map(|u| StepPair::new(&u, 3 * n)).transpose()?;
-        host.item = item.map(|i| StepPair::new(&i, 3 * n)).transpose()?;
+        host.user = user
+            .map(|u| StepPair::new(&u, 3 * n, rounding))
+            .transpose()?;
+        host.item = item
+            .map(|i| StepPair::new(&i, 3 * n, rounding))
+            .transpose()?;
         Ok(host)
     }
 

@@ -87,7 +87,7 @@ impl WindowTrainer<'_> {
             .any(|s| w.any_reset(s))
             .then(|| w.reset.iter().map(|&r| if r { 0.0 } else { 1.0 }).collect());
 
-        let cell = HostCell::of(&model.cell)?;
+        let cell = HostCell::of(&model.cell, self.precision.host_rounding())?;
         let h0 = host_vec(h.inner())?;
         let acts = cell.forward(&h0, keep.as_deref(), e_i, e_v, lanes, steps)?;
 
@@ -111,6 +111,7 @@ impl WindowTrainer<'_> {
             n,
             self.chunk_rows,
             scale as f32,
+            self.precision.host_rounding(),
         )?;
         let mut d_states = vec![0f32; rows * n];
         for (k, &i) in active.iter().enumerate() {

@@ -394,3 +394,74 @@ fn host_window_equals_the_burn_path_for_every_variant() {
         }
     }
 }
+
+/// `tf32-emulated` reaches the host training path: every variant's window
+/// loss and gradients move by TF32's rounding (about 2⁻¹¹ relative), no
+/// more, and do move.
+#[test]
+fn emulated_tf32_moves_host_windows_by_tf32_rounding_only() {
+    let inner = Device::flex();
+    let device = inner.clone().autodiff();
+    let seqs: Vec<Vec<u32>> = (0..6u32)
+        .map(|u| (0..4 + 2 * u).map(|k| (u * 7 + k * 3) % 9).collect())
+        .collect();
+    let windows = windows_of(&seqs, 3, 4);
+    let n = 5;
+    for variant in GruVariant::ALL {
+        let params = GruParams {
+            hidden: n,
+            lanes: 3,
+            window: 4,
+            init_range: 0.5,
+            attention_init_range: 0.5,
+            ..GruParams::default()
+        };
+        let model = GruModelConfig::new(
+            9,
+            6,
+            GruCellConfig::new(n)
+                .with_integration(variant.integration())
+                .with_init_range(0.5)
+                .with_attention_init_range(0.5),
+        )
+        .init(&device, &mut SeqRng::new(21));
+        let mut ids = ParamIds(Vec::new());
+        model.visit(&mut ids);
+        let run = |precision| {
+            let trainer = WindowTrainer {
+                params: &params,
+                device: &device,
+                inner: &inner,
+                chunk_rows: 4,
+                path: WindowPath::Host,
+                precision,
+            };
+            let h = Tensor::<2>::zeros([3, n], &device);
+            let (grads, _, loss, _) = trainer
+                .host_gradients(&model, &windows[0], h, &mut SeqRng::new(5))
+                .unwrap();
+            let values: Vec<Vec<f32>> = ids
+                .0
+                .iter()
+                .filter_map(|&(id, rank)| gradient_values(&grads, id, rank))
+                .collect();
+            (loss.into_scalar::<f32>(), values)
+        };
+        let (exact_loss, exact) = run(crate::Precision::Tf32);
+        let (tf32_loss, tf32) = run(crate::Precision::Tf32Emulated);
+        let gap = (exact_loss - tf32_loss).abs() / exact_loss.abs();
+        assert!(gap < 1e-3, "{variant:?}: loss {tf32_loss} vs {exact_loss}");
+        let mut moved = gap > 0.0;
+        for (k, (want, got)) in exact.iter().zip(&tf32).enumerate() {
+            let scale = want.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
+            for (x, y) in want.iter().zip(got) {
+                assert!(
+                    (x - y).abs() <= 1e-2 * scale,
+                    "{variant:?} [{k}]: {y} vs {x}"
+                );
+                moved |= x != y;
+            }
+        }
+        assert!(moved, "{variant:?}: the emulation changed nothing");
+    }
+}

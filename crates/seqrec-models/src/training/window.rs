@@ -165,6 +165,7 @@ impl WindowTrainer<'_> {
                 n,
                 self.chunk_rows,
                 scale as f32,
+                self.precision.host_rounding(),
             )?;
             OutputGradients {
                 loss_sum: Tensor::from_data(TensorData::new(vec![g.loss_sum as f32], [1]), inner),

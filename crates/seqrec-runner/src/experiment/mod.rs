@@ -346,7 +346,8 @@ fn finished_cell(paths: &CellPaths, hash: &str) -> Option<SeedRun> {
 }
 
 /// Everything that decides a cell's numbers, hashed: code format, data
-/// options, the method's own settings, evaluation, seed, backend (GRUs).
+/// options, the method's own settings, evaluation, seed, backend and
+/// precision (GRUs).
 pub fn cell_hash(
     config: &ExperimentConfig,
     plan: &DatasetPlan,
@@ -363,7 +364,7 @@ pub fn cell_hash(
     .map_err(|e| RunnerError::Config(e.to_string()))?;
     let eval = &config.evaluation;
     let backend: Option<Backend> = method.is_gru().then_some(config.backend);
-    let key = serde_json::json!({
+    let mut key = serde_json::json!({
         "format": CELL_FORMAT,
         "dataset": plan.name,
         "options": plan.options,
@@ -375,6 +376,16 @@ pub fn cell_hash(
         "seed": seed,
         "backend": backend,
     });
+    // Only where the precision can change a GRU's numbers (any GPU
+    // setting but the default, the emulation everywhere), so that the
+    // hashes of every other cell stay what they were before the setting.
+    if method.is_gru()
+        && config
+            .precision
+            .differs_from_default(config.backend.is_cpu())
+    {
+        key["precision"] = config.precision.name().into();
+    }
     Ok(format!(
         "{:016x}",
         xxhash_rust::xxh3::xxh3_64(key.to_string().as_bytes())

@@ -19,6 +19,7 @@ use crate::files::{write_atomic, write_json};
 use crate::paper::{PaperCell, PaperColumn, paper_cell};
 use crate::record::{SeedRun, SkippedDataset};
 use crate::{Method, RunnerError};
+use seqrec_models::Precision;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -90,7 +91,8 @@ pub struct Results {
     pub git_commit: String,
     pub backend: String,
     /// The requested product precision, for a GPU backend (where it
-    /// matters; absent for the CPU backends, which are fp32 throughout).
+    /// matters) and for the TF32 emulation; absent for the CPU backends
+    /// otherwise (fp32 throughout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<String>,
     pub seeds: Vec<u64>,
@@ -195,7 +197,8 @@ impl Results {
             ),
             git_commit: git_commit.to_owned(),
             backend: config.backend.name().to_owned(),
-            precision: (!config.backend.is_cpu()).then(|| config.precision.name().to_owned()),
+            precision: (!config.backend.is_cpu() || config.precision == Precision::Tf32Emulated)
+                .then(|| config.precision.name().to_owned()),
             seeds: config.seeds.clone(),
             datasets: results,
             skipped,
