@@ -21,10 +21,16 @@ pub struct ReproduceArgs {
     /// Only these methods (comma-separated).
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
+    /// These seeds instead of the preset's (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<u64>>,
     /// GRU backend: flex, ndarray (CPU), vulkan, cuda (GPU; builds seqrec
     /// with that feature).
     #[arg(long)]
     backend: Option<String>,
+    /// The GRUs' products: fp32, tf32 (the default) or tf32-emulated.
+    #[arg(long)]
+    precision: Option<String>,
     /// Re-run finished cells.
     #[arg(long)]
     force: bool,
@@ -83,8 +89,15 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     if let Some(methods) = &args.methods {
         command.args(["--methods", &methods.join(",")]);
     }
+    if let Some(seeds) = &args.seeds {
+        let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
+        command.args(["--seeds", &seeds.join(",")]);
+    }
     if let Some(backend) = &args.backend {
         command.args(["--backend", backend]);
+    }
+    if let Some(precision) = &args.precision {
+        command.args(["--precision", precision]);
     }
     if args.force {
         command.arg("--force");

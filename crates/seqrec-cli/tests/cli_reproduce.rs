@@ -139,6 +139,46 @@ fn reproduce_rejects_bad_configs_and_flags_clearly() {
         &cache,
     );
     assert_fails_with(&missing, "ml-1m");
+    let repeated = seqrec(
+        &[
+            "reproduce",
+            "--config",
+            &good,
+            "--out",
+            &out,
+            "--seeds",
+            "3,3",
+        ],
+        &cache,
+    );
+    assert_fails_with(&repeated, "--seeds: seeds must not repeat");
+    // --seeds replaces the preset's: the plan lists one cell per seed given.
+    let planned = seqrec(
+        &[
+            "reproduce",
+            "--config",
+            &good,
+            "--out",
+            &out,
+            "--seeds",
+            "11,12",
+            "--plan",
+        ],
+        &cache,
+    );
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let plan = String::from_utf8_lossy(&planned.stdout);
+    assert!(plan.contains(": 6 cells,"), "3 methods × 2 seeds: {plan}");
+    let seeds: Vec<&str> = plan
+        .lines()
+        .skip(3)
+        .filter_map(|line| line.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(seeds, ["11", "12", "11", "12", "11", "12"], "{plan}");
 }
 
 #[test]

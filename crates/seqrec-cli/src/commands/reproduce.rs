@@ -33,6 +33,9 @@ pub struct ReproduceArgs {
     /// Only these methods (comma-separated).
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
+    /// These seeds instead of the preset's (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<u64>>,
     /// The GRUs' backend (overriding the preset's), device and CPU permission.
     #[command(flatten)]
     compute: ComputeArgs,
@@ -122,6 +125,9 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         })
         .transpose()?;
     config.restrict(args.datasets.as_deref(), methods.as_deref())?;
+    if let Some(seeds) = &args.seeds {
+        config.with_seeds(seeds)?;
+    }
     let compute = args
         .compute
         .compute(config.backend, Some(config.precision))?;
@@ -139,10 +145,10 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         allow_slow_cpu: compute.allow_slow_cpu,
         manifest: Some(PathBuf::from("datasets/manifest.toml")),
     };
-    if args.publish && (args.datasets.is_some() || args.methods.is_some()) {
+    if args.publish && (args.datasets.is_some() || args.methods.is_some() || args.seeds.is_some()) {
         // The published folder is the whole preset's reference: a partial
         // run would silently drop the other cells from it.
-        bail!("--publish needs the whole preset: leave out --datasets and --methods");
+        bail!("--publish needs the whole preset: leave out --datasets, --methods and --seeds");
     }
     if args.plan {
         let plan = plan(&config, &options)?;

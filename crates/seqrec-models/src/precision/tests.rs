@@ -121,7 +121,7 @@ fn tensor_rounding_to_tf32_equals_the_host_rounding() {
     // a negative, zero, a tiny normal.
     let step = 2f32.powi(-10);
     values.extend([1.0 + 0.5 * step, 1.0 + 0.500_1 * step, 1.0 + 0.499_9 * step]);
-    values.extend([-3.141_592_7, 0.0, 1e-30]);
+    values.extend([-std::f32::consts::PI, 0.0, 1e-30]);
     let got = floats(round_tf32(tensor(1, values.len(), &values, &device)));
     let mut ties = 0;
     for (&x, &y) in values.iter().zip(&got) {

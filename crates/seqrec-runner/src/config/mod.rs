@@ -348,6 +348,19 @@ impl ExperimentConfig {
         Ok(())
     }
 
+    /// Runs these seeds instead of the preset's (`--seeds`); checked as
+    /// the preset's own are (at least one, none repeated).
+    pub fn with_seeds(&mut self, seeds: &[u64]) -> Result<(), RunnerError> {
+        let before = std::mem::replace(&mut self.seeds, seeds.to_vec());
+        self.validate().map_err(|e| {
+            self.seeds = before;
+            match e {
+                RunnerError::Config(message) => RunnerError::Config(format!("--seeds: {message}")),
+                other => other,
+            }
+        })
+    }
+
     pub fn dataset_names(&self) -> Vec<&str> {
         self.datasets.iter().map(|d| d.name.as_str()).collect()
     }
