@@ -3,9 +3,10 @@
 //! all items are scored at each evaluated position. The users of a batch run
 //! together, one lane each.
 
-use crate::Precision;
+use crate::device::guarded;
 use crate::model::{GruModel, index_tensor};
 use crate::output_host::HostLogits;
+use crate::{Backend, Precision};
 use burn::tensor::{Device, Tensor};
 use seqrec_core::{Query, ScoreError, Scorer};
 
@@ -22,6 +23,9 @@ pub struct GruScorer {
     host: Option<HostLogits>,
     /// How the device's products are computed.
     precision: Precision,
+    /// The GPU backend whose panics scoring turns into errors (a lost
+    /// device, a kernel that cannot run), as training does.
+    gpu: Option<Backend>,
 }
 
 /// Rows of inputs projected at once while scoring (bounds the memory of
@@ -52,7 +56,16 @@ impl GruScorer {
             batch: None,
             host,
             precision: Precision::default(),
+            gpu: None,
         }
+    }
+
+    /// Names the backend the model is on: on a GPU, a panic while scoring
+    /// becomes a [`ScoreError`] naming the backend instead of ending the
+    /// process.
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.gpu = (!backend.is_cpu()).then_some(backend);
+        self
     }
 
     /// Queries per scoring call the evaluator should use.
@@ -215,6 +228,30 @@ impl Scorer for GruScorer {
         if queries.is_empty() {
             return Ok(());
         }
+        match self.gpu {
+            None => self.score_unguarded(queries, scores),
+            Some(backend) => {
+                let mut failure = None;
+                guarded(backend, "scoring", || {
+                    failure = self.score_unguarded(queries, scores).err();
+                    Ok(())
+                })?;
+                failure.map_or(Ok(()), Err)
+            }
+        }
+    }
+
+    fn parallel_batches(&self) -> bool {
+        self.parallel
+    }
+
+    fn preferred_batch_size(&self) -> Option<usize> {
+        self.batch
+    }
+}
+
+impl GruScorer {
+    fn score_unguarded(&self, queries: &[Query<'_>], scores: &mut [f32]) -> Result<(), ScoreError> {
         let states = self.states(queries);
         if let Some(host) = &self.host {
             let states = states
@@ -241,14 +278,6 @@ impl Scorer for GruScorer {
         scores.copy_from_slice(&values);
         Ok(())
     }
-
-    fn parallel_batches(&self) -> bool {
-        self.parallel
-    }
-
-    fn preferred_batch_size(&self) -> Option<usize> {
-        self.batch
-    }
 }
 
 #[cfg(test)]
@@ -256,6 +285,26 @@ mod tests {
     use super::*;
     use crate::{GruCellConfig, GruModelConfig, UserIntegration};
     use seqrec_core::{ItemId, SeqRng, UserId};
+
+    /// On a GPU backend a panic while scoring (here provoked on flex with
+    /// an item outside the catalogue, where a GPU would lose its device) is
+    /// an error naming the backend and what it was doing.
+    #[test]
+    fn a_gpu_scorer_reports_a_panic_as_an_error() {
+        let device = Device::flex();
+        let model =
+            GruModelConfig::new(5, 1, GruCellConfig::new(3)).init(&device, &mut SeqRng::new(1));
+        let history = [ItemId(999)];
+        let query = Query {
+            user: UserId(0),
+            history: &history,
+            times: &[0],
+        };
+        let scorer = GruScorer::new("gru", model, device, false).with_backend(Backend::Cuda);
+        let mut scores = vec![0f32; 5];
+        let err = scorer.score(&[query], &mut scores).unwrap_err().to_string();
+        assert!(err.contains("backend `cuda` failed while scoring"), "{err}");
+    }
 
     /// Host scoring (CPU backends) and burn's logits agree, and both equal
     /// one plain step-by-step run of each query's history.

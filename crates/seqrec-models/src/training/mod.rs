@@ -351,6 +351,7 @@ fn train(
     let kept = best.unwrap_or_else(|| model.valid());
     Ok(FittedGru {
         scorer: GruScorer::new(variant.name(), kept, inner, options.backend.is_cpu())
+            .with_backend(options.backend)
             .with_batch_size(params.eval_batch)
             .with_precision(precision),
         report: TrainingReport {
@@ -418,6 +419,7 @@ pub fn load_scorer(
     };
     let model = resume::load_model(model, bytes, path)?;
     let scorer = GruScorer::new(state.variant.name(), model, device, backend.is_cpu())
+        .with_backend(backend)
         .with_batch_size(state.params.eval_batch)
         .with_precision(precision);
     Ok((scorer, state))
