@@ -434,6 +434,11 @@ fn a_plan_of_the_paper_preset_without_data_estimates_memory_from_published_sizes
         ),
         "{stdout}"
     );
+    // The paper preset trains on cuda: its estimates use a GPU's chunk.
+    assert!(
+        stdout.contains("GRU memory on `cuda`: with the output chunk of a GPU"),
+        "{stdout}"
+    );
     // Every GRU cell of both datasets has a memory estimate in GiB.
     let gru_rows: Vec<&str> = stdout
         .lines()

@@ -7,7 +7,7 @@ use super::{CellPaths, available_datasets, cell_hash, finished_cell, load_datase
 use crate::config::{DatasetPlan, ExperimentConfig};
 use crate::published::published_size;
 use crate::{Method, RunOptions, RunnerError};
-use seqrec_models::MemoryEstimate;
+use seqrec_models::{Backend, MemoryEstimate};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -61,6 +61,8 @@ pub struct PlannedCell {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
     pub preset: String,
+    /// The GRUs' backend (a GPU's memory estimates use a GPU's output chunk).
+    pub backend: Backend,
     pub cells: Vec<PlannedCell>,
     /// Each dataset with a known size (loaded, or published).
     pub datasets: Vec<PlannedDataset>,
@@ -98,7 +100,7 @@ pub fn plan(config: &ExperimentConfig, options: &RunOptions) -> Result<Plan, Run
                     method,
                     seed,
                     state,
-                    memory_bytes: gru_memory(plan, method, items, users),
+                    memory_bytes: gru_memory(plan, method, items, users, config.backend),
                 });
             }
         }
@@ -122,7 +124,7 @@ pub fn plan(config: &ExperimentConfig, options: &RunOptions) -> Result<Plan, Run
                     method,
                     seed,
                     state: CellState::NoData,
-                    memory_bytes: gru_memory(plan, method, size.items, size.users),
+                    memory_bytes: gru_memory(plan, method, size.items, size.users, config.backend),
                 });
             }
         }
@@ -137,18 +139,31 @@ pub fn plan(config: &ExperimentConfig, options: &RunOptions) -> Result<Plan, Run
     }
     Ok(Plan {
         preset: config.name.clone(),
+        backend: config.backend,
         cells,
         datasets,
         skipped,
     })
 }
 
-/// A GRU cell's estimated peak training memory.
-fn gru_memory(plan: &DatasetPlan, method: Method, items: usize, users: usize) -> Option<u64> {
-    match method {
-        Method::Gru(variant) => Some(MemoryEstimate::of(variant, &plan.gru, items, users).total()),
-        Method::Baseline(_) => None,
-    }
+/// A GRU cell's estimated peak training memory (on a GPU with a large
+/// GPU's output chunk: no device is opened for a plan).
+fn gru_memory(
+    plan: &DatasetPlan,
+    method: Method,
+    items: usize,
+    users: usize,
+    backend: Backend,
+) -> Option<u64> {
+    let Method::Gru(variant) = method else {
+        return None;
+    };
+    let estimate = if backend.is_cpu() {
+        MemoryEstimate::of(variant, &plan.gru, items, users)
+    } else {
+        MemoryEstimate::on_large_gpu(variant, &plan.gru, items, users)
+    };
+    Some(estimate.total())
 }
 
 impl Plan {
@@ -184,6 +199,13 @@ impl Plan {
         }
         for skipped in &self.skipped {
             let _ = writeln!(out, "  {}: skipped ({})", skipped.dataset, skipped.reason);
+        }
+        if !self.backend.is_cpu() {
+            let _ = writeln!(
+                out,
+                "  GRU memory on `{}`: with the output chunk of a GPU of 64 GiB or more (a sixteenth of its memory, 4 GiB at most); a smaller GPU's is smaller",
+                self.backend
+            );
         }
         let _ = writeln!(
             out,
