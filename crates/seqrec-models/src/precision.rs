@@ -18,9 +18,9 @@
 //! TF32 first (10-bit mantissa, to nearest), then multiplied in fp32. The
 //! CPU training and scoring paths (`host_matmul`) round both operands of
 //! every product, forward and backward; burn's products (the GPU paths,
-//! and on the CPU the rectified GRU's soft-threshold projection and the
-//! scoring recurrence) round the operands of the forward product with
-//! tensor operations (Veltkamp's split), but not those of its backward.
+//! and on the CPU the scoring recurrence and training with the soft
+//! threshold) round the operands of the forward product with tensor
+//! operations (Veltkamp's split), but not those of its backward.
 
 use crate::GruError;
 use crate::host_matmul::OperandRounding;
