@@ -6,6 +6,7 @@ use super::Results;
 use crate::Method;
 use crate::config::CheckTolerances;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// One metric of one cell outside its tolerance.
@@ -13,6 +14,10 @@ use std::fmt::Write as _;
 pub struct MovedCell {
     pub dataset: String,
     pub method: Method,
+    /// The one seed compared, when the run's seeds differ from the
+    /// published cell's (`None`: the means over the same seeds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     pub metric: String,
     pub expected: f64,
     /// `None`: the fresh run lacks this metric.
@@ -79,9 +84,10 @@ impl CheckReport {
         );
         for m in &self.moved {
             let actual = m.actual.map_or("absent".to_owned(), |a| format!("{a:.6}"));
+            let seed = m.seed.map_or(String::new(), |s| format!(" (seed {s})"));
             let _ = writeln!(
                 out,
-                "  moved: {} / {} / {}: published {:.6}, now {actual} (tolerance {:e})",
+                "  moved: {} / {}{seed} / {}: published {:.6}, now {actual} (tolerance {:e})",
                 m.dataset, m.method, m.metric, m.expected, m.tolerance
             );
         }
@@ -140,26 +146,57 @@ pub fn check(expected: &Results, actual: &Results, tolerances: &CheckTolerances)
                 }
                 continue;
             };
-            let moved_before = report.moved.len();
-            for metric in &tolerances.metrics {
-                let Some(&want) = cell.metrics.get(metric) else {
-                    continue;
+            // Means over other seeds are not comparable: with other seeds
+            // (`--seeds`), the seeds both ran are compared one by one.
+            let pairs: Vec<(Option<u64>, &BTreeMap<String, f64>, &BTreeMap<String, f64>)> =
+                if now.seeds == cell.seeds {
+                    vec![(None, &cell.metrics, &now.metrics)]
+                } else {
+                    cell.per_seed
+                        .iter()
+                        .filter_map(|want| {
+                            let got = now.per_seed.iter().find(|r| r.seed == want.seed)?;
+                            Some((Some(want.seed), &want.test, &got.test))
+                        })
+                        .collect()
                 };
-                let got = now.metrics.get(metric).copied();
-                let tolerance = tolerances.tolerance(metric, cell.method.is_gru());
-                report.compared += 1;
-                let within = got.is_some_and(|g| {
-                    (g.is_nan() && want.is_nan()) || (g - want).abs() <= tolerance
-                });
-                if !within {
-                    report.moved.push(MovedCell {
-                        dataset: name.clone(),
-                        method: cell.method,
-                        metric: metric.clone(),
-                        expected: want,
-                        actual: got,
-                        tolerance,
+            if pairs.is_empty() {
+                let reason = format!(
+                    "this run has none of the published seeds {:?} (--seeds)",
+                    cell.seeds
+                );
+                match report.not_run.iter_mut().find(|n| n.reason == reason) {
+                    Some(group) => group.cells.push(label),
+                    None => report.not_run.push(NotRun {
+                        cells: vec![label],
+                        reason,
+                    }),
+                }
+                continue;
+            }
+            let moved_before = report.moved.len();
+            for (seed, expected, actual) in pairs {
+                for metric in &tolerances.metrics {
+                    let Some(&want) = expected.get(metric) else {
+                        continue;
+                    };
+                    let got = actual.get(metric).copied();
+                    let tolerance = tolerances.tolerance(metric, cell.method.is_gru());
+                    report.compared += 1;
+                    let within = got.is_some_and(|g| {
+                        (g.is_nan() && want.is_nan()) || (g - want).abs() <= tolerance
                     });
+                    if !within {
+                        report.moved.push(MovedCell {
+                            dataset: name.clone(),
+                            method: cell.method,
+                            seed,
+                            metric: metric.clone(),
+                            expected: want,
+                            actual: got,
+                            tolerance,
+                        });
+                    }
                 }
             }
             if report.moved.len() == moved_before {

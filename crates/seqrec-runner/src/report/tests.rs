@@ -204,3 +204,75 @@ fn csv_has_one_row_per_seed_and_a_mean_row() {
         lines[1]
     );
 }
+
+fn seed_run(method: Method, seed: u64, mrr: f64) -> SeedRun {
+    let test = BTreeMap::from([("mrr@20".to_owned(), mrr)]);
+    SeedRun {
+        dataset: "d".into(),
+        method,
+        seed,
+        cell_hash: "0".into(),
+        test: test.clone(),
+        validation: test,
+        test_events: 1,
+        test_users: 1,
+        fit_seconds: 1.0,
+        eval_seconds: 1.0,
+        train_tuples_per_second: None,
+        epochs_run: None,
+        best_epoch: None,
+        stopped_early: None,
+        backend: None,
+        git_commit: "abc".into(),
+    }
+}
+
+/// A run with other seeds (`--seeds`) is compared seed by seed on the
+/// seeds both have, never mean against mean; with none in common its cells
+/// could not be compared, and say why.
+#[test]
+fn a_run_with_other_seeds_is_compared_on_the_seeds_in_common() {
+    let gru = Method::Gru(GruVariant::Gru);
+    let with_seeds = |seeds: &[(u64, f64)]| {
+        let mut c = cell("d", gru, 0.0, 0.1);
+        c.seeds = seeds.iter().map(|&(s, _)| s).collect();
+        c.per_seed = seeds.iter().map(|&(s, m)| seed_run(gru, s, m)).collect();
+        let mean = seeds.iter().map(|&(_, m)| m).sum::<f64>() / seeds.len() as f64;
+        c.metrics.insert("mrr@20".into(), mean);
+        results(vec![c])
+    };
+    let tolerances = CheckTolerances {
+        metrics: vec!["mrr@20".into()],
+        baselines: BTreeMap::new(),
+        grus: BTreeMap::from([("*".into(), 1e-3)]),
+    };
+    let published = with_seeds(&[(1, 0.040)]);
+    // The mean of three seeds is 0.050, but seed 1 is as published.
+    let more = with_seeds(&[(1, 0.040), (2, 0.050), (3, 0.060)]);
+    let report = check(&published, &more, &tolerances);
+    assert!(report.passed(), "{}", report.describe());
+    assert_eq!(report.compared, 1);
+    // Seed 1 itself moved: named with its seed.
+    let moved = with_seeds(&[(1, 0.045), (2, 0.050)]);
+    let report = check(&published, &moved, &tolerances);
+    assert_eq!(report.moved.len(), 1);
+    assert_eq!(report.moved[0].seed, Some(1));
+    assert!(
+        report
+            .describe()
+            .contains("moved: d / gru (seed 1) / mrr@20: published 0.040000, now 0.045000"),
+        "{}",
+        report.describe()
+    );
+    // No seed in common.
+    let other = with_seeds(&[(7, 0.040)]);
+    let report = check(&published, &other, &tolerances);
+    assert_eq!(report.compared, 0);
+    assert!(
+        report
+            .describe()
+            .contains("this run has none of the published seeds [1] (--seeds)"),
+        "{}",
+        report.describe()
+    );
+}
