@@ -12,7 +12,7 @@
 use crate::similarity::Neighbours;
 use crate::training_data::TrainingData;
 use crate::{BaselineError, error::invalid};
-use seqrec_core::{Query, ScoreError, Scorer, Split};
+use seqrec_core::{Cancel, Query, ScoreError, Scorer, Split};
 use serde::{Deserialize, Serialize};
 
 /// What "age" counts.
@@ -64,8 +64,21 @@ impl DecayKnnParams {
 
     /// Computes the neighbour lists.
     pub fn fit(&self, split: &Split) -> Result<DecayKnn, BaselineError> {
+        self.fit_with_cancel(split, &Cancel::new())
+    }
+
+    /// [`Self::fit`], stopping with [`BaselineError::Cancelled`] soon after
+    /// `cancel` is raised.
+    pub fn fit_with_cancel(
+        &self,
+        split: &Split,
+        cancel: &Cancel,
+    ) -> Result<DecayKnn, BaselineError> {
         self.validate()?;
-        let neighbours = Neighbours::fit(&TrainingData::new(split), self.neighbours);
+        let neighbours = Neighbours::fit(&TrainingData::new(split), self.neighbours, cancel)
+            .ok_or(BaselineError::Cancelled {
+                method: "decay-knn",
+            })?;
         Ok(DecayKnn {
             neighbours,
             params: self.clone(),

@@ -5,7 +5,7 @@
 use crate::similarity::Neighbours;
 use crate::training_data::TrainingData;
 use crate::{BaselineError, error::invalid};
-use seqrec_core::{Query, ScoreError, Scorer, Split};
+use seqrec_core::{Cancel, Query, ScoreError, Scorer, Split};
 use serde::{Deserialize, Serialize};
 
 /// Hyperparameters of item-kNN (Table 1: 100 neighbours).
@@ -31,8 +31,19 @@ impl ItemKnnParams {
 
     /// Computes the neighbour lists.
     pub fn fit(&self, split: &Split) -> Result<ItemKnn, BaselineError> {
+        self.fit_with_cancel(split, &Cancel::new())
+    }
+
+    /// [`Self::fit`], stopping with [`BaselineError::Cancelled`] soon after
+    /// `cancel` is raised.
+    pub fn fit_with_cancel(
+        &self,
+        split: &Split,
+        cancel: &Cancel,
+    ) -> Result<ItemKnn, BaselineError> {
         self.validate()?;
-        let neighbours = Neighbours::fit(&TrainingData::new(split), self.neighbours);
+        let neighbours = Neighbours::fit(&TrainingData::new(split), self.neighbours, cancel)
+            .ok_or(BaselineError::Cancelled { method: "item-knn" })?;
         Ok(ItemKnn { neighbours })
     }
 }

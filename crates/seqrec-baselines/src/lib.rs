@@ -100,7 +100,8 @@ impl Baseline {
 
     /// [`Self::fit_state`], stopping with [`BaselineError::Cancelled`] soon
     /// after `cancel` is raised (the SGD methods check it every few thousand
-    /// steps; POP and the kNN methods fit in one pass and ignore it).
+    /// steps, the kNN methods before each item's neighbour list; POP fits in
+    /// one pass and ignores it).
     pub fn fit_state_with_cancel(
         self,
         params: &BaselineParams,
@@ -110,8 +111,12 @@ impl Baseline {
     ) -> Result<FittedBaseline, BaselineError> {
         Ok(match self {
             Baseline::Pop => FittedBaseline::Pop(params.pop.fit(split)?),
-            Baseline::ItemKnn => FittedBaseline::ItemKnn(params.item_knn.fit(split)?),
-            Baseline::DecayKnn => FittedBaseline::DecayKnn(params.decay_knn.fit(split)?),
+            Baseline::ItemKnn => {
+                FittedBaseline::ItemKnn(params.item_knn.fit_with_cancel(split, cancel)?)
+            }
+            Baseline::DecayKnn => {
+                FittedBaseline::DecayKnn(params.decay_knn.fit_with_cancel(split, cancel)?)
+            }
             Baseline::BprMf => {
                 FittedBaseline::BprMf(params.bpr_mf.fit_with_cancel(split, seed, cancel)?)
             }

@@ -3,6 +3,7 @@
 
 use crate::training_data::TrainingData;
 use rayon::prelude::*;
+use seqrec_core::Cancel;
 use std::cmp::Ordering;
 
 /// Each item's neighbours, most similar first, in CSR form.
@@ -60,7 +61,9 @@ impl Neighbours {
     /// similarity, never itself. Similarities are compared exactly (as
     /// integers: c1² n2 vs c2² n1), and equal ones at the cut go to the
     /// smaller item id, which is the smaller original id (spec §2.3).
-    pub(crate) fn fit(data: &TrainingData, k: usize) -> Self {
+    /// `None` when `cancel` was raised: each item's list checks it first,
+    /// so a cancelled fit stops within one item per thread.
+    pub(crate) fn fit(data: &TrainingData, k: usize, cancel: &Cancel) -> Option<Self> {
         let items = data.items;
         // Item -> distinct users (CSR).
         let mut user_count = vec![0usize; items + 1];
@@ -87,6 +90,9 @@ impl Neighbours {
             .map_init(
                 || (vec![0u32; items], Vec::new()),
                 |(co, touched), i| {
+                    if cancel.is_cancelled() {
+                        return None;
+                    }
                     touched.clear();
                     for &u in &item_users[user_count[i]..user_count[i + 1]] {
                         for &j in &data.sorted[u as usize] {
@@ -118,13 +124,17 @@ impl Neighbours {
                     }
                     candidates.sort_unstable_by(order);
                     let ni = n(i) as f64;
-                    candidates
-                        .into_iter()
-                        .map(|(j, c)| (j, (c as f64 / (ni * n(j as usize) as f64).sqrt()) as f32))
-                        .collect()
+                    Some(
+                        candidates
+                            .into_iter()
+                            .map(|(j, c)| {
+                                (j, (c as f64 / (ni * n(j as usize) as f64).sqrt()) as f32)
+                            })
+                            .collect(),
+                    )
                 },
             )
-            .collect();
+            .collect::<Option<_>>()?;
         let mut offsets = Vec::with_capacity(items + 1);
         offsets.push(0);
         let mut out_items = Vec::new();
@@ -136,10 +146,10 @@ impl Neighbours {
             }
             offsets.push(out_items.len());
         }
-        Neighbours {
+        Some(Neighbours {
             offsets,
             items: out_items,
             similarities,
-        }
+        })
     }
 }

@@ -390,15 +390,20 @@ fn factor_models_score_an_unknown_user_with_zero_factors() {
     }
 }
 
-/// A raised cancellation flag stops the SGD methods: at once when raised
-/// before the fit, and soon when raised by another thread mid-fit (a fit of
-/// a million epochs would otherwise run for hours).
+/// A raised cancellation flag stops the SGD and kNN methods: at once when
+/// raised before the fit, and soon when raised by another thread mid-fit (a
+/// fit of a million epochs would otherwise run for hours).
 #[test]
-fn sgd_fits_stop_when_cancelled() {
+fn sgd_and_knn_fits_stop_when_cancelled() {
     let split = bigger();
     let raised = seqrec_core::Cancel::new();
     raised.cancel();
-    for method in [Baseline::BprMf, Baseline::SeqMf] {
+    for method in [
+        Baseline::BprMf,
+        Baseline::SeqMf,
+        Baseline::ItemKnn,
+        Baseline::DecayKnn,
+    ] {
         let outcome = method.fit_state_with_cancel(&BaselineParams::default(), &split, 1, &raised);
         assert!(
             matches!(outcome, Err(BaselineError::Cancelled { .. })),
@@ -424,6 +429,23 @@ fn sgd_fits_stop_when_cancelled() {
         other => panic!("expected a cancelled fit, got {other:?}"),
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let knn = Baseline::ItemKnn.fit_state_with_cancel(&params, &split, 1, &raised);
+    assert_eq!(
+        knn.map(|_| ()).map_err(|e| e.to_string()),
+        Err("item-knn: fitting cancelled".to_owned())
+    );
+    // POP fits in one pass and ignores the flag; an unraised flag fits.
+    assert!(
+        Baseline::Pop
+            .fit_state_with_cancel(&params, &split, 1, &raised)
+            .is_ok()
+    );
+    let unraised = seqrec_core::Cancel::new();
+    assert!(
+        Baseline::ItemKnn
+            .fit_state_with_cancel(&params, &split, 1, &unraised)
+            .is_ok()
+    );
     // The same parameters without a raised flag still fit (one epoch).
     params.bpr_mf.sgd.epochs = 1;
     assert!(

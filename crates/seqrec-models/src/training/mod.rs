@@ -270,6 +270,15 @@ fn train(
         let improved = if options.skip_validation || split.events(Part::Validation) == 0 {
             true // Nothing to choose on: keep the latest epoch.
         } else {
+            // The bar is full once the epoch's tuples are done: say what
+            // the wait is now.
+            if let Some(bar) = &options.progress {
+                bar.set_message(format!(
+                    "{} epoch {epoch}/{} validating",
+                    variant.name(),
+                    params.epochs
+                ));
+            }
             let scorer = GruScorer::new(
                 variant.name(),
                 model.valid(),

@@ -9,6 +9,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// Metric name → value.
+type Metrics = BTreeMap<String, f64>;
+
 /// One metric of one cell outside its tolerance.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MovedCell {
@@ -148,18 +151,17 @@ pub fn check(expected: &Results, actual: &Results, tolerances: &CheckTolerances)
             };
             // Means over other seeds are not comparable: with other seeds
             // (`--seeds`), the seeds both ran are compared one by one.
-            let pairs: Vec<(Option<u64>, &BTreeMap<String, f64>, &BTreeMap<String, f64>)> =
-                if now.seeds == cell.seeds {
-                    vec![(None, &cell.metrics, &now.metrics)]
-                } else {
-                    cell.per_seed
-                        .iter()
-                        .filter_map(|want| {
-                            let got = now.per_seed.iter().find(|r| r.seed == want.seed)?;
-                            Some((Some(want.seed), &want.test, &got.test))
-                        })
-                        .collect()
-                };
+            let pairs: Vec<(Option<u64>, &Metrics, &Metrics)> = if now.seeds == cell.seeds {
+                vec![(None, &cell.metrics, &now.metrics)]
+            } else {
+                cell.per_seed
+                    .iter()
+                    .filter_map(|want| {
+                        let got = now.per_seed.iter().find(|r| r.seed == want.seed)?;
+                        Some((Some(want.seed), &want.test, &got.test))
+                    })
+                    .collect()
+            };
             if pairs.is_empty() {
                 let reason = format!(
                     "this run has none of the published seeds {:?} (--seeds)",
