@@ -281,6 +281,51 @@ fn the_fp32_product_matches_the_cpu_and_burns_own() {
     within("∂b", &got_b, &want_b);
 }
 
+/// The TF32 emulation on the device: its tensor rounding gives the host's
+/// TF32 values (up to exact ties), so its product equals the host
+/// kernel's product of rounded operands within fp32 rounding.
+#[test]
+fn the_emulated_tf32_product_on_the_device_rounds_like_the_host() {
+    use crate::host_matmul::{MatRef, OperandRounding, matmul, round_tf32};
+    let Some(gpu) = gpu() else { return };
+    let mut rng = SeqRng::new(17);
+    let (m, k, n) = (21, 45, 17);
+    let mut values = |count: usize| -> Vec<f32> {
+        (0..count)
+            .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+            .collect()
+    };
+    let (a, b) = (values(m * k), values(k * n));
+    let on = |data: &[f32], shape: [usize; 2]| {
+        Tensor::<2>::from_data(TensorData::new(data.to_vec(), shape), &gpu.device)
+    };
+    let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    let rounded = read(crate::precision::round_tf32(on(&a, [m, k])));
+    let ties = a
+        .iter()
+        .zip(&rounded)
+        .filter(|(x, y)| round_tf32(**x) != **y)
+        .inspect(|(x, _)| assert_eq!(x.to_bits() & 0x1FFF, 0x1000, "{x:e} is no tie"))
+        .count();
+    assert!(ties <= 1, "{ties} ties");
+    let got = read(Precision::Tf32Emulated.matmul(on(&a, [m, k]), on(&b, [k, n])));
+    let mut want = vec![0f32; m * n];
+    matmul(
+        &mut want,
+        MatRef::row_major(&a, m, k).unwrap(),
+        MatRef::row_major(&b, k, n).unwrap(),
+        false,
+        OperandRounding::Tf32,
+    )
+    .unwrap();
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(worst <= 1e-5, "differs by {worst}");
+}
+
 #[test]
 fn every_variant_reaches_the_same_test_mrr_as_flex() {
     if gpu().is_none() {
