@@ -287,6 +287,29 @@ fn gradient_values(
     }
 }
 
+/// Six users' sequences over 9 items in windows of 3 lanes × 4 steps, for
+/// the host-window tests.
+fn host_test_windows() -> Vec<Window> {
+    let seqs: Vec<Vec<u32>> = (0..6u32)
+        .map(|u| (0..4 + 2 * u).map(|k| (u * 7 + k * 3) % 9).collect())
+        .collect();
+    windows_of(&seqs, 3, 4)
+}
+
+/// A `variant` model on those 9 items and 6 users, hidden size `n`, with
+/// wide initial weights (so every gate is far from its linear range).
+fn host_test_model(variant: GruVariant, n: usize, device: &Device) -> GruModel {
+    GruModelConfig::new(
+        9,
+        6,
+        GruCellConfig::new(n)
+            .with_integration(variant.integration())
+            .with_init_range(0.5)
+            .with_attention_init_range(0.5),
+    )
+    .init(device, &mut SeqRng::new(21))
+}
+
 /// The host path (hand-written backward through the recurrence) equals
 /// the burn path: loss, carried state and the gradient of every parameter,
 /// for every variant, with dropout, lane resets, a carried-in state, and
@@ -295,10 +318,7 @@ fn gradient_values(
 fn host_window_equals_the_burn_path_for_every_variant() {
     let inner = Device::flex();
     let device = inner.clone().autodiff();
-    let seqs: Vec<Vec<u32>> = (0..6u32)
-        .map(|u| (0..4 + 2 * u).map(|k| (u * 7 + k * 3) % 9).collect())
-        .collect();
-    let windows = windows_of(&seqs, 3, 4);
+    let windows = host_test_windows();
     assert!(
         windows
             .iter()
@@ -319,15 +339,7 @@ fn host_window_equals_the_burn_path_for_every_variant() {
                 user_l2_weights,
                 ..GruParams::default()
             };
-            let model = GruModelConfig::new(
-                9,
-                6,
-                GruCellConfig::new(n)
-                    .with_integration(variant.integration())
-                    .with_init_range(0.5)
-                    .with_attention_init_range(0.5),
-            )
-            .init(&device, &mut SeqRng::new(21));
+            let model = host_test_model(variant, n, &device);
             let mut ids = ParamIds(Vec::new());
             model.visit(&mut ids);
             let trainer = |path| WindowTrainer {
@@ -402,10 +414,7 @@ fn host_window_equals_the_burn_path_for_every_variant() {
 fn emulated_tf32_moves_host_windows_by_tf32_rounding_only() {
     let inner = Device::flex();
     let device = inner.clone().autodiff();
-    let seqs: Vec<Vec<u32>> = (0..6u32)
-        .map(|u| (0..4 + 2 * u).map(|k| (u * 7 + k * 3) % 9).collect())
-        .collect();
-    let windows = windows_of(&seqs, 3, 4);
+    let windows = host_test_windows();
     let n = 5;
     for variant in GruVariant::ALL {
         let params = GruParams {
@@ -416,15 +425,7 @@ fn emulated_tf32_moves_host_windows_by_tf32_rounding_only() {
             attention_init_range: 0.5,
             ..GruParams::default()
         };
-        let model = GruModelConfig::new(
-            9,
-            6,
-            GruCellConfig::new(n)
-                .with_integration(variant.integration())
-                .with_init_range(0.5)
-                .with_attention_init_range(0.5),
-        )
-        .init(&device, &mut SeqRng::new(21));
+        let model = host_test_model(variant, n, &device);
         let mut ids = ParamIds(Vec::new());
         model.visit(&mut ids);
         let run = |precision| {

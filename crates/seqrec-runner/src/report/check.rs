@@ -53,6 +53,18 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// Records a published cell that could not be compared, grouped with
+    /// the others of the same reason.
+    fn not_run(&mut self, label: String, reason: String) {
+        match self.not_run.iter_mut().find(|n| n.reason == reason) {
+            Some(group) => group.cells.push(label),
+            None => self.not_run.push(NotRun {
+                cells: vec![label],
+                reason,
+            }),
+        }
+    }
+
     /// Every published cell ran and agrees, and nothing new appeared.
     pub fn passed(&self) -> bool {
         self.moved.is_empty() && self.not_run.is_empty() && self.unexpected.is_empty()
@@ -139,14 +151,7 @@ pub fn check(expected: &Results, actual: &Results, tolerances: &CheckTolerances)
         for cell in &dataset.cells {
             let label = format!("{name} / {}", cell.method);
             let Some(now) = fresh.and_then(|d| d.cell(cell.method)) else {
-                let reason = not_run_reason(actual, name, fresh.is_some());
-                match report.not_run.iter_mut().find(|n| n.reason == reason) {
-                    Some(group) => group.cells.push(label),
-                    None => report.not_run.push(NotRun {
-                        cells: vec![label],
-                        reason,
-                    }),
-                }
+                report.not_run(label, not_run_reason(actual, name, fresh.is_some()));
                 continue;
             };
             // Means over other seeds are not comparable: with other seeds
@@ -167,13 +172,7 @@ pub fn check(expected: &Results, actual: &Results, tolerances: &CheckTolerances)
                     "this run has none of the published seeds {:?} (--seeds)",
                     cell.seeds
                 );
-                match report.not_run.iter_mut().find(|n| n.reason == reason) {
-                    Some(group) => group.cells.push(label),
-                    None => report.not_run.push(NotRun {
-                        cells: vec![label],
-                        reason,
-                    }),
-                }
+                report.not_run(label, reason);
                 continue;
             }
             let moved_before = report.moved.len();
