@@ -105,6 +105,16 @@ pub enum OperandRounding {
     Tf32,
 }
 
+impl OperandRounding {
+    /// `x` as this rounding leaves it.
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            OperandRounding::Exact => x,
+            OperandRounding::Tf32 => round_tf32(x),
+        }
+    }
+}
+
 /// `x` rounded to TF32: 10 explicit mantissa bits (fp32 has 23), to
 /// nearest with ties to even; the exponent range is fp32's, so nothing
 /// overflows that fp32 holds (a value rounded past `f32::MAX` becomes
@@ -250,13 +260,9 @@ impl StepWeight {
         w.check()?;
         let stride = w.cols.next_multiple_of(SIMD_COLUMNS);
         let mut data = vec![0f32; w.rows * stride];
-        let round = |x: f32| match rounding {
-            OperandRounding::Exact => x,
-            OperandRounding::Tf32 => round_tf32(x),
-        };
         for (i, row) in data.chunks_exact_mut(stride).enumerate() {
             for (j, x) in row[..w.cols].iter_mut().enumerate() {
-                *x = round(w.data[i * w.row_stride + j * w.col_stride]);
+                *x = rounding.apply(w.data[i * w.row_stride + j * w.col_stride]);
             }
         }
         Ok(StepWeight {

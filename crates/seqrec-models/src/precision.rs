@@ -89,6 +89,12 @@ impl Precision {
         }
     }
 
+    /// Whether a run should name its precision: always on a GPU, on the
+    /// CPU only for the emulation (fp32 and tf32 are the same there).
+    pub fn worth_naming(self, cpu_backend: bool) -> bool {
+        !cpu_backend || self == Precision::Tf32Emulated
+    }
+
     /// What the host products (`host_matmul`) do to their operands.
     pub fn host_rounding(self) -> OperandRounding {
         match self {

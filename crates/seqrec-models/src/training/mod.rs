@@ -120,7 +120,7 @@ fn train(
 ) -> Result<FittedGru, GruError> {
     let precision = options.precision;
     let effective = precision.effective(opened.info.tf32);
-    if !options.backend.is_cpu() || precision == Precision::Tf32Emulated {
+    if precision.worth_naming(options.backend.is_cpu()) {
         tracing::info!(requested = %precision, effective = %effective, "matrix-product precision");
     }
     let inner = opened.device.clone();

@@ -19,7 +19,6 @@ use crate::files::{write_atomic, write_json};
 use crate::paper::{PaperCell, PaperColumn, paper_cell};
 use crate::record::{SeedRun, SkippedDataset};
 use crate::{Method, RunnerError};
-use seqrec_models::Precision;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -197,7 +196,7 @@ impl Results {
             ),
             git_commit: git_commit.to_owned(),
             backend: config.backend.name().to_owned(),
-            precision: (!config.backend.is_cpu() || config.precision == Precision::Tf32Emulated)
+            precision: (config.precision.worth_naming(config.backend.is_cpu()))
                 .then(|| config.precision.name().to_owned()),
             seeds: config.seeds.clone(),
             datasets: results,
