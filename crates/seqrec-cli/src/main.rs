@@ -48,6 +48,9 @@ enum Command {
     /// GRU training speed over a fixed number of windows and evaluation
     /// speed on a sample of users (one JSON line per method).
     Throughput(commands::throughput::ThroughputArgs),
+    /// Search a method's hyperparameters on the validation split (grid,
+    /// random or TPE; resumable; outputs and a final test comparison).
+    Tune(commands::tune::TuneArgs),
     /// Serve a model directory over HTTP: per-user state that advances
     /// with each event, durable events, recommendations (JSON API).
     Serve(commands::serve::ServeArgs),
@@ -91,6 +94,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Devices(args) => commands::devices::run(args),
         Command::Throughput(args) => commands::throughput::run(args, &common),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Tune(args) => commands::tune::run(args, &common),
     }
 }
 
@@ -108,7 +112,12 @@ fn init_logging(verbose: u8, file: Option<&std::path::Path>) -> Result<()> {
         1 => "info,wgpu_hal=off,wgpu_core=off,naga=off",
         _ => "debug",
     };
+    // Colour is for terminals: a pipe or a file gets plain text, and
+    // NO_COLOR (no-color.org) turns it off everywhere.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)));
     let file_layer = match file {

@@ -275,6 +275,27 @@ impl Split {
             .sum()
     }
 
+    /// A copy with every test event removed: each sequence ends with its
+    /// validation part. Users, items, training and validation are
+    /// unchanged, so whatever is computed from the copy (a hyperparameter
+    /// search) cannot depend on the test split.
+    pub fn without_test(&self) -> Result<Split, CoreError> {
+        let (offsets, items, timestamps) = self.sequences.parts();
+        let mut new = (vec![0usize], Vec::new(), Vec::new());
+        for u in 0..self.users() {
+            let range = offsets[u]..offsets[u] + self.validation_end[u] as usize;
+            new.1.extend_from_slice(&items[range.clone()]);
+            new.2.extend_from_slice(&timestamps[range]);
+            new.0.push(new.1.len());
+        }
+        Split::from_parts(
+            UserSequences::from_parts(new.0, new.1, new.2)?,
+            self.train_end.clone(),
+            self.validation_end.clone(),
+            self.catalogue_size,
+        )
+    }
+
     /// A copy in which only the first `users` users keep their validation
     /// and test events; the others keep their training events alone. Users,
     /// items and training data are unchanged, so a model trained on `self`

@@ -60,5 +60,6 @@ pub use params::{GruParams, GruVariant};
 pub use precision::Precision;
 pub use scorer::GruScorer;
 pub use training::{
-    FittedGru, TrainOptions, TrainingReport, WindowObserver, WindowRecord, fit, load_scorer,
+    EpochObserver, FittedGru, TrainOptions, TrainingReport, WindowObserver, WindowRecord, fit,
+    load_scorer,
 };

@@ -20,6 +20,7 @@
 //! - `model`: `fit` and `Model` (save, load, score, recommend).
 //! - `evaluation`: `evaluate` (a `Model` or any Python callable) and
 //!   `compare`.
+//! - `tuning`: `tune` (a resumable hyperparameter search on validation).
 
 mod convert;
 mod dataset;
@@ -28,6 +29,7 @@ mod evaluation;
 mod model;
 mod queries;
 mod runtime;
+mod tuning;
 
 use pyo3::prelude::*;
 
@@ -64,5 +66,6 @@ fn seqrec_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::PyModel>()?;
     m.add_function(wrap_pyfunction!(evaluation::evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(evaluation::compare, m)?)?;
+    m.add_function(wrap_pyfunction!(tuning::tune, m)?)?;
     Ok(())
 }

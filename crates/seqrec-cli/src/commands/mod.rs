@@ -7,6 +7,7 @@ pub mod reproduce;
 pub mod serve;
 pub mod throughput;
 pub mod train;
+pub mod tune;
 
 use anyhow::{Context, Result};
 use clap::Args;

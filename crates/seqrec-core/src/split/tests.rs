@@ -133,3 +133,27 @@ fn an_evaluation_sample_keeps_users_and_training_data() {
     assert_eq!(sample.events(Part::Train), split.events(Part::Train));
     assert_eq!(split.with_evaluation_of_first(10).unwrap(), split);
 }
+
+#[test]
+fn without_test_keeps_training_and_validation_only() {
+    let rows: Vec<Vec<u32>> = (0..3)
+        .map(|u| (0..40).map(|i| (u * 7 + i * 3) % 9).collect())
+        .collect();
+    let split = Split::compute(&seqs(rows), 9, &SplitConfig::default())
+        .unwrap()
+        .split;
+    assert!(split.events(Part::Test) > 0);
+    let cut = split.without_test().unwrap();
+    assert_eq!(cut.events(Part::Test), 0);
+    assert_eq!((cut.users(), cut.catalogue_size()), (3, 9));
+    for u in 0..3 {
+        let user = UserId(u);
+        assert_eq!(cut.train(user), split.train(user));
+        assert_eq!(
+            cut.part(user, Part::Validation),
+            split.part(user, Part::Validation)
+        );
+        // 40 events: 36 train, 2 validation; the sequence ends there.
+        assert_eq!(cut.sequences().len(user), 38);
+    }
+}

@@ -27,7 +27,7 @@ mod options;
 mod resume;
 mod window;
 
-pub use options::{TrainOptions, WindowObserver, WindowRecord};
+pub use options::{EpochObserver, TrainOptions, WindowObserver, WindowRecord};
 
 /// The history and outcome of a training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -331,6 +331,9 @@ fn train(
                     .validation_mrr20
                     .map_or("-".to_owned(), |m| format!("{m:.5}"))
             ));
+        }
+        if let Some(observer) = &options.epoch_observer {
+            (observer.0)(&record);
         }
         if improved {
             best = Some(model.valid());

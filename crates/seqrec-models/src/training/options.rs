@@ -1,5 +1,6 @@
 //! How a training runs (as opposed to what it trains: [`crate::GruParams`]).
 
+use crate::epoch::EpochRecord;
 use crate::{Backend, Precision};
 use indicatif::ProgressBar;
 use seqrec_core::Cancel;
@@ -20,6 +21,10 @@ pub struct TrainOptions {
     pub allow_slow_cpu: bool,
     /// Called after every training window.
     pub observer: Option<WindowObserver>,
+    /// Called after every epoch, its validation included (a tuner's pruner
+    /// watches the validation metric here and stops a trial through
+    /// `cancel`).
+    pub epoch_observer: Option<EpochObserver>,
     /// Checkpoint file written after every epoch.
     pub checkpoint: Option<PathBuf>,
     /// Continue from `checkpoint` if it exists.
@@ -69,5 +74,21 @@ impl WindowObserver {
 impl std::fmt::Debug for WindowObserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("WindowObserver")
+    }
+}
+
+/// A callback after every epoch with that epoch's record.
+#[derive(Clone)]
+pub struct EpochObserver(pub Arc<dyn Fn(&EpochRecord) + Send + Sync>);
+
+impl EpochObserver {
+    pub fn new(f: impl Fn(&EpochRecord) + Send + Sync + 'static) -> Self {
+        EpochObserver(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for EpochObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EpochObserver")
     }
 }

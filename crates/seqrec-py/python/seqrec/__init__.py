@@ -19,6 +19,7 @@ from ._seqrec import (
     get_num_threads,
     load,
     set_num_threads,
+    tune,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "get_num_threads",
     "load",
     "set_num_threads",
+    "tune",
 ]

@@ -9,4 +9,5 @@ from ._seqrec import (
     get_num_threads as get_num_threads,
     load as load,
     set_num_threads as set_num_threads,
+    tune as tune,
 )

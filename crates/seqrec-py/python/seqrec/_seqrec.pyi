@@ -145,3 +145,23 @@ def compare(
     seed: int = 2017,
 ) -> dict[str, Any]:
     """Wilcoxon signed-rank p-value and paired bootstrap interval of a − b."""
+
+def tune(
+    method: str,
+    dataset: str,
+    config: Union[Mapping[str, Any], PathLike],
+    trials: Optional[int] = None,
+    storage: Optional[PathLike] = None,
+    study: Optional[str] = None,
+    seed: Optional[int] = None,
+    out: Optional[PathLike] = None,
+    jobs: int = 1,
+    data_dir: Optional[PathLike] = None,
+    refit: bool = True,
+    progress: bool = True,
+) -> Any:
+    """Searches ``method``'s hyperparameters on the validation split of
+    ``dataset`` (as ``seqrec tune``): ``config`` holds a ``[tune]`` table
+    with the search space. Returns one row per trial (a pandas DataFrame, or
+    a dict of NumPy arrays without pandas). Ctrl-C leaves a study that the
+    same call resumes."""

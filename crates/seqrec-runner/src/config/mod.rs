@@ -120,6 +120,11 @@ struct ConfigFile {
     #[serde(default)]
     baselines: toml::Table,
     datasets: Vec<DatasetEntry>,
+    /// `[tune]`: the search spaces of `seqrec tune` (crate seqrec-tune reads
+    /// them). Accepted here and otherwise ignored, so that they never enter
+    /// a cell's settings or the config hash.
+    #[serde(default, rename = "tune")]
+    _tune: Option<toml::Table>,
 }
 
 fn all_methods() -> Vec<Method> {

@@ -37,6 +37,9 @@ struct SettingsFile {
     gru: toml::Table,
     #[serde(default)]
     baselines: toml::Table,
+    /// `[tune]` (see `ConfigFile`): read by seqrec-tune, ignored here.
+    #[serde(default, rename = "tune")]
+    _tune: Option<toml::Table>,
 }
 
 /// Top-level keys only a whole preset has.
@@ -86,7 +89,7 @@ impl MethodSettings {
         let file: SettingsFile = toml::Value::Table(table).try_into().map_err(
             |e: toml::de::Error| {
                 RunnerError::Config(format!(
-                    "{} (a settings file holds [gru], [baselines.*] and [options]; a whole preset also has name, seeds and [[datasets]])",
+                    "{} (a settings file holds [gru], [baselines.*], [options] and [tune]; a whole preset also has name, seeds and [[datasets]])",
                     e.to_string().trim()
                 ))
             },

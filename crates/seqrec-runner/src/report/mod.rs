@@ -12,6 +12,7 @@ mod tests;
 
 pub use check::{CheckReport, MovedCell, check};
 pub use claims::{Claim, claims};
+pub use plots::register_font as register_plot_font;
 pub use significance::{Comparison, PairedTest, compare, paired_test};
 
 use crate::config::ExperimentConfig;

@@ -24,7 +24,9 @@ const LINES: [RGBColor; 4] = [
     RGBColor(214, 39, 40),
 ];
 
-fn register_font() -> Result<(), RunnerError> {
+/// Registers the bundled font as plotters' `sans-serif` (once per process);
+/// every plot with text needs it.
+pub fn register_font() -> Result<(), RunnerError> {
     static REGISTER: Once = Once::new();
     let mut result = Ok(());
     REGISTER.call_once(|| {

@@ -1,0 +1,177 @@
+//! What one trial computes: the method fitted with the trial's settings on
+//! the training part and measured on the validation part of a split that
+//! has no test events at all ([`seqrec_core::Split::without_test`]), so no
+//! trial can depend on the test split. A GRU reports its validation value
+//! after every epoch, where the pruner may stop it.
+
+use crate::TuneError;
+use crate::settings::EpochMetric;
+use seqrec_core::{Cancel, Part, Scorer, Split};
+use seqrec_metrics::{EvalConfig, EvalError, evaluate};
+use seqrec_models::{EpochObserver, GruError};
+use seqrec_runner::config::MethodSettings;
+use seqrec_runner::{Compute, Method};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Called after every GRU epoch with (epoch, validation value); returns
+/// `true` to stop the trial there (pruned).
+pub type EpochHook<'a> = dyn Fn(u64, f64) -> bool + Send + Sync + 'a;
+
+/// How a trial's fit ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrialResult {
+    Complete {
+        value: f64,
+        fit_seconds: f64,
+        eval_seconds: f64,
+    },
+    Pruned {
+        epoch: u64,
+        fit_seconds: f64,
+    },
+    Failed(String),
+    /// Interrupted from outside (Ctrl-C, a lost claim): to be run again.
+    Interrupted,
+}
+
+/// The search's objective on one dataset.
+#[derive(Clone, Debug)]
+pub struct Objective {
+    pub method: Method,
+    /// Training and validation only (checked in [`Objective::new`]).
+    split: Split,
+    pub evaluation: EvalConfig,
+    /// A key of the evaluation report: `mrr@20`, `recall@10_macro`, ...
+    pub metric: String,
+    /// What a GRU's per-epoch validation measures of `metric`, if anything.
+    pub epoch_metric: Option<EpochMetric>,
+    pub compute: Compute,
+    /// Seed of every trial's fit (the same for all, so trials differ by
+    /// their settings alone).
+    pub seed: u64,
+}
+
+impl Objective {
+    /// An objective on `split` with its test events removed.
+    pub fn new(
+        method: Method,
+        split: &Split,
+        evaluation: EvalConfig,
+        metric: &str,
+        epoch_metric: Option<EpochMetric>,
+        compute: Compute,
+        seed: u64,
+    ) -> Result<Objective, TuneError> {
+        let split = split.without_test().map_err(|e| TuneError::Data {
+            dataset: "split".into(),
+            message: e.to_string(),
+        })?;
+        if split.events(Part::Validation) == 0 {
+            return Err(TuneError::Data {
+                dataset: "split".into(),
+                message: "the validation split is empty: there is nothing to tune on".into(),
+            });
+        }
+        Ok(Objective {
+            method,
+            split,
+            evaluation,
+            metric: metric.to_owned(),
+            epoch_metric,
+            compute,
+            seed,
+        })
+    }
+
+    /// The split trials see (no test events).
+    pub fn split(&self) -> &Split {
+        &self.split
+    }
+
+    /// Fits and measures `settings`. `cancel` stops the trial from outside;
+    /// `hook` sees a GRU's epochs.
+    pub fn run(
+        &self,
+        settings: &MethodSettings,
+        cancel: &Cancel,
+        device: Option<usize>,
+        hook: Option<Arc<EpochHook<'static>>>,
+    ) -> TrialResult {
+        let started = Instant::now();
+        let pruned_at = Arc::new(AtomicU64::new(0));
+        let fitted: Result<Box<dyn Scorer + Send>, TrialResult> = match self.method {
+            Method::Baseline(baseline) => baseline
+                .fit_state_with_cancel(&settings.baselines, &self.split, self.seed, cancel)
+                .map(|f| Box::new(f) as Box<dyn Scorer + Send>)
+                .map_err(|e| match e {
+                    seqrec_baselines::BaselineError::Cancelled { .. } => TrialResult::Interrupted,
+                    e => TrialResult::Failed(e.to_string()),
+                }),
+            Method::Gru(variant) => {
+                let mut compute = self.compute;
+                compute.device = device.or(compute.device);
+                let mut options = compute.train_options(None, false, None);
+                options.cancel = Some(cancel.clone());
+                if let (Some(hook), Some(which)) = (hook, self.epoch_metric) {
+                    let (cancel, pruned_at) = (cancel.clone(), pruned_at.clone());
+                    options.epoch_observer = Some(EpochObserver::new(move |record| {
+                        let value = match which {
+                            EpochMetric::Mrr20 => record.validation_mrr20,
+                            EpochMetric::Recall20 => record.validation_recall20,
+                        };
+                        if let Some(value) = value
+                            && hook(record.epoch as u64, value)
+                        {
+                            pruned_at.store(record.epoch as u64, Ordering::SeqCst);
+                            cancel.cancel();
+                        }
+                    }));
+                }
+                match seqrec_models::fit(variant, &settings.gru, &self.split, self.seed, &options) {
+                    Ok(fitted) => Ok(Box::new(fitted.scorer)),
+                    Err(GruError::Cancelled { .. }) => Err(TrialResult::Interrupted),
+                    Err(e) => Err(TrialResult::Failed(e.to_string())),
+                }
+            }
+        };
+        let fit_seconds = started.elapsed().as_secs_f64();
+        let epoch = pruned_at.load(Ordering::SeqCst);
+        if epoch > 0 {
+            return TrialResult::Pruned { epoch, fit_seconds };
+        }
+        let scorer = match fitted {
+            Ok(scorer) => scorer,
+            Err(result) => return result,
+        };
+        let started = Instant::now();
+        let config = EvalConfig {
+            cancel: Some(cancel.clone()),
+            ..self.evaluation.clone()
+        };
+        match evaluate(
+            scorer.as_ref(),
+            &self.split,
+            Part::Validation,
+            &config,
+            None,
+        ) {
+            Ok(report) => match report.get(&self.metric) {
+                Some(value) if value.is_finite() => TrialResult::Complete {
+                    value,
+                    fit_seconds,
+                    eval_seconds: started.elapsed().as_secs_f64(),
+                },
+                Some(value) => TrialResult::Failed(format!("{} is {value}", self.metric)),
+                None => TrialResult::Failed(format!(
+                    "the evaluation has no `{}` (it has {})",
+                    self.metric,
+                    report.to_map().into_keys().collect::<Vec<_>>().join(", ")
+                )),
+            },
+            Err(EvalError::Cancelled) => TrialResult::Interrupted,
+            Err(e) => TrialResult::Failed(e.to_string()),
+        }
+    }
+}
