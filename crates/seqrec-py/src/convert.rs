@@ -47,6 +47,20 @@ pub fn to_json(value: &Bound<'_, PyAny>) -> Result<Value> {
         }
         return Ok(Value::Object(map));
     }
+    // NumPy scalars (np.int64(3), np.float32(0.5), np.bool_) and arrays
+    // (as lists) are what they hold.
+    if value.hasattr("dtype").unwrap_or(false) {
+        let ndim: usize = value
+            .getattr("ndim")
+            .and_then(|n| n.extract())
+            .map_err(bad)?;
+        let plain = value
+            .call_method0(if ndim == 0 { "item" } else { "tolist" })
+            .map_err(bad)?;
+        if !plain.hasattr("dtype").unwrap_or(false) {
+            return to_json(&plain);
+        }
+    }
     Err(Failure::bad_input(format!(
         "cannot use a value of type {} here (expected None, bool, int, float, str, list or dict)",
         value

@@ -1,10 +1,14 @@
 //! seqrec's errors as Python exceptions, with the CLI's messages: bad input
-//! is a `ValueError`, a missing file a `FileNotFoundError`, a cancelled run
-//! a `KeyboardInterrupt`, anything else a `RuntimeError`. No panic crosses
+//! is a `SeqrecValueError` (a `ValueError`), a missing file a
+//! `SeqrecFileNotFoundError` (a `FileNotFoundError`), anything else a
+//! `SeqrecRuntimeError` (a `RuntimeError`), all three `SeqrecError`s; a
+//! cancelled run is a `KeyboardInterrupt`. No panic crosses
 //! into Python: the worker threads catch them (see `runtime`).
 
-use pyo3::PyErr;
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 use seqrec_data::DataError;
 use seqrec_metrics::EvalError;
 use seqrec_runner::RunnerError;
@@ -44,14 +48,78 @@ impl Failure {
     }
 }
 
+pyo3::create_exception!(
+    seqrec,
+    SeqrecError,
+    pyo3::exceptions::PyException,
+    "The base class of every error seqrec raises (Ctrl-C stays KeyboardInterrupt)."
+);
+
+/// The exceptions seqrec raises: each a `SeqrecError` and the builtin
+/// exception a Python user would catch (`ValueError`, ...), made once.
+#[derive(Debug)]
+pub struct ErrorTypes {
+    pub value: Py<PyType>,
+    pub missing: Py<PyType>,
+    pub runtime: Py<PyType>,
+}
+
+static TYPES: PyOnceLock<ErrorTypes> = PyOnceLock::new();
+
+/// The exception types (created on first use).
+pub fn error_types(py: Python<'_>) -> PyResult<&'static ErrorTypes> {
+    TYPES.get_or_try_init(py, || {
+        let builtins = py.import("builtins")?;
+        let base = py.get_type::<SeqrecError>();
+        let make = |name: &str, builtin: &str, doc: &str| -> PyResult<Py<PyType>> {
+            let bases = PyTuple::new(py, [base.clone().into_any(), builtins.getattr(builtin)?])?;
+            let namespace = PyDict::new(py);
+            namespace.set_item("__module__", "seqrec")?;
+            namespace.set_item("__doc__", doc)?;
+            let made = builtins.getattr("type")?.call1((name, bases, namespace))?;
+            Ok(made.cast_into::<PyType>()?.unbind())
+        };
+        Ok(ErrorTypes {
+            value: make(
+                "SeqrecValueError",
+                "ValueError",
+                "Bad input: a value, setting or file's content seqrec cannot use.",
+            )?,
+            missing: make(
+                "SeqrecFileNotFoundError",
+                "FileNotFoundError",
+                "A file or dataset seqrec needs is not there.",
+            )?,
+            runtime: make(
+                "SeqrecRuntimeError",
+                "RuntimeError",
+                "Any other failure (I/O, a backend, an internal error).",
+            )?,
+        })
+    })
+}
+
 impl From<Failure> for PyErr {
     fn from(f: Failure) -> PyErr {
-        match f.kind {
-            Kind::BadInput => PyValueError::new_err(f.message),
-            Kind::Missing => PyFileNotFoundError::new_err(f.message),
-            Kind::Cancelled => PyKeyboardInterrupt::new_err(f.message),
-            Kind::Other => PyRuntimeError::new_err(f.message),
+        if f.kind == Kind::Cancelled {
+            return PyKeyboardInterrupt::new_err(f.message);
         }
+        Python::attach(|py| match error_types(py) {
+            Ok(types) => {
+                let ty = match f.kind {
+                    Kind::BadInput => &types.value,
+                    Kind::Missing => &types.missing,
+                    Kind::Cancelled | Kind::Other => &types.runtime,
+                };
+                PyErr::from_type(ty.bind(py).clone(), (f.message,))
+            }
+            // Making the types failed (it never should): plain builtins.
+            Err(_) => match f.kind {
+                Kind::BadInput => PyValueError::new_err(f.message),
+                Kind::Missing => PyFileNotFoundError::new_err(f.message),
+                Kind::Cancelled | Kind::Other => PyRuntimeError::new_err(f.message),
+            },
+        })
     }
 }
 

@@ -45,12 +45,12 @@ impl PythonScorer {
             .call_method1("ascontiguousarray", (result, "float32"))?;
         let shape: Vec<usize> = array.getattr("shape")?.extract()?;
         if shape != [queries.len(), self.items] {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            return Err(crate::errors::Failure::bad_input(format!(
                 "the scorer returned an array of shape {shape:?}; expected [{}, {}] (one row of {} item scores per user index)",
                 queries.len(),
                 self.items,
                 self.items
-            )));
+            )).into());
         }
         let array: PyReadonlyArray2<'_, f32> = array.extract()?;
         out.copy_from_slice(array.as_slice()?);

@@ -51,6 +51,12 @@ fn get_num_threads() -> usize {
 #[pyo3(name = "_seqrec")]
 fn seqrec_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let py = m.py();
+    m.add("SeqrecError", py.get_type::<errors::SeqrecError>())?;
+    let types = errors::error_types(py)?;
+    m.add("SeqrecValueError", types.value.bind(py))?;
+    m.add("SeqrecFileNotFoundError", types.missing.bind(py))?;
+    m.add("SeqrecRuntimeError", types.runtime.bind(py))?;
     m.add(
         "METHODS",
         seqrec_runner::Method::ALL

@@ -15,16 +15,58 @@ pub struct OwnedQuery {
     pub times: Vec<i64>,
 }
 
-/// One array (or list) of integers.
+/// One array (or list) of integers, held to the CLI's standard: floats,
+/// booleans and unsigned values past `i64` are errors, never truncated or
+/// wrapped; any strides (a slice `a[::2]`) work.
 fn int_array(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> Result<Vec<i64>> {
-    py.import("numpy")
-        .and_then(|numpy| numpy.call_method1("asarray", (value, "int64")))
+    let bad = |m: String| Failure::bad_input(format!("{what}: {m}"));
+    let numpy = py.import("numpy").map_err(|e| bad(e.to_string()))?;
+    let array = numpy
+        .call_method1("asarray", (value,))
+        .map_err(|e| bad(e.to_string()))?;
+    let attr = |name: &str| array.getattr(name).map_err(|e| bad(e.to_string()));
+    let ndim: usize = attr("ndim")?.extract().map_err(|e| bad(e.to_string()))?;
+    if ndim != 1 {
+        return Err(bad(format!(
+            "expected a one-dimensional array or list of integers, got {ndim} dimensions"
+        )));
+    }
+    let size: usize = attr("size")?.extract().map_err(|e| bad(e.to_string()))?;
+    if size == 0 {
+        return Ok(Vec::new());
+    }
+    let dtype = attr("dtype")?;
+    let kind: String = dtype
+        .getattr("kind")
+        .and_then(|k| k.extract())
+        .map_err(|e| bad(e.to_string()))?;
+    match kind.as_str() {
+        "i" => {}
+        "u" => {
+            let max: u64 = array
+                .call_method0("max")
+                .and_then(|m| m.extract())
+                .map_err(|e| bad(e.to_string()))?;
+            if max > i64::MAX as u64 {
+                return Err(bad(format!("{max} is out of range")));
+            }
+        }
+        "f" | "c" => {
+            return Err(bad(format!(
+                "expected integers, got {dtype} values (indices are never rounded or truncated)"
+            )));
+        }
+        "b" => return Err(bad("expected integers, got booleans".into())),
+        _ => return Err(bad(format!("expected integers, got {dtype} values"))),
+    }
+    numpy
+        .call_method1("ascontiguousarray", (array, "int64"))
         .and_then(|a| {
             Ok(a.extract::<PyReadonlyArray1<'_, i64>>()?
                 .as_slice()?
                 .to_vec())
         })
-        .map_err(|e| Failure::bad_input(format!("{what}: {e}")))
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// A list of arrays (or lists) of integers.

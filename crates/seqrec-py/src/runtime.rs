@@ -109,12 +109,29 @@ pub fn run_interruptible<T: Send + 'static>(
         }
         if let Err(signal) = py.check_signals() {
             cancel.cancel();
-            // The loops stop at their next check (milliseconds).
-            let _ = py.detach(move || receiver.recv());
+            // The loops stop at their next check (milliseconds); a second
+            // Ctrl-C while they wind down returns at once, leaving the
+            // worker to finish stopping on its own (it holds no Python
+            // object).
+            let mut second = None;
+            loop {
+                let (back, received) = py.detach(move || {
+                    let received = receiver.recv_timeout(POLL);
+                    (receiver, received)
+                });
+                receiver = back;
+                if !matches!(received, Err(mpsc::RecvTimeoutError::Timeout)) {
+                    break;
+                }
+                if let Err(again) = py.check_signals() {
+                    second = Some(again);
+                    break;
+                }
+            }
             if let Some(progress) = progress.as_deref_mut() {
                 progress.finish(py);
             }
-            return Err(signal);
+            return Err(second.unwrap_or(signal));
         }
         if let Some(progress) = progress.as_deref_mut() {
             progress.draw(py);

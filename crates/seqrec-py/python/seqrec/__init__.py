@@ -11,6 +11,10 @@ protocol, from the same Rust crates as the ``seqrec`` command-line tool.
 from ._seqrec import (
     METHODS,
     Dataset,
+    SeqrecError,
+    SeqrecFileNotFoundError,
+    SeqrecRuntimeError,
+    SeqrecValueError,
     Model,
     __version__,
     compare,
@@ -25,6 +29,10 @@ from ._seqrec import (
 __all__ = [
     "METHODS",
     "Dataset",
+    "SeqrecError",
+    "SeqrecFileNotFoundError",
+    "SeqrecRuntimeError",
+    "SeqrecValueError",
     "Model",
     "__version__",
     "compare",

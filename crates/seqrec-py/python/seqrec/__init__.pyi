@@ -1,6 +1,10 @@
 from ._seqrec import (
     METHODS as METHODS,
     Dataset as Dataset,
+    SeqrecError as SeqrecError,
+    SeqrecFileNotFoundError as SeqrecFileNotFoundError,
+    SeqrecRuntimeError as SeqrecRuntimeError,
+    SeqrecValueError as SeqrecValueError,
     Model as Model,
     __version__ as __version__,
     compare as compare,

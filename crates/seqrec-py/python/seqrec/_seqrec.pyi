@@ -12,6 +12,18 @@ METHODS: list[str]
 linear-user-gru, rectified-user-gru, attentional-user-gru."""
 
 PathLike = Union[str, os.PathLike[str]]
+
+class SeqrecError(Exception):
+    """The base class of every error seqrec raises (Ctrl-C stays KeyboardInterrupt)."""
+
+class SeqrecValueError(SeqrecError, ValueError):
+    """Bad input: a value, setting or file's content seqrec cannot use."""
+
+class SeqrecFileNotFoundError(SeqrecError, FileNotFoundError):
+    """A file or dataset seqrec needs is not there."""
+
+class SeqrecRuntimeError(SeqrecError, RuntimeError):
+    """Any other failure (I/O, a backend, an internal error)."""
 Scorer = Callable[[npt.NDArray[np.int64], list[npt.NDArray[np.int64]]], Any]
 """``f(user_indices, histories) -> array[batch, n_items]``."""
 
