@@ -282,8 +282,8 @@ impl Split {
     pub fn without_test(&self) -> Result<Split, CoreError> {
         let (offsets, items, timestamps) = self.sequences.parts();
         let mut new = (vec![0usize], Vec::new(), Vec::new());
-        for u in 0..self.users() {
-            let range = offsets[u]..offsets[u] + self.validation_end[u] as usize;
+        for (start, &end) in offsets.iter().zip(&self.validation_end) {
+            let range = *start..start + end as usize;
             new.1.extend_from_slice(&items[range.clone()]);
             new.2.extend_from_slice(&timestamps[range]);
             new.0.push(new.1.len());

@@ -25,13 +25,17 @@ fn int_array(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> Result<Vec
         .call_method1("asarray", (value,))
         .map_err(|e| bad(e.to_string()))?;
     let attr = |name: &str| array.getattr(name).map_err(|e| bad(e.to_string()));
-    let ndim: usize = attr("ndim")?.extract().map_err(|e| bad(e.to_string()))?;
+    let ndim: usize = attr("ndim")?
+        .extract::<usize>()
+        .map_err(|e| bad(e.to_string()))?;
     if ndim != 1 {
         return Err(bad(format!(
             "expected a one-dimensional array or list of integers, got {ndim} dimensions"
         )));
     }
-    let size: usize = attr("size")?.extract().map_err(|e| bad(e.to_string()))?;
+    let size: usize = attr("size")?
+        .extract::<usize>()
+        .map_err(|e| bad(e.to_string()))?;
     if size == 0 {
         return Ok(Vec::new());
     }

@@ -43,6 +43,9 @@ impl Asha {
         if self.rung(epoch).is_none() {
             return false;
         }
+        if !value.is_finite() {
+            return true;
+        }
         let mut competing: Vec<f64> = trials
             .iter()
             .filter(|t| t.number != number)
@@ -52,7 +55,7 @@ impl Asha {
         competing.push(value);
         competing.sort_by(|a, b| b.total_cmp(a));
         let promoted = (competing.len() as u64 / self.settings.reduction_factor).max(1) as usize;
-        !(value >= competing[promoted - 1])
+        value < competing[promoted - 1]
     }
 }
 

@@ -61,9 +61,19 @@ fn scored(number: u64, params: Params) -> TrialRecord {
 
 fn run(kind: SamplerKind, seed: u64, trials: u64) -> Vec<TrialRecord> {
     let s = sampler(kind, seed);
+    let mut space = space();
+    if kind == SamplerKind::Grid {
+        // A grid needs steps: the learning rate on a grid of its own.
+        space.params.insert(
+            "learning_rate".to_owned(),
+            Distribution::Choice {
+                values: vec![1e-4.into(), 1e-3.into(), 1e-2.into()],
+            },
+        );
+    }
     let mut history = Vec::new();
     for number in 1..=trials {
-        let Some(params) = s.propose(&space(), number, &history).expect("proposal") else {
+        let Some(params) = s.propose(&space, number, &history).expect("proposal") else {
             break;
         };
         history.push(scored(number, params));
