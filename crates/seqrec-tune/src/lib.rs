@@ -13,7 +13,7 @@
 //! The layers, bottom to top: [`space`] (what may vary), [`trial`] and
 //! [`settings`] (records and the `[tune]` table), [`sampler`] and
 //! [`pruner`], [`store`], [`objective`] (one trial's fit), [`study`] (the
-//! workers), [`report`], [`refit`] and [`summary`] (outputs), [`tuner`]
+//! workers), [`mod@report`], [`refit`] and [`summary`] (outputs), [`tuner`]
 //! (one call from a request to a finished study).
 //!
 //! ```no_run

@@ -88,7 +88,8 @@ pub trait StudyStore: Send + Sync {
     fn describe(&self) -> String;
     /// Creates the study, or checks that the stored one has this definition.
     fn open_study(&self, definition: &StudyDefinition) -> Result<(), TuneError>;
-    /// The next trial for `request.worker` (see [`decide_claim`]).
+    /// The next trial for `request.worker`: a trial given back or orphaned
+    /// first (its number and settings kept), else a new number.
     fn claim(
         &self,
         study: &str,
