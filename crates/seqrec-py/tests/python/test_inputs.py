@@ -23,8 +23,10 @@ def test_exception_classes():
     assert issubclass(seqrec.SeqrecFileNotFoundError, FileNotFoundError)
     assert issubclass(seqrec.SeqrecRuntimeError, RuntimeError)
     assert not issubclass(KeyboardInterrupt, seqrec.SeqrecError)
-    with pytest.raises(seqrec.SeqrecError, match="lstm"):
-        seqrec.fit("lstm", None)  # type: ignore[arg-type]
+    with pytest.raises(seqrec.SeqrecError, match="no-such-dataset"):
+        seqrec.load("no-such-dataset")
+    with pytest.raises(ValueError, match="no-such-dataset"):
+        seqrec.load("no-such-dataset")
 
 
 def test_float_boolean_and_out_of_range_indices_are_errors(knn, ml100k):

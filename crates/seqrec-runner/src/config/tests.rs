@@ -276,7 +276,7 @@ fn a_settings_file_is_the_shared_tables_of_a_preset() {
         ("[gru]\nhiden = 3\n", "hiden"),
         (
             "epochs = 3\n",
-            "a settings file holds [gru], [baselines.*] and [options]",
+            "a settings file holds [gru], [baselines.*], [options] and [tune]",
         ),
         ("[baselines.item_knn]\nneighbours = 0\n", "neighbours"),
         ("[options.split]\ntrain_fraction = 1.5\n", "train_fraction"),
