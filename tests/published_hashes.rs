@@ -10,6 +10,7 @@
 use seqrec_runner::experiment::cell_hash;
 use seqrec_runner::{ExperimentConfig, Results};
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -118,9 +119,14 @@ fn every_published_cell_has_the_hash_the_current_code_gives_it() {
                 !problems.is_empty(),
                 "results/{preset}/ matches the current code: remove it from REPUBLISH_DUE"
             );
-            eprintln!(
-                "\n*** PUBLISHED RESULTS STALE, REPUBLISH DUE: results/{preset}/ ({} cells): {why}; run `cargo xtask reproduce --preset {preset} --publish` and commit it ***\n",
-                problems.len()
+            // Straight to the stderr handle: the harness captures
+            // `eprintln!` of passing tests, and this must be seen.
+            let _ = std::io::stderr().write_all(
+                format!(
+                    "\n!!!!!!!! PUBLISHED RESULTS STALE, REPUBLISH DUE: results/{preset}/ ({} cells): {why}; run `cargo xtask reproduce --preset {preset} --publish` and commit it !!!!!!!!\n\n",
+                    problems.len()
+                )
+                .as_bytes(),
             );
             continue;
         }

@@ -196,8 +196,11 @@ impl Cluster {
                 !required,
                 "PostgreSQL (initdb, pg_ctl) is required here (`apt-get install postgresql`)"
             );
-            eprintln!(
-                "\n*** POSTGRESQL TEST NOT RUN: no initdb/pg_ctl found (apt-get install postgresql) ***\n"
+            // Straight to the stderr handle: the harness captures
+            // `eprintln!` of passing tests, and this must be seen.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"\n!!!!!!!! POSTGRESQL TEST NOT RUN: no initdb/pg_ctl found (apt-get install postgresql) !!!!!!!!\n\n",
             );
             return None;
         };
