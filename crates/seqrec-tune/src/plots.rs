@@ -86,6 +86,7 @@ fn history(
         .build_cartesian_2d(-0.5..last + 0.5, lo..hi)?;
     chart
         .configure_mesh()
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .x_desc("trial")
         .y_desc(definition.metric.as_str())
         .draw()?;
@@ -95,11 +96,17 @@ fn history(
     }))?;
     let mut ordered: Vec<_> = shown.iter().filter(|p| p.2).collect();
     ordered.sort_by_key(|p| p.0.number);
+    // A staircase: the best so far holds until a trial beats it.
     let mut best = f64::NEG_INFINITY;
-    let mut steps = Vec::new();
+    let mut steps: Vec<(f64, f64)> = Vec::new();
     for (t, v, _) in ordered {
-        best = best.max(*v);
-        steps.push((t.number as f64, best));
+        if *v > best {
+            if best.is_finite() {
+                steps.push((t.number as f64, best));
+            }
+            best = *v;
+            steps.push((t.number as f64, best));
+        }
     }
     if let Some(&(_, b)) = steps.last() {
         steps.push((last + 0.5, b));
