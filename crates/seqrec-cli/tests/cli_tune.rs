@@ -272,17 +272,22 @@ impl Cluster {
         Some(cluster)
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// `tool` of the cluster's PostgreSQL, as the user that owns it.
+    fn command(&self, tool: &str) -> Command {
         let program = self.bin.join(tool);
-        let mut command = match self.runner.split_first() {
+        match self.runner.split_first() {
             Some((first, rest)) => {
                 let mut c = Command::new(first);
                 c.args(rest).arg(&program);
                 c
             }
             None => Command::new(&program),
-        };
-        let out = command
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .command(tool)
             .args(args)
             .current_dir(self.dir.path())
             .output()
@@ -303,16 +308,8 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let data = self.dir.path().join("data");
-        let program = self.bin.join("pg_ctl");
-        let mut command = match self.runner.split_first() {
-            Some((first, rest)) => {
-                let mut c = Command::new(first);
-                c.args(rest).arg(&program);
-                c
-            }
-            None => Command::new(&program),
-        };
-        let _ = command
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &data.to_string_lossy(), "-m", "immediate", "stop"])
             .output();
     }
