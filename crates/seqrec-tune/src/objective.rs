@@ -6,6 +6,7 @@
 
 use crate::TuneError;
 use crate::settings::EpochMetric;
+use crate::trial::TrialOutcome;
 use seqrec_core::{Cancel, Part, Scorer, Split};
 use seqrec_metrics::{EvalConfig, EvalError, evaluate};
 use seqrec_models::{EpochObserver, GruError};
@@ -19,22 +20,13 @@ use std::time::Instant;
 /// `true` to stop the trial there (pruned).
 pub type EpochHook<'a> = dyn Fn(u64, f64) -> bool + Send + Sync + 'a;
 
-/// How a trial's fit ended.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TrialResult {
-    Complete {
-        value: f64,
-        fit_seconds: f64,
-        eval_seconds: f64,
-    },
-    Pruned {
-        epoch: u64,
-        fit_seconds: f64,
-    },
-    Failed(String),
-    /// Interrupted from outside (Ctrl-C, a lost claim): to be run again.
-    Interrupted,
-}
+/// A trial stopped from outside (Ctrl-C, a lost claim): it is given back
+/// to the study and run again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted;
+
+/// How a trial's fit ended: a [`TrialOutcome`] to record, or [`Interrupted`].
+pub type TrialResult = Result<TrialOutcome, Interrupted>;
 
 /// The search's objective on one dataset.
 #[derive(Clone, Debug)]
@@ -106,8 +98,8 @@ impl Objective {
                 .fit_state_with_cancel(&settings.baselines, &self.split, self.seed, cancel)
                 .map(|f| Box::new(f) as Box<dyn Scorer + Send>)
                 .map_err(|e| match e {
-                    seqrec_baselines::BaselineError::Cancelled { .. } => TrialResult::Interrupted,
-                    e => TrialResult::Failed(e.to_string()),
+                    seqrec_baselines::BaselineError::Cancelled { .. } => Err(Interrupted),
+                    e => Ok(failed(e)),
                 }),
             Method::Gru(variant) => {
                 let mut compute = self.compute;
@@ -131,15 +123,15 @@ impl Objective {
                 }
                 match seqrec_models::fit(variant, &settings.gru, &self.split, self.seed, &options) {
                     Ok(fitted) => Ok(Box::new(fitted.scorer)),
-                    Err(GruError::Cancelled { .. }) => Err(TrialResult::Interrupted),
-                    Err(e) => Err(TrialResult::Failed(e.to_string())),
+                    Err(GruError::Cancelled { .. }) => Err(Err(Interrupted)),
+                    Err(e) => Err(Ok(failed(e))),
                 }
             }
         };
         let fit_seconds = started.elapsed().as_secs_f64();
         let epoch = pruned_at.load(Ordering::SeqCst);
         if epoch > 0 {
-            return TrialResult::Pruned { epoch, fit_seconds };
+            return Ok(TrialOutcome::Pruned { epoch, fit_seconds });
         }
         let scorer = match fitted {
             Ok(scorer) => scorer,
@@ -158,20 +150,27 @@ impl Objective {
             None,
         ) {
             Ok(report) => match report.get(&self.metric) {
-                Some(value) if value.is_finite() => TrialResult::Complete {
+                Some(value) if value.is_finite() => Ok(TrialOutcome::Complete {
                     value,
                     fit_seconds,
                     eval_seconds: started.elapsed().as_secs_f64(),
-                },
-                Some(value) => TrialResult::Failed(format!("{} is {value}", self.metric)),
-                None => TrialResult::Failed(format!(
+                }),
+                Some(value) => Ok(failed(format!("{} is {value}", self.metric))),
+                None => Ok(failed(format!(
                     "the evaluation has no `{}` (it has {})",
                     self.metric,
                     report.to_map().into_keys().collect::<Vec<_>>().join(", ")
-                )),
+                ))),
             },
-            Err(EvalError::Cancelled) => TrialResult::Interrupted,
-            Err(e) => TrialResult::Failed(e.to_string()),
+            Err(EvalError::Cancelled) => Err(Interrupted),
+            Err(e) => Ok(failed(e)),
         }
+    }
+}
+
+/// A failed trial's outcome, with the error's message.
+fn failed(error: impl std::fmt::Display) -> TrialOutcome {
+    TrialOutcome::Failed {
+        error: error.to_string(),
     }
 }

@@ -6,7 +6,7 @@
 //! orphaned runs again under its number with its settings.
 
 use crate::TuneError;
-use crate::objective::{EpochHook, Objective, TrialResult};
+use crate::objective::{EpochHook, Interrupted, Objective, TrialResult};
 use crate::pruner::Asha;
 use crate::sampler::Sampler;
 use crate::space::{Params, Space};
@@ -116,7 +116,6 @@ pub fn run_study(
                 let device =
                     (!run.devices.is_empty()).then(|| run.devices[job % run.devices.len()]);
                 let outcome = worker_loop(
-                    store.as_ref(),
                     store.clone(),
                     plan,
                     objective,
@@ -165,7 +164,6 @@ pub fn run_study(
 
 #[allow(clippy::too_many_arguments)]
 fn worker_loop(
-    store: &dyn StudyStore,
     shared: Arc<dyn StudyStore>,
     plan: &StudyPlan,
     objective: &Objective,
@@ -175,6 +173,7 @@ fn worker_loop(
     budget_over: &(dyn Fn() -> bool + Sync),
     on_finished: &(dyn Fn(&[TrialRecord]) + Sync),
 ) -> Result<StudyEnd, TuneError> {
+    let store = shared.as_ref();
     let study = plan.definition.name.as_str();
     let start_values = plan.space.starting_values(&plan.base)?;
     loop {
@@ -210,34 +209,10 @@ fn worker_loop(
             }
         };
         tracing::info!(trial = trial.number, attempt = trial.attempts, worker, params = %serde_json::Value::from(serde_json::Map::from_iter(trial.params.clone())), "trial started");
-        let result = run_trial(
-            store,
-            shared.clone(),
-            plan,
-            objective,
-            run,
-            worker,
-            device,
-            &trial,
-        );
+        let result = run_trial(shared.clone(), plan, objective, run, worker, device, &trial);
         let outcome = match result {
-            TrialResult::Complete {
-                value,
-                fit_seconds,
-                eval_seconds,
-            } => TrialOutcome::Complete {
-                value,
-                fit_seconds,
-                eval_seconds,
-            },
-            TrialResult::Pruned { epoch, fit_seconds } => {
-                TrialOutcome::Pruned { epoch, fit_seconds }
-            }
-            TrialResult::Failed(error) => {
-                tracing::warn!(trial = trial.number, %error, "trial failed");
-                TrialOutcome::Failed { error }
-            }
-            TrialResult::Interrupted => {
+            Ok(outcome) => outcome,
+            Err(Interrupted) => {
                 store.release(study, trial.number, worker)?;
                 tracing::info!(
                     trial = trial.number,
@@ -246,6 +221,9 @@ fn worker_loop(
                 continue;
             }
         };
+        if let TrialOutcome::Failed { error } = &outcome {
+            tracing::warn!(trial = trial.number, %error, "trial failed");
+        }
         if store.finish(study, trial.number, worker, &outcome, now_ms())? {
             tracing::info!(trial = trial.number, ?outcome, "trial finished");
             on_finished(&store.trials(study)?);
@@ -261,7 +239,6 @@ fn worker_loop(
 /// Runs one trial with a heartbeat beside it.
 #[allow(clippy::too_many_arguments)]
 fn run_trial(
-    store: &dyn StudyStore,
     shared: Arc<dyn StudyStore>,
     plan: &StudyPlan,
     objective: &Objective,
@@ -270,9 +247,14 @@ fn run_trial(
     device: Option<usize>,
     trial: &TrialRecord,
 ) -> TrialResult {
+    let store = shared.as_ref();
     let settings = match plan.space.apply(&plan.base, &trial.params) {
         Ok(settings) => settings,
-        Err(e) => return TrialResult::Failed(format!("invalid settings: {e}")),
+        Err(e) => {
+            return Ok(TrialOutcome::Failed {
+                error: format!("invalid settings: {e}"),
+            });
+        }
     };
     let study = plan.definition.name.clone();
     let cancel = Cancel::new();

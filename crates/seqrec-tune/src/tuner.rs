@@ -258,7 +258,6 @@ fn settings_hash(
 ) -> Result<String, TuneError> {
     let key = serde_json::json!({
         "table": space.table.name(),
-        "gru": space.table == crate::space::SettingsTable::Gru,
         "settings": match space.table {
             crate::space::SettingsTable::Gru => serde_json::to_value(&base.gru),
             crate::space::SettingsTable::Baseline(_) => serde_json::to_value(&base.baselines)
