@@ -3,7 +3,7 @@
 
 use crate::training_data::TrainingData;
 use crate::{BaselineError, error::invalid};
-use seqrec_core::{Cancel, Part, SeqRng, Split, UserId};
+use seqrec_core::{Cancel, Part, Scorer, SeqRng, Split, UserId};
 use serde::{Deserialize, Serialize};
 
 /// SGD settings (Table 1: 20 factors, 30 epochs, learning rate 0.01; spec
@@ -84,21 +84,30 @@ pub(crate) fn sample_negative(data: &TrainingData, user: usize, rng: &mut SeqRng
     }
 }
 
+/// Sees an SGD baseline after each of its epochs: the epoch (1-based) and
+/// the model as it stands, ready to score. The tuner's pruner evaluates it
+/// there; an observer cannot change the fit (it gets a shared reference and
+/// no random numbers), so a fit's result is the same with or without one.
+pub type SgdEpochObserver<'a> = dyn FnMut(usize, &dyn Scorer) + 'a;
+
 /// The SGD epochs BPR-MF and sequential MF share: each epoch shuffles every
 /// training event `(user, position)` with `rng`, draws one negative per event
-/// and calls `step(user, position, negative, scratch)`, which returns σ(-x);
-/// the mean BPR loss of each epoch goes to the debug log. `scratch` holds
-/// `2 * factors` floats for the step. `cancel` is checked every
-/// [`CANCEL_CHECK_STEPS`] steps; a raised flag ends the fit with
-/// [`BaselineError::Cancelled`].
-pub(crate) fn run_epochs(
+/// and calls `step(model, user, position, negative, scratch)`, which returns
+/// σ(-x); the mean BPR loss of each epoch goes to the debug log, and
+/// `after_epoch` sees the model. `scratch` holds `2 * factors` floats for the
+/// step. `cancel` is checked every [`CANCEL_CHECK_STEPS`] steps; a raised
+/// flag ends the fit with [`BaselineError::Cancelled`].
+#[allow(clippy::too_many_arguments)] // the SGD loop's inputs, each used once
+pub(crate) fn run_epochs<M: Scorer>(
     method: &'static str,
     split: &Split,
     data: &TrainingData,
     sgd: &SgdParams,
     rng: &mut SeqRng,
     cancel: &Cancel,
-    mut step: impl FnMut(usize, usize, usize, &mut [f32]) -> f32,
+    model: &mut M,
+    mut step: impl FnMut(&mut M, usize, usize, usize, &mut [f32]) -> f32,
+    after_epoch: &mut SgdEpochObserver<'_>,
 ) -> Result<(), BaselineError> {
     let mut events: Vec<(u32, u32)> = (0..split.users())
         .flat_map(|u| {
@@ -116,7 +125,7 @@ pub(crate) fn run_epochs(
             let Some(j) = sample_negative(data, u as usize, rng) else {
                 continue;
             };
-            let g = step(u as usize, p as usize, j as usize, &mut scratch);
+            let g = step(model, u as usize, p as usize, j as usize, &mut scratch);
             loss -= f64::from(1.0 - g).max(1e-12).ln();
         }
         tracing::debug!(
@@ -125,6 +134,7 @@ pub(crate) fn run_epochs(
             loss = loss / events.len().max(1) as f64,
             "SGD epoch"
         );
+        after_epoch(epoch + 1, model);
     }
     Ok(())
 }

@@ -5,7 +5,8 @@
 
 use crate::BaselineError;
 use crate::bpr::{
-    SgdParams, bpr_item_step, normal_table, run_epochs, score_row, two_entries, two_rows,
+    SgdEpochObserver, SgdParams, bpr_item_step, normal_table, run_epochs, score_row, two_entries,
+    two_rows,
 };
 use crate::training_data::TrainingData;
 use seqrec_core::{Cancel, Query, ScoreError, Scorer, SeqRng, Split, UserId};
@@ -36,6 +37,18 @@ impl BprMfParams {
         seed: u64,
         cancel: &Cancel,
     ) -> Result<BprMf, BaselineError> {
+        self.fit_observed(split, seed, cancel, &mut |_, _| {})
+    }
+
+    /// [`Self::fit_with_cancel`], showing the model to `after_epoch` after
+    /// every epoch.
+    pub fn fit_observed(
+        &self,
+        split: &Split,
+        seed: u64,
+        cancel: &Cancel,
+        after_epoch: &mut SgdEpochObserver<'_>,
+    ) -> Result<BprMf, BaselineError> {
         self.validate()?;
         let k = self.sgd.factors;
         let data = TrainingData::new(split);
@@ -54,10 +67,12 @@ impl BprMfParams {
             sgd,
             &mut rng,
             cancel,
-            |u, p, j, scratch| {
+            &mut model,
+            |model, u, p, j, scratch| {
                 let i = split.train(UserId(u as u32))[p].index();
                 model.step(u, i, j, sgd, scratch)
             },
+            after_epoch,
         )?;
         Ok(model)
     }

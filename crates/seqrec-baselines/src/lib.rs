@@ -26,7 +26,7 @@ pub mod seq_mf;
 mod similarity;
 mod training_data;
 
-pub use bpr::SgdParams;
+pub use bpr::{SgdEpochObserver, SgdParams};
 pub use bpr_mf::{BprMf, BprMfParams};
 pub use decay_knn::{Age, DecayKnn, DecayKnnParams};
 pub use error::BaselineError;
@@ -109,6 +109,20 @@ impl Baseline {
         seed: u64,
         cancel: &Cancel,
     ) -> Result<FittedBaseline, BaselineError> {
+        self.fit_state_observed(params, split, seed, cancel, &mut |_, _| {})
+    }
+
+    /// [`Self::fit_state_with_cancel`], showing the model to `after_epoch`
+    /// after every epoch of the SGD methods (BPR-MF, sequential MF); the
+    /// others fit in one pass and never call it.
+    pub fn fit_state_observed(
+        self,
+        params: &BaselineParams,
+        split: &Split,
+        seed: u64,
+        cancel: &Cancel,
+        after_epoch: &mut SgdEpochObserver<'_>,
+    ) -> Result<FittedBaseline, BaselineError> {
         Ok(match self {
             Baseline::Pop => FittedBaseline::Pop(params.pop.fit(split)?),
             Baseline::ItemKnn => {
@@ -117,12 +131,18 @@ impl Baseline {
             Baseline::DecayKnn => {
                 FittedBaseline::DecayKnn(params.decay_knn.fit_with_cancel(split, cancel)?)
             }
-            Baseline::BprMf => {
-                FittedBaseline::BprMf(params.bpr_mf.fit_with_cancel(split, seed, cancel)?)
-            }
-            Baseline::SeqMf => {
-                FittedBaseline::SeqMf(params.seq_mf.fit_with_cancel(split, seed, cancel)?)
-            }
+            Baseline::BprMf => FittedBaseline::BprMf(params.bpr_mf.fit_observed(
+                split,
+                seed,
+                cancel,
+                after_epoch,
+            )?),
+            Baseline::SeqMf => FittedBaseline::SeqMf(params.seq_mf.fit_observed(
+                split,
+                seed,
+                cancel,
+                after_epoch,
+            )?),
         })
     }
 }

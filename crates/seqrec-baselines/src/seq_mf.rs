@@ -5,7 +5,8 @@
 //! (user, window, next item, negative) for every training event.
 
 use crate::bpr::{
-    SgdParams, bpr_item_step, normal_table, run_epochs, score_row, two_entries, two_rows,
+    SgdEpochObserver, SgdParams, bpr_item_step, normal_table, run_epochs, score_row, two_entries,
+    two_rows,
 };
 use crate::training_data::TrainingData;
 use crate::{BaselineError, error::invalid};
@@ -50,6 +51,18 @@ impl SeqMfParams {
         seed: u64,
         cancel: &Cancel,
     ) -> Result<SeqMf, BaselineError> {
+        self.fit_observed(split, seed, cancel, &mut |_, _| {})
+    }
+
+    /// [`Self::fit_with_cancel`], showing the model to `after_epoch` after
+    /// every epoch.
+    pub fn fit_observed(
+        &self,
+        split: &Split,
+        seed: u64,
+        cancel: &Cancel,
+        after_epoch: &mut SgdEpochObserver<'_>,
+    ) -> Result<SeqMf, BaselineError> {
         self.validate()?;
         let k = self.sgd.factors;
         let data = TrainingData::new(split);
@@ -70,11 +83,13 @@ impl SeqMfParams {
             sgd,
             &mut rng,
             cancel,
-            |u, p, j, scratch| {
+            &mut model,
+            |model, u, p, j, scratch| {
                 let sequence = split.train(UserId(u as u32));
                 let window = SeqMf::window_of(&sequence[..p], w);
                 model.step(u, window, sequence[p].index(), j, sgd, scratch)
             },
+            after_epoch,
         )?;
         Ok(model)
     }

@@ -454,3 +454,74 @@ fn sgd_and_knn_fits_stop_when_cancelled() {
             .is_ok()
     );
 }
+
+/// The epoch observer sees every SGD epoch, in order, and the model it is
+/// shown is the model a shorter fit returns: what the pruner measures after
+/// epoch 2 is what a 2-epoch fit would score. Observing changes nothing.
+#[test]
+fn sgd_epoch_observer_sees_each_epoch_model() {
+    // Each user consumes half the catalogue, so negatives exist.
+    let rows: Vec<Vec<u32>> = (0..20u32)
+        .map(|u| {
+            (0..30u32)
+                .map(|k| (u % 2) * 10 + (k * 3 + u) % 10)
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+    let split = all_train(&refs, 20);
+    let history = [ItemId(3), ItemId(10)];
+    let query = [Query {
+        user: UserId(4),
+        history: &history,
+        times: &[0, 1],
+    }];
+    let scores_of = |model: &dyn Scorer| {
+        let mut row = vec![0.0; model.catalogue_size()];
+        model.score(&query, &mut row).unwrap();
+        row
+    };
+    for method in [Baseline::BprMf, Baseline::SeqMf] {
+        let with_epochs = |epochs: usize| {
+            let mut params = BaselineParams::default();
+            params.bpr_mf.sgd.epochs = epochs;
+            params.seq_mf.sgd.epochs = epochs;
+            params
+        };
+        let mut seen = Vec::new();
+        let observed = method
+            .fit_state_observed(
+                &with_epochs(3),
+                &split,
+                5,
+                &seqrec_core::Cancel::new(),
+                &mut |epoch, model| seen.push((epoch, scores_of(model))),
+            )
+            .unwrap();
+        assert_eq!(
+            seen.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+            [1, 2, 3],
+            "{}",
+            method.name()
+        );
+        let two = method.fit_state(&with_epochs(2), &split, 5).unwrap();
+        assert_eq!(seen[1].1, scores_of(&two), "{}", method.name());
+        assert_ne!(seen[0].1, seen[1].1, "{}: the model moves", method.name());
+        let plain = method.fit_state(&with_epochs(3), &split, 5).unwrap();
+        assert_eq!(seen[2].1, scores_of(&plain), "{}", method.name());
+        assert_eq!(scores_of(&observed), scores_of(&plain), "{}", method.name());
+    }
+    let mut calls = 0;
+    for method in [Baseline::Pop, Baseline::ItemKnn, Baseline::DecayKnn] {
+        method
+            .fit_state_observed(
+                &BaselineParams::default(),
+                &split,
+                5,
+                &seqrec_core::Cancel::new(),
+                &mut |_, _| calls += 1,
+            )
+            .unwrap();
+    }
+    assert_eq!(calls, 0, "one-pass methods have no epochs");
+}

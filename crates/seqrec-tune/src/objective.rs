@@ -2,7 +2,8 @@
 //! the training part and measured on the validation part of a split that
 //! has no test events at all ([`seqrec_core::Split::without_test`]), so no
 //! trial can depend on the test split. A GRU reports its validation value
-//! after every epoch, where the pruner may stop it.
+//! after every epoch and an SGD baseline (BPR-MF, sequential MF) after the
+//! epochs the pruner asks for; there the pruner may stop it.
 
 use crate::TuneError;
 use crate::settings::EpochMetric;
@@ -16,9 +17,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Called after every GRU epoch with (epoch, validation value); returns
-/// `true` to stop the trial there (pruned).
-pub type EpochHook<'a> = dyn Fn(u64, f64) -> bool + Send + Sync + 'a;
+/// Where a trial's per-epoch validation values go (the pruner).
+pub struct EpochHook {
+    /// Whether the value after this epoch (1-based) is wanted. A GRU
+    /// measures every epoch anyway and reports each; an SGD baseline is
+    /// evaluated on validation only where this says yes, since that
+    /// evaluation costs more than one of its epochs.
+    pub wants: Box<dyn Fn(u64) -> bool + Send + Sync>,
+    /// Records (epoch, value); `true` stops the trial there (pruned).
+    pub report: Box<dyn Fn(u64, f64) -> bool + Send + Sync>,
+}
+
+impl std::fmt::Debug for EpochHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EpochHook")
+    }
+}
 
 /// A trial stopped from outside (Ctrl-C, a lost claim): it is given back
 /// to the study and run again.
@@ -83,19 +97,48 @@ impl Objective {
     }
 
     /// Fits and measures `settings`. `cancel` stops the trial from outside;
-    /// `hook` sees a GRU's epochs.
+    /// `hook` sees the epochs of a GRU or an SGD baseline.
     pub fn run(
         &self,
         settings: &MethodSettings,
         cancel: &Cancel,
         device: Option<usize>,
-        hook: Option<Arc<EpochHook<'static>>>,
+        hook: Option<Arc<EpochHook>>,
     ) -> TrialResult {
         let started = Instant::now();
         let pruned_at = Arc::new(AtomicU64::new(0));
+        let eval_config = EvalConfig {
+            cancel: Some(cancel.clone()),
+            ..self.evaluation.clone()
+        };
         let fitted: Result<Box<dyn Scorer + Send>, TrialResult> = match self.method {
             Method::Baseline(baseline) => baseline
-                .fit_state_with_cancel(&settings.baselines, &self.split, self.seed, cancel)
+                .fit_state_observed(
+                    &settings.baselines,
+                    &self.split,
+                    self.seed,
+                    cancel,
+                    &mut |epoch, model| {
+                        let Some(hook) = &hook else { return };
+                        let epoch = epoch as u64;
+                        if !(hook.wants)(epoch) {
+                            return;
+                        }
+                        match self.measure(model, &eval_config) {
+                            Ok(value) => {
+                                if (hook.report)(epoch, value) {
+                                    pruned_at.store(epoch, Ordering::SeqCst);
+                                    cancel.cancel();
+                                }
+                            }
+                            // Cancelled: the fit sees the flag and stops.
+                            Err(None) => {}
+                            Err(Some(e)) => {
+                                tracing::warn!(epoch, error = %e, "could not measure the epoch")
+                            }
+                        }
+                    },
+                )
                 .map(|f| Box::new(f) as Box<dyn Scorer + Send>)
                 .map_err(|e| match e {
                     seqrec_baselines::BaselineError::Cancelled { .. } => Err(Interrupted),
@@ -114,7 +157,7 @@ impl Objective {
                             EpochMetric::Recall20 => record.validation_recall20,
                         };
                         if let Some(value) = value
-                            && hook(record.epoch as u64, value)
+                            && (hook.report)(record.epoch as u64, value)
                         {
                             pruned_at.store(record.epoch as u64, Ordering::SeqCst);
                             cancel.cancel();
@@ -138,32 +181,32 @@ impl Objective {
             Err(result) => return result,
         };
         let started = Instant::now();
-        let config = EvalConfig {
-            cancel: Some(cancel.clone()),
-            ..self.evaluation.clone()
-        };
-        match evaluate(
-            scorer.as_ref(),
-            &self.split,
-            Part::Validation,
-            &config,
-            None,
-        ) {
+        match self.measure(scorer.as_ref(), &eval_config) {
+            Ok(value) => Ok(TrialOutcome::Complete {
+                value,
+                fit_seconds,
+                eval_seconds: started.elapsed().as_secs_f64(),
+            }),
+            Err(None) => Err(Interrupted),
+            Err(Some(e)) => Ok(failed(e)),
+        }
+    }
+
+    /// The metric of `scorer` on validation: `Err(None)` when cancelled,
+    /// `Err(Some(why))` when it cannot be had (or is not finite).
+    fn measure(&self, scorer: &dyn Scorer, config: &EvalConfig) -> Result<f64, Option<String>> {
+        match evaluate(scorer, &self.split, Part::Validation, config, None) {
             Ok(report) => match report.get(&self.metric) {
-                Some(value) if value.is_finite() => Ok(TrialOutcome::Complete {
-                    value,
-                    fit_seconds,
-                    eval_seconds: started.elapsed().as_secs_f64(),
-                }),
-                Some(value) => Ok(failed(format!("{} is {value}", self.metric))),
-                None => Ok(failed(format!(
+                Some(value) if value.is_finite() => Ok(value),
+                Some(value) => Err(Some(format!("{} is {value}", self.metric))),
+                None => Err(Some(format!(
                     "the evaluation has no `{}` (it has {})",
                     self.metric,
                     report.to_map().into_keys().collect::<Vec<_>>().join(", ")
                 ))),
             },
-            Err(EvalError::Cancelled) => Err(Interrupted),
-            Err(e) => Ok(failed(e)),
+            Err(EvalError::Cancelled) => Err(None),
+            Err(e) => Err(Some(e.to_string())),
         }
     }
 }

@@ -259,14 +259,15 @@ fn run_trial(
     let study = plan.definition.name.clone();
     let cancel = Cancel::new();
     let done = AtomicBool::new(false);
-    let hook: Option<Arc<EpochHook<'static>>> = plan.pruner.clone().map(|asha| {
+    let hook: Option<Arc<EpochHook>> = plan.pruner.clone().map(|asha| {
         let (store, study, worker, number) = (
             shared.clone(),
             study.clone(),
             worker.to_owned(),
             trial.number,
         );
-        let hook = move |epoch: u64, value: f64| -> bool {
+        let rungs = asha.clone();
+        let report = move |epoch: u64, value: f64| -> bool {
             match store.report(&study, number, &worker, epoch, value) {
                 Ok(Some(trials)) => {
                     let prune = asha.should_prune(number, epoch, value, &trials);
@@ -283,7 +284,10 @@ fn run_trial(
                 }
             }
         };
-        Arc::new(hook) as Arc<EpochHook<'static>>
+        Arc::new(EpochHook {
+            wants: Box::new(move |epoch| rungs.rung(epoch).is_some()),
+            report: Box::new(report),
+        })
     });
     let interval =
         (run.heartbeat_timeout / 4).clamp(Duration::from_millis(20), Duration::from_secs(15));

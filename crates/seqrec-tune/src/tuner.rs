@@ -173,8 +173,11 @@ pub fn prepare(request: &TuneRequest) -> Result<Prepared, TuneError> {
                 settings: settings.asha.clone(),
             })
         }
+        PrunerKind::Asha if has_sgd_epochs(request.method) => Some(Asha {
+            settings: settings.asha.clone(),
+        }),
         PrunerKind::Asha => {
-            tracing::info!(method = %request.method, "no pruning: only the GRUs report a validation value per epoch");
+            tracing::info!(method = %request.method, "no pruning: the method fits in one pass, without epochs");
             None
         }
         PrunerKind::None => None,
@@ -236,6 +239,14 @@ pub fn prepare(request: &TuneRequest) -> Result<Prepared, TuneError> {
         significance,
         compute,
     })
+}
+
+/// BPR-MF and sequential MF train in epochs the pruner can look at.
+fn has_sgd_epochs(method: Method) -> bool {
+    matches!(
+        method,
+        Method::Baseline(seqrec_baselines::Baseline::BprMf | seqrec_baselines::Baseline::SeqMf)
+    )
 }
 
 fn is_preset(text: &str) -> bool {

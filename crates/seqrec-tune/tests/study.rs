@@ -255,6 +255,47 @@ learning_rate = { type = "choice", values = [1e-7, 0.02] }
 }
 
 #[test]
+fn asha_prunes_an_sgd_baseline_on_any_metric_measured_at_rungs_only() {
+    // BPR-MF runs 3 epochs (the config above): rungs at epochs 1 and 2.
+    // Its epochs are evaluated in full, so the pruner is not tied to the
+    // two metrics GRU training measures: NDCG@20 here.
+    let tune = r#"
+[tune]
+metric = "ndcg@20"
+trials = 6
+sampler = "random"
+seed = 4
+pruner = "asha"
+[tune.asha]
+min_epochs = 1
+reduction_factor = 2
+[tune.space.bpr_mf]
+learning_rate = { type = "choice", values = [1e-7, 0.05] }
+"#;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let r = request(dir.path(), tune, "bpr-mf");
+    let split = split_of(&r);
+    let trials = study_on(&r, &split, &dir.path().join("s.db"), &RunSettings::new(6));
+    assert_eq!(trials.len(), 6);
+    let pruned = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .count();
+    assert!(pruned > 0, "{trials:?}");
+    for t in &trials {
+        let epochs: Vec<u64> = t.intermediate.keys().copied().collect();
+        match t.state {
+            // Measured at both rungs, never at the last epoch (not a rung).
+            TrialState::Complete => assert_eq!(epochs, [1, 2], "{t:?}"),
+            TrialState::Pruned => assert!(epochs == [1] || epochs == [1, 2], "{t:?}"),
+            other => panic!("trial {} is {other:?}", t.number),
+        }
+    }
+    let best = seqrec_tune::trial::best(&trials).expect("a complete trial");
+    assert_eq!(best.state, TrialState::Complete);
+}
+
+#[test]
 fn parallel_workers_claim_each_number_once_and_a_study_resumes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let r = request(dir.path(), KNN, "item-knn");
