@@ -34,8 +34,8 @@ mod store;
 pub mod testing;
 
 pub use http::{Access, App};
-pub use online::{Applied, Event, OnlineModel, RecommendRequest, ServeError, Start};
-pub use service::{Reloaded, Service, ServiceError};
+pub use online::{Applied, Event, Fault, OnlineModel, RecommendRequest, ServeError, Start};
+pub use service::{Health, Reloaded, Service, ServiceError};
 pub use store::{EventStore, StoreError};
 
 use seqrec_models::Backend;

@@ -4,7 +4,7 @@ use seqrec_core::{ItemId, Part, Query, ScoreError, UserId};
 use seqrec_models::GruScorer;
 use seqrec_models::online::UserRow;
 use seqrec_runner::model_dir::{self, LoadedModel, ModelScorer, Recommendation};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
 /// What can go wrong online.
@@ -68,6 +68,18 @@ pub struct Applied {
     pub unknown_items: usize,
 }
 
+/// A fault to inject, for tests of how the service survives one: the next
+/// `apply` fails (or panics) after `after_rounds` rounds have advanced, so
+/// some of its events are applied and others are not; `PanicInScoring`
+/// panics in the next scoring pass.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    FailInApply { after_rounds: usize },
+    PanicInApply { after_rounds: usize },
+    PanicInScoring,
+}
+
 /// A request for one user's top `k`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecommendRequest {
@@ -95,6 +107,10 @@ pub struct OnlineModel {
     /// Users touched so far (the others are still as in the data), by
     /// original id: a B-tree, so no hash order decides anything.
     users: BTreeMap<String, UserState>,
+    /// Of `users`, those created online (not in the model's data): kept
+    /// as users come and go, so counting users never scans them.
+    created_online: usize,
+    fault: Option<Fault>,
 }
 
 impl OnlineModel {
@@ -103,6 +119,40 @@ impl OnlineModel {
             model,
             start,
             users: BTreeMap::new(),
+            created_online: 0,
+            fault: None,
+        }
+    }
+
+    /// Arms `fault` (tests only).
+    #[doc(hidden)]
+    pub fn inject_fault(&mut self, fault: Fault) {
+        self.fault = Some(fault);
+    }
+
+    /// Fires an armed apply fault once its rounds have passed.
+    fn apply_fault(&mut self) -> Result<(), ServeError> {
+        match self.fault {
+            Some(Fault::FailInApply { after_rounds: 0 }) => {
+                self.fault = None;
+                Err(ServeError::Scoring("injected fault".to_owned()))
+            }
+            Some(Fault::PanicInApply { after_rounds: 0 }) => {
+                self.fault = None;
+                panic!("injected fault")
+            }
+            Some(
+                Fault::FailInApply {
+                    after_rounds: ref mut n,
+                }
+                | Fault::PanicInApply {
+                    after_rounds: ref mut n,
+                },
+            ) => {
+                *n -= 1;
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -143,8 +193,7 @@ impl OnlineModel {
 
     /// Users known: the data's and those created online.
     pub fn user_count(&self) -> usize {
-        let data = &self.model.data.users;
-        data.len() + self.users.keys().filter(|u| data.find(u).is_none()).count()
+        self.model.data.users.len() + self.created_online
     }
 
     /// Whether the model knows `user` (from its data or created online).
@@ -161,6 +210,9 @@ impl OnlineModel {
                 times: Vec::new(),
                 hidden: None,
             });
+            if state.index.is_none() {
+                self.created_online += 1;
+            }
             self.users.insert(user.to_owned(), state);
         }
         match self.users.get_mut(user) {
@@ -208,6 +260,9 @@ impl OnlineModel {
     pub fn apply(&mut self, events: &[Event]) -> Result<Applied, ServeError> {
         let mut applied = Applied::default();
         let mut round: Vec<(String, ItemId, i64)> = Vec::new();
+        // The users of `round`: a set, so a batch of n distinct users costs
+        // n log n, not n² (a start-up replay is one batch of every event).
+        let mut in_round: BTreeSet<&str> = BTreeSet::new();
         for event in events {
             applied.accepted += 1;
             self.state_mut(&event.user);
@@ -215,9 +270,11 @@ impl OnlineModel {
                 applied.unknown_items += 1;
                 continue;
             };
-            if round.iter().any(|(u, _, _)| *u == event.user) {
+            if !in_round.insert(event.user.as_str()) {
                 self.advance(&round)?;
                 round.clear();
+                in_round.clear();
+                in_round.insert(event.user.as_str());
             }
             let previous = self.users[&event.user].times.last().copied();
             let time = event.timestamp.or(previous).unwrap_or(0);
@@ -232,6 +289,7 @@ impl OnlineModel {
         if round.is_empty() {
             return Ok(());
         }
+        self.apply_fault()?;
         if self.gru().is_some() {
             for (user, _, _) in round {
                 self.ensure_hidden(user)?;
@@ -299,6 +357,10 @@ impl OnlineModel {
                 ready.push(user);
                 ready.len() - 1
             }));
+        }
+        if self.fault == Some(Fault::PanicInScoring) {
+            self.fault = None;
+            panic!("injected fault");
         }
         let scorer = self.model.scorer.as_scorer();
         let mut scores = vec![0.0f32; ready.len() * scorer.catalogue_size()];
@@ -430,6 +492,14 @@ impl OnlineModel {
     /// (or gone, for a user created online). Returns whether there was
     /// anything to forget.
     pub fn remove_user(&mut self, user: &str) -> bool {
-        self.users.remove(user).is_some()
+        match self.users.remove(user) {
+            Some(state) => {
+                if state.index.is_none() {
+                    self.created_online -= 1;
+                }
+                true
+            }
+            None => false,
+        }
     }
 }

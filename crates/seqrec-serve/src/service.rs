@@ -21,6 +21,8 @@ use crate::online::RecommendRequest;
 use crate::online::{Applied, Event, OnlineModel, ServeError, Start};
 use crate::store::{EventStore, StoreError};
 use seqrec_runner::model_dir::{LoadedModel, Recommendation};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -84,7 +86,33 @@ pub struct Service {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     reads: Mutex<Option<mpsc::Sender<(RecommendRequest, ReadReply)>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Set when stored events could not be applied even by rebuilding
+    /// their users from the store: memory then differs from a replay of
+    /// the store, which the health check reports until a reload or restart.
+    diverged: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
+}
+
+/// What the health check reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    /// A worker thread has ended: requests cannot be answered.
+    WorkerStopped,
+    /// Some users' state in memory differs from a replay of the store.
+    Diverged,
+}
+
+/// Runs `f`, turning a panic into an error message (the service must
+/// outlive a bug in one request's processing).
+fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned())
+    })
 }
 
 /// Locks a mutex, recovering from a panic of another holder (the state a
@@ -142,9 +170,11 @@ impl Service {
                 .spawn(f)
                 .map_err(|e| ServiceError::Load(format!("starting the {name} thread: {e}")))
         };
+        let diverged = Arc::new(AtomicBool::new(false));
         let committer = {
             let model = Arc::clone(&model);
             let metrics = Arc::clone(&metrics);
+            let diverged = Arc::clone(&diverged);
             spawn(
                 "seqrec-committer",
                 Box::new(move || {
@@ -153,6 +183,7 @@ impl Service {
                         store,
                         metrics,
                         start,
+                        diverged,
                     }
                     .run(rx)
                 }),
@@ -173,6 +204,7 @@ impl Service {
                 jobs: Mutex::new(Some(tx)),
                 reads: Mutex::new(Some(read_tx)),
                 threads: Mutex::new(vec![committer, reader]),
+                diverged,
                 metrics,
             },
             replayed,
@@ -210,6 +242,19 @@ impl Service {
             reply,
         })?;
         answer.await.map_err(|_| ServiceError::Stopped)?
+    }
+
+    /// Whether the service can answer, and answers what a replay of its
+    /// store would.
+    pub fn health(&self) -> Health {
+        let threads = lock(&self.threads);
+        if threads.is_empty() || threads.iter().any(JoinHandle::is_finished) {
+            Health::WorkerStopped
+        } else if self.diverged.load(Ordering::SeqCst) {
+            Health::Diverged
+        } else {
+            Health::Ok
+        }
     }
 
     /// Runs `f` on the model (from a blocking context: it may score).
@@ -278,9 +323,22 @@ fn read_loop(
         concurrent = batch.len() > 1;
         metrics.observe_read_batch(batch.len());
         let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let answers = lock(model).recommend_many(&requests);
-        for (reply, answer) in replies.into_iter().zip(answers) {
-            let _ = reply.send(answer);
+        // Scoring changes no state a panic could leave half-done (a user's
+        // state is created whole, the hidden state set only once computed).
+        match catch(|| lock(model).recommend_many(&requests)) {
+            Ok(answers) => {
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    let _ = reply.send(answer);
+                }
+            }
+            Err(panic) => {
+                tracing::error!(reads = replies.len(), %panic, "scoring panicked");
+                for reply in replies {
+                    let _ = reply.send(Err(ServeError::Scoring(format!(
+                        "internal error while scoring: {panic}"
+                    ))));
+                }
+            }
         }
     }
 }
@@ -296,6 +354,7 @@ struct Committer {
     store: EventStore,
     metrics: Arc<Metrics>,
     start: Start,
+    diverged: Arc<AtomicBool>,
 }
 
 impl Committer {
@@ -310,12 +369,21 @@ impl Committer {
                 match job {
                     Job::Events { events, reply } => pending.push((events, reply)),
                     other => {
-                        self.commit_events(std::mem::take(&mut pending));
-                        self.other(other);
+                        let pending = std::mem::take(&mut pending);
+                        if let Err(panic) = catch(|| self.commit_events(pending)) {
+                            tracing::error!(%panic, "committing events panicked");
+                        }
+                        // A panic drops the job's reply: its caller gets an
+                        // error, and the committer goes on.
+                        if let Err(panic) = catch(|| self.other(other)) {
+                            tracing::error!(%panic, "a write job panicked");
+                        }
                     }
                 }
             }
-            self.commit_events(pending);
+            if let Err(panic) = catch(|| self.commit_events(pending)) {
+                tracing::error!(%panic, "committing events panicked");
+            }
         }
     }
 
@@ -336,23 +404,79 @@ impl Committer {
             return;
         }
         self.metrics.add_events_stored(all.len() as u64);
-        let mut model = lock(&self.model);
-        let unknown: Vec<usize> = jobs
-            .iter()
-            .map(|(events, _)| events.iter().filter(|e| !model.knows_item(&e.item)).count())
-            .collect();
-        let result = model.apply(&all);
-        drop(model);
+        let unknown: Vec<usize> = {
+            let model = lock(&self.model);
+            jobs.iter()
+                .map(|(events, _)| events.iter().filter(|e| !model.knows_item(&e.item)).count())
+                .collect()
+        };
+        // The events are durable from here on: whatever happens, memory
+        // must come to equal a replay of the store, and the answer must not
+        // invite a retry that would store them twice.
+        let result = match catch(|| lock(&self.model).apply(&all)) {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(panic) => Err(format!("panic: {panic}")),
+        };
+        let result = result.or_else(|error| {
+            tracing::error!(events = all.len(), %error, "applying stored events failed part-way; rebuilding their users from the store");
+            self.rebuild_users(&all)
+        });
         for ((events, reply), unknown_items) in jobs.into_iter().zip(unknown) {
             let answer = match &result {
-                Ok(_) => Ok(Applied {
+                Ok(()) => Ok(Applied {
                     accepted: events.len(),
                     unknown_items,
                 }),
-                Err(e) => Err(ServiceError::Serve(ServeError::Scoring(e.to_string()))),
+                Err(e) => Err(ServiceError::Serve(ServeError::Scoring(format!(
+                    "the events are stored (do not send them again) but could not be applied: {e}"
+                )))),
             };
             let _ = reply.send(answer);
         }
+    }
+
+    /// Puts the users of `events` back to their data state and replays
+    /// each one's stored events (per-user index), so a failed `apply`
+    /// leaves no user half-advanced. Users are independent, so this equals
+    /// a replay of the whole store for them. When even this fails, the
+    /// users are left at their data state and the service reports that
+    /// memory has diverged from the store.
+    fn rebuild_users(&mut self, events: &[Event]) -> Result<(), String> {
+        let users: BTreeSet<&str> = events.iter().map(|e| e.user.as_str()).collect();
+        let mut stored: Vec<(u64, Event)> = Vec::new();
+        for user in &users {
+            match self.store.events_of(user) {
+                Ok(list) => stored.extend(list),
+                Err(e) => return Err(self.diverge(&users, e.to_string())),
+            }
+        }
+        stored.sort_by_key(|(seq, _)| *seq);
+        let stored: Vec<Event> = stored.into_iter().map(|(_, e)| e).collect();
+        let outcome = catch(|| {
+            let mut model = lock(&self.model);
+            for user in &users {
+                model.remove_user(user);
+            }
+            model.apply(&stored)
+        });
+        match outcome {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(self.diverge(&users, e.to_string())),
+            Err(panic) => Err(self.diverge(&users, format!("panic: {panic}"))),
+        }
+    }
+
+    /// Leaves `users` at their data state and marks memory as diverged.
+    fn diverge(&mut self, users: &BTreeSet<&str>, error: String) -> String {
+        let mut model = lock(&self.model);
+        for user in users {
+            model.remove_user(user);
+        }
+        drop(model);
+        self.diverged.store(true, Ordering::SeqCst);
+        tracing::error!(users = users.len(), %error, "could not rebuild users from the store: their state in memory lacks stored events until a reload or restart");
+        error
     }
 
     fn other(&mut self, job: Job) {
@@ -385,6 +509,8 @@ impl Committer {
                     })
                     .map(|(online, reloaded)| {
                         *lock(&self.model) = online;
+                        // A whole replay: memory equals the store again.
+                        self.diverged.store(false, Ordering::SeqCst);
                         reloaded
                     });
                 let _ = reply.send(answer);

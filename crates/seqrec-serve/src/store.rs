@@ -141,15 +141,36 @@ impl EventStore {
         for entry in table.iter().map_err(|e| self.error(e))? {
             let (k, v) = entry.map_err(|e| self.error(e))?;
             let seq = k.value();
-            let record: Record =
-                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
-                    path: self.path.clone(),
-                    seq,
-                    message: e.to_string(),
-                })?;
-            out.push((seq, Event::new(record.user, record.item, record.timestamp)));
+            out.push((seq, self.decode(seq, v.value())?));
         }
         Ok(out)
+    }
+
+    /// The stored events of `user` with their arrival numbers, in arrival
+    /// order (through the per-user index: no scan of the log).
+    pub fn events_of(&self, user: &str) -> Result<Vec<(u64, Event)>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let table = txn.open_table(EVENTS).map_err(|e| self.error(e))?;
+        let by_user = txn
+            .open_multimap_table(BY_USER)
+            .map_err(|e| self.error(e))?;
+        let mut out = Vec::new();
+        for seq in by_user.get(user).map_err(|e| self.error(e))? {
+            let seq = seq.map_err(|e| self.error(e))?.value();
+            if let Some(v) = table.get(seq).map_err(|e| self.error(e))? {
+                out.push((seq, self.decode(seq, v.value())?));
+            }
+        }
+        Ok(out)
+    }
+
+    fn decode(&self, seq: u64, bytes: &[u8]) -> Result<Event, StoreError> {
+        let record: Record = serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            seq,
+            message: e.to_string(),
+        })?;
+        Ok(Event::new(record.user, record.item, record.timestamp))
     }
 
     /// Events stored.
@@ -195,7 +216,20 @@ mod tests {
                 (2, "a", "3", None)
             ]
         );
+        let of_a: Vec<(u64, String)> = store
+            .events_of("a")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|(s, e)| (s, e.item))
+            .collect();
+        assert_eq!(of_a, [(0, "1".to_owned()), (2, "3".to_owned())]);
         assert_eq!(store.delete_user("a").unwrap_or_else(|e| panic!("{e}")), 2);
+        assert!(
+            store
+                .events_of("a")
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
         assert_eq!(store.delete_user("a").unwrap_or_else(|e| panic!("{e}")), 0);
         store
             .append(&[Event::new("c", "4", None)])

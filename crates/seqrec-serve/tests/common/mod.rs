@@ -42,6 +42,8 @@ pub fn train_model(method: &str, out: &Path) {
 /// A server running on its own runtime thread.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The service inside (to inject faults, for instance).
+    pub app: Arc<App>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -72,6 +74,7 @@ impl Server {
             .unwrap_or_else(|e| panic!("{e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let inside = Arc::clone(&app);
         let thread = std::thread::spawn(move || {
             runtime
                 .block_on(seqrec_serve::serve(listener, app, async {
@@ -81,6 +84,7 @@ impl Server {
         });
         Server {
             addr,
+            app: inside,
             stop: Some(stop),
             thread: Some(thread),
         }
