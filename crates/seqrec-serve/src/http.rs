@@ -20,6 +20,23 @@ use std::time::Instant;
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// The largest `k` of a recommendation request.
 pub const MAX_K: usize = 1000;
+/// The longest user or item id taken, in bytes (ids are kept in memory
+/// and in the store for every event).
+pub const MAX_ID_BYTES: usize = 256;
+
+/// An id within [`MAX_ID_BYTES`], or a 422 naming where it was.
+fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "{what}: {} bytes; ids may have at most {MAX_ID_BYTES}",
+                id.len()
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// Who may call which route.
 #[derive(Clone, Debug, Default)]
@@ -77,6 +94,9 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         let status = match &e {
             ServiceError::Serve(ServeError::UnknownUser(_)) => StatusCode::NOT_FOUND,
+            ServiceError::Serve(ServeError::TooManyItems { .. }) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ServiceError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -228,6 +248,7 @@ async fn add_events(
                     format!("events[{i}].{field}: must not be empty"),
                 ));
             }
+            check_id(&format!("events[{i}].{field}"), value)?;
         }
         events.push(Event::new(e.user, e.item, e.timestamp));
     }
@@ -274,6 +295,7 @@ async fn user_recommendations(
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query?;
     check_k(q.k)?;
+    check_id("user", &user)?;
     let list = app
         .service
         .recommend(user.clone(), q.k, q.exclude_seen)
@@ -295,10 +317,19 @@ async fn anonymous_recommendations(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
     check_k(body.k)?;
+    if body.items.len() > crate::MAX_ANONYMOUS_ITEMS {
+        return Err(ServeError::TooManyItems {
+            given: body.items.len(),
+            max: crate::MAX_ANONYMOUS_ITEMS,
+        }
+        .into());
+    }
+    for (i, item) in body.items.iter().enumerate() {
+        check_id(&format!("items[{i}]"), item)?;
+    }
+    let model = app.service.shared_model();
     blocking(move || {
-        let list = app
-            .service
-            .with_model(|m| m.recommend_anonymous(&body.items, body.k))?;
+        let list = crate::recommend_anonymous(&model, &body.items, body.k)?;
         Ok(Json(json!({ "items": items_json(&list) })))
     })
     .await
@@ -308,6 +339,7 @@ async fn delete_user(
     State(app): State<Arc<App>>,
     Path(user): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    check_id("user", &user)?;
     if app.service.delete_user(user.clone()).await? {
         Ok(Json(json!({ "user": user, "deleted": true })))
     } else {

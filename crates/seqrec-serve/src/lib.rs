@@ -25,14 +25,18 @@
 //! # Ok(()) }
 //! ```
 
+mod anonymous;
 pub mod http;
 pub mod metrics;
 mod online;
+mod reader;
 mod service;
 mod store;
+mod sync;
 #[doc(hidden)]
 pub mod testing;
 
+pub use anonymous::{MAX_ANONYMOUS_ITEMS, recommend_anonymous};
 pub use http::{Access, App};
 pub use online::{Applied, Event, Fault, OnlineModel, RecommendRequest, ServeError, Start};
 pub use service::{Health, Reloaded, Service, ServiceError};

@@ -5,6 +5,7 @@ use seqrec_models::GruScorer;
 use seqrec_models::online::UserRow;
 use seqrec_runner::model_dir::{self, LoadedModel, ModelScorer, Recommendation};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use thiserror::Error;
 
 /// What can go wrong online.
@@ -14,6 +15,8 @@ pub enum ServeError {
     UnknownUser(String),
     #[error("scoring failed: {0}")]
     Scoring(String),
+    #[error("{given} items given; an anonymous sequence may have at most {max}")]
+    TooManyItems { given: usize, max: usize },
 }
 
 impl From<ScoreError> for ServeError {
@@ -102,7 +105,8 @@ struct UserState {
 /// Users' states over a loaded model; see the crate documentation.
 #[derive(Debug)]
 pub struct OnlineModel {
-    model: LoadedModel,
+    /// Shared, so anonymous requests can score without the model lock.
+    model: Arc<LoadedModel>,
     start: Start,
     /// Users touched so far (the others are still as in the data), by
     /// original id: a B-tree, so no hash order decides anything.
@@ -116,7 +120,7 @@ pub struct OnlineModel {
 impl OnlineModel {
     pub fn new(model: LoadedModel, start: Start) -> Self {
         OnlineModel {
-            model,
+            model: Arc::new(model),
             start,
             users: BTreeMap::new(),
             created_online: 0,
@@ -158,6 +162,11 @@ impl OnlineModel {
 
     pub fn model(&self) -> &LoadedModel {
         &self.model
+    }
+
+    /// The model, to use without holding this state (anonymous requests).
+    pub fn shared_model(&self) -> Arc<LoadedModel> {
+        Arc::clone(&self.model)
     }
 
     fn gru(&self) -> Option<&GruScorer> {
@@ -444,48 +453,6 @@ impl OnlineModel {
                 ))
             })
             .collect()
-    }
-
-    /// The `k` best items after an anonymous sequence of original item ids
-    /// (unknown ones are skipped); nothing is stored.
-    pub fn recommend_anonymous(
-        &self,
-        items: &[String],
-        k: usize,
-    ) -> Result<Vec<Recommendation>, ServeError> {
-        let history: Vec<ItemId> = items
-            .iter()
-            .filter_map(|i| self.model.data.items.find(i))
-            .map(|i| ItemId(i as u32))
-            .collect();
-        let times = vec![0i64; history.len()];
-        let scorer = self.model.scorer.as_scorer();
-        let mut scores = vec![0.0f32; scorer.catalogue_size()];
-        match self.gru() {
-            Some(gru) => {
-                let mut hidden = vec![0.0f32; gru.state_size()];
-                for item in &history {
-                    hidden = gru.advance(&hidden, &[None], &[item.0])?;
-                }
-                gru.scores_from_states(&hidden, &mut scores)?;
-            }
-            None => {
-                let query = Query {
-                    user: UserId(u32::MAX),
-                    history: &history,
-                    times: &times,
-                };
-                scorer.score(&[query], &mut scores)?;
-            }
-        }
-        Ok(model_dir::top_items(
-            &scores,
-            &history,
-            k,
-            false,
-            &self.model.data.items,
-            self.model.titles.as_ref(),
-        ))
     }
 
     /// Forgets what happened online to `user`: back to the data's state

@@ -13,20 +13,21 @@
 //! takes every read waiting when it wakes and scores them in one pass
 //! (one product with the output layer for all their users). While reads
 //! arrive concurrently (the last pass had more than one), it also waits
-//! for more, at most [`READ_WINDOW`] after the first was taken; a lone
+//! for more, at most [`crate::reader::READ_WINDOW`] after the first was taken; a lone
 //! client never waits. It locks the model only while it scores.
 
 use crate::metrics::Metrics;
 use crate::online::RecommendRequest;
 use crate::online::{Applied, Event, OnlineModel, ServeError, Start};
+use crate::reader::{ReadReply, read_loop};
 use crate::store::{EventStore, StoreError};
+use crate::sync::{catch, lock};
 use seqrec_runner::model_dir::{LoadedModel, Recommendation};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::oneshot;
 
@@ -71,14 +72,6 @@ enum Job {
     },
 }
 
-/// The longest a read waits for others to share its scoring pass.
-pub const READ_WINDOW: Duration = Duration::from_micros(200);
-
-/// The most reads scored in one pass.
-const MAX_READ_BATCH: usize = 256;
-
-type ReadReply = oneshot::Sender<Result<Vec<Recommendation>, ServeError>>;
-
 /// The model, the store, the committer thread and the reader thread.
 #[derive(Debug)]
 pub struct Service {
@@ -101,25 +94,6 @@ pub enum Health {
     WorkerStopped,
     /// Some users' state in memory differs from a replay of the store.
     Diverged,
-}
-
-/// Runs `f`, turning a panic into an error message (the service must
-/// outlive a bug in one request's processing).
-fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".to_owned())
-    })
-}
-
-/// Locks a mutex, recovering from a panic of another holder (the state a
-/// panicking scorer leaves is still a consistent model: it mutates only
-/// after scoring succeeded).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Replays `events` into a fresh online model of `model`.
@@ -257,6 +231,12 @@ impl Service {
         }
     }
 
+    /// The model now, for work that needs no user state (anonymous
+    /// requests): the lock is held only to clone a pointer.
+    pub fn shared_model(&self) -> Arc<LoadedModel> {
+        lock(&self.model).shared_model()
+    }
+
     /// Runs `f` on the model (from a blocking context: it may score).
     pub fn with_model<T>(&self, f: impl FnOnce(&mut OnlineModel) -> T) -> T {
         f(&mut lock(&self.model))
@@ -293,51 +273,6 @@ impl Service {
         for handle in lock(&self.threads).drain(..) {
             if handle.join().is_err() {
                 tracing::error!("a service thread panicked");
-            }
-        }
-    }
-}
-
-/// The reader thread: takes the waiting reads, scores them in one pass,
-/// answers each. Ends when the service drops its sender.
-fn read_loop(
-    model: &Mutex<OnlineModel>,
-    metrics: &Metrics,
-    rx: mpsc::Receiver<(RecommendRequest, ReadReply)>,
-) {
-    let mut concurrent = false;
-    while let Ok(first) = rx.recv() {
-        let taken = Instant::now();
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter().take(MAX_READ_BATCH - 1));
-        if concurrent || batch.len() > 1 {
-            let deadline = taken + READ_WINDOW;
-            while batch.len() < MAX_READ_BATCH {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(left) {
-                    Ok(read) => batch.push(read),
-                    Err(_) => break,
-                }
-            }
-        }
-        concurrent = batch.len() > 1;
-        metrics.observe_read_batch(batch.len());
-        let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        // Scoring changes no state a panic could leave half-done (a user's
-        // state is created whole, the hidden state set only once computed).
-        match catch(|| lock(model).recommend_many(&requests)) {
-            Ok(answers) => {
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(answer);
-                }
-            }
-            Err(panic) => {
-                tracing::error!(reads = replies.len(), %panic, "scoring panicked");
-                for reply in replies {
-                    let _ = reply.send(Err(ServeError::Scoring(format!(
-                        "internal error while scoring: {panic}"
-                    ))));
-                }
             }
         }
     }
