@@ -95,10 +95,6 @@ fn stale_cells(preset: &str) -> Vec<String> {
 /// preset republished but still listed here fails, so the list cannot rot.
 const REPUBLISH_DUE: &[(&str, &str)] = &[
     (
-        "gru-small-data",
-        "its 16 GRU cells predate the host recurrence (GRU cell format 2); a republish takes about 50 minutes of a 2-core machine",
-    ),
-    (
         "gru-paper-h100",
         "its 16 GRU cells predate the host recurrence (GRU cell format 2); a republish takes about 1 h 40 min of a 2-core machine",
     ),
