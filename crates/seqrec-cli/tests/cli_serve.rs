@@ -1,7 +1,7 @@
 //! `seqrec serve` as a process: after `kill -9` and a restart every
 //! accepted event is there and every user's recommendations are what they
 //! were; SIGTERM shuts down cleanly; a bad model directory is one clear
-//! error.
+//! error; a public address without a token is refused.
 
 mod common;
 
@@ -140,4 +140,44 @@ fn accepted_events_survive_kill_9_and_sigterm_is_graceful() {
         &cache,
     );
     assert_fails_with(&out, "nothing");
+
+    // A public address without a token is refused before anything loads;
+    // --insecure-no-auth lets it through (to the model check here).
+    let public = |extra: &[&str]| {
+        let mut args = vec!["serve", "--model", "no-such-model", "--addr", "0.0.0.0:0"];
+        args.extend_from_slice(extra);
+        seqrec(&args, &cache)
+    };
+    assert_fails_with(
+        &public(&[]),
+        "0.0.0.0:0 is not a loopback address and no token is set",
+    );
+    assert_fails_with(&public(&["--insecure-no-auth"]), "no-such-model");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "a-token\n").expect("token file");
+    let with_token = public(&["--admin-token-file", &token.to_string_lossy()]);
+    assert_fails_with(&with_token, "no-such-model");
+    assert_fails_with(
+        &public(&["--auth-reads", "--insecure-no-auth"]),
+        "--auth-reads needs a token",
+    );
+
+    // A model directory holding an older seqrec's store, no --store: a
+    // clear refusal instead of users silently starting over.
+    let old_model = dir.path().join("old-model");
+    std::fs::create_dir_all(old_model.join("events")).expect("old store dir");
+    std::fs::write(old_model.join("events/events.redb"), b"").expect("old store");
+    let fresh = dir.path().join("fresh-store");
+    let out = seqrec(
+        &[
+            "serve",
+            "--model",
+            &old_model.to_string_lossy(),
+            "--store",
+            &fresh.to_string_lossy(),
+        ],
+        &cache,
+    );
+    assert_fails_with(&out, "Pass --store");
+    assert!(!fresh.exists(), "nothing is created when refusing");
 }

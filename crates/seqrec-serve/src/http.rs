@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// The largest request body taken.
@@ -38,13 +38,33 @@ fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Who may call which route.
+/// Who may call which route. Tokens go in `Authorization: Bearer <token>`.
 #[derive(Clone, Debug, Default)]
 pub struct Access {
-    /// With a token, write and admin routes need `Authorization: Bearer <token>`.
-    pub token: Option<String>,
-    /// Reads (recommendations, metrics) need it too.
+    /// With it, `POST /v1/events` needs this token (or the admin token).
+    pub events_token: Option<String>,
+    /// With it, the admin routes (reload, deleting a user) need this
+    /// token. Without it, while an events token is set, they are off.
+    pub admin_token: Option<String>,
+    /// Reads (recommendations, metrics) need one of the tokens too.
     pub auth_reads: bool,
+}
+
+impl Access {
+    /// One token for every guarded route.
+    pub fn one_token(token: impl Into<String>) -> Access {
+        let token = token.into();
+        Access {
+            events_token: Some(token.clone()),
+            admin_token: Some(token),
+            auth_reads: false,
+        }
+    }
+
+    /// Whether any route needs a token.
+    pub fn guarded(&self) -> bool {
+        self.events_token.is_some() || self.admin_token.is_some()
+    }
 }
 
 /// What the handlers share.
@@ -52,8 +72,44 @@ pub struct Access {
 pub struct App {
     pub service: Service,
     pub access: Access,
-    /// The model directory `POST /v1/admin/reload` loads by default.
-    pub model_dir: PathBuf,
+    /// The model directory a reload without a body loads: the one the
+    /// service started with, then the last one a reload named.
+    model_dir: Mutex<PathBuf>,
+}
+
+impl App {
+    pub fn new(service: Service, access: Access, model_dir: PathBuf) -> App {
+        App {
+            service,
+            access,
+            model_dir: Mutex::new(model_dir),
+        }
+    }
+
+    /// The model directory being served.
+    pub fn model_dir(&self) -> PathBuf {
+        self.model_dir
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Loads `dir` (default: [`App::model_dir`]) and swaps it in with the
+    /// stored events replayed; on success `dir` becomes the model
+    /// directory later reloads use.
+    pub async fn reload(
+        &self,
+        dir: Option<PathBuf>,
+    ) -> Result<(PathBuf, crate::Reloaded), ServiceError> {
+        let dir = dir.unwrap_or_else(|| self.model_dir());
+        let load_from = dir.clone();
+        let model = tokio::task::spawn_blocking(move || crate::load_model(&load_from))
+            .await
+            .map_err(|e| ServiceError::Load(e.to_string()))??;
+        let reloaded = self.service.reload(model).await?;
+        *self.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = dir.clone();
+        Ok((dir, reloaded))
+    }
 }
 
 /// A JSON error response.
@@ -74,7 +130,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Busy or shutting down: a client may try again (elsewhere).
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
@@ -97,7 +160,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Serve(ServeError::TooManyItems { .. }) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ServiceError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Stopped | ServiceError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
@@ -137,12 +200,74 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), token.as_bytes()))
+/// The bearer token of a request (the scheme's name in any case, as
+/// RFC 7235 says).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// What a route does, for access control.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RouteClass {
+    /// Health checks: always open.
+    Open,
+    Read,
+    Events,
+    Admin,
+}
+
+fn route_class(method: &Method, route: &str) -> RouteClass {
+    match (method, route) {
+        (_, "/v1/health") => RouteClass::Open,
+        (&Method::POST, "/v1/events") => RouteClass::Events,
+        (&Method::POST, "/v1/admin/reload") | (&Method::DELETE, _) => RouteClass::Admin,
+        _ => RouteClass::Read,
+    }
+}
+
+/// `None` when `headers` may call a route of `class`; else the refusal.
+fn refusal(access: &Access, class: RouteClass, headers: &HeaderMap) -> Option<Response> {
+    let given = bearer(headers);
+    let matches = |token: &Option<String>| {
+        token
+            .as_deref()
+            .zip(given)
+            .is_some_and(|(want, given)| constant_time_eq(given.as_bytes(), want.as_bytes()))
+    };
+    let admin = matches(&access.admin_token);
+    let allowed = match class {
+        RouteClass::Open => true,
+        _ if !access.guarded() => true,
+        RouteClass::Read => !access.auth_reads || admin || matches(&access.events_token),
+        RouteClass::Events => admin || matches(&access.events_token),
+        RouteClass::Admin if access.admin_token.is_none() => {
+            return Some(
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "admin routes are off: the service has no admin token",
+                )
+                .into_response(),
+            );
+        }
+        RouteClass::Admin => admin,
+    };
+    if allowed {
+        return None;
+    }
+    let mut response = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "this route needs `Authorization: Bearer <token>` with a token that grants it",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer realm=\"seqrec\""),
+    );
+    Some(response)
 }
 
 /// Access control, then the request, then its metrics.
@@ -152,16 +277,10 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
-    let writes = matches!(*request.method(), Method::DELETE)
-        || (request.method() == Method::POST && route != "/v1/recommendations");
-    let needs_token = route != "/v1/health" && (writes || app.access.auth_reads);
-    let response = match &app.access.token {
-        Some(token) if needs_token && !authorized(request.headers(), token) => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "this route needs `Authorization: Bearer <token>`",
-        )
-        .into_response(),
-        _ => next.run(request).await,
+    let class = route_class(request.method(), &route);
+    let response = match refusal(&app.access, class, request.headers()) {
+        Some(refused) => refused,
+        None => next.run(request).await,
     };
     app.service.metrics.observe_request(
         &route,
@@ -350,34 +469,55 @@ async fn delete_user(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReloadIn {
-    /// Another model directory (default: the one the service started with).
+    /// Another model directory (default: the one being served).
     #[serde(default)]
     model: Option<PathBuf>,
 }
 
 async fn reload(
     State(app): State<Arc<App>>,
-    body: Result<Json<ReloadIn>, JsonRejection>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let requested = match body {
-        Ok(Json(b)) => b.model,
-        // No body: the model directory the service started with.
-        Err(JsonRejection::MissingJsonContentType(_)) => None,
-        Err(e) => return Err(e.into()),
+    // Only an empty body means "the model being served": a body that is
+    // not declared JSON is refused, never taken for no body.
+    let requested = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let json_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|t| {
+                let t = t.trim().to_ascii_lowercase();
+                t == "application/json" || t.ends_with("+json")
+            });
+        if !json_type {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON (`Content-Type: application/json`), or empty to reload the model being served",
+            ));
+        }
+        serde_json::from_slice::<ReloadIn>(&body)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("body: {e}")))?
+            .model
     };
-    let dir = requested.unwrap_or_else(|| app.model_dir.clone());
-    let shown = dir.display().to_string();
-    let model = blocking(move || {
-        crate::load_model(&dir)
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
-    })
-    .await?;
-    let reloaded = app.service.reload(model).await?;
-    Ok(Json(json!({
-        "model": shown,
-        "replayed": reloaded.replayed,
-        "skipped_unknown_items": reloaded.skipped_unknown_items,
-    })))
+    match app.reload(requested).await {
+        Ok((dir, reloaded)) => Ok(Json(json!({
+            "model": dir.display().to_string(),
+            "replayed": reloaded.replayed,
+            "skipped_unknown_items": reloaded.skipped_unknown_items,
+        }))),
+        // The details (paths, file contents) stay in the server's log.
+        Err(ServiceError::Load(e)) => {
+            tracing::error!(error = %e, "reload refused: the model directory could not be loaded");
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the model directory could not be loaded (the server's log says why); the model being served is unchanged",
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {

@@ -39,7 +39,7 @@ pub mod testing;
 pub use anonymous::{MAX_ANONYMOUS_ITEMS, recommend_anonymous};
 pub use http::{Access, App};
 pub use online::{Applied, Event, Fault, OnlineModel, RecommendRequest, ServeError, Start};
-pub use service::{Health, Reloaded, Service, ServiceError};
+pub use service::{Health, Reloaded, Service, ServiceError, ServiceOptions};
 pub use store::{EventStore, StoreError};
 
 use seqrec_models::Backend;

@@ -64,6 +64,10 @@ pub struct Metrics {
     batches: Mutex<Histogram>,
     read_batches: Mutex<Histogram>,
     events_stored: AtomicU64,
+    refused_busy: AtomicU64,
+    /// Requests waiting for the committer and for the reader.
+    queued_writes: AtomicU64,
+    queued_reads: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -98,6 +102,26 @@ impl Metrics {
     /// One scoring pass over `size` recommendation reads.
     pub fn observe_read_batch(&self, size: usize) {
         lock(&self.read_batches).observe(&BATCH_BUCKETS, size as f64);
+    }
+
+    /// Write requests queued (`+1`) or taken by the committer (`-n`).
+    pub fn queue_write(&self, delta: i64) {
+        add_signed(&self.queued_writes, delta);
+    }
+
+    /// Reads queued (`+1`) or taken by the reader (`-n`).
+    pub fn queue_read(&self, delta: i64) {
+        add_signed(&self.queued_reads, delta);
+    }
+
+    /// Write requests waiting for the committer now.
+    pub fn queued_writes(&self) -> u64 {
+        self.queued_writes.load(Ordering::SeqCst)
+    }
+
+    /// A request refused because its queue was full.
+    pub fn add_refused_busy(&self) {
+        self.refused_busy.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn add_events_stored(&self, n: u64) {
@@ -144,10 +168,40 @@ impl Metrics {
             "seqrec_events_stored {}",
             self.events_stored.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP seqrec_requests_refused_busy_total Requests refused with 503 because their queue was full.\n");
+        out.push_str("# TYPE seqrec_requests_refused_busy_total counter\n");
+        let _ = writeln!(
+            out,
+            "seqrec_requests_refused_busy_total {}",
+            self.refused_busy.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP seqrec_queue_depth Requests waiting for a worker thread.\n");
+        out.push_str("# TYPE seqrec_queue_depth gauge\n");
+        let _ = writeln!(
+            out,
+            "seqrec_queue_depth{{queue=\"writes\"}} {}",
+            self.queued_writes()
+        );
+        let _ = writeln!(
+            out,
+            "seqrec_queue_depth{{queue=\"reads\"}} {}",
+            self.queued_reads.load(Ordering::SeqCst)
+        );
         out.push_str("# HELP seqrec_users Users known (the model's and those created online).\n");
         out.push_str("# TYPE seqrec_users gauge\n");
         let _ = writeln!(out, "seqrec_users {users}");
         out
+    }
+}
+
+/// Adds a signed amount to a gauge that never goes below zero.
+fn add_signed(gauge: &AtomicU64, delta: i64) {
+    if delta >= 0 {
+        gauge.fetch_add(delta as u64, Ordering::SeqCst);
+    } else {
+        let _ = gauge.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+            Some(v.saturating_sub(delta.unsigned_abs()))
+        });
     }
 }
 

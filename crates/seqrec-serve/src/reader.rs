@@ -43,6 +43,7 @@ pub(crate) fn read_loop(
             }
         }
         concurrent = batch.len() > 1;
+        metrics.queue_read(-(batch.len() as i64));
         metrics.observe_read_batch(batch.len());
         let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         // Scoring changes no state a panic could leave half-done (a user's

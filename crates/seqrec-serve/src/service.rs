@@ -40,6 +40,8 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("the service is shutting down")]
     Stopped,
+    #[error("the service is busy: {0} requests are already waiting; retry shortly")]
+    Busy(usize),
     #[error("loading the model: {0}")]
     Load(String),
 }
@@ -76,14 +78,32 @@ enum Job {
 #[derive(Debug)]
 pub struct Service {
     model: Arc<Mutex<OnlineModel>>,
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    reads: Mutex<Option<mpsc::Sender<(RecommendRequest, ReadReply)>>>,
+    jobs: Mutex<Option<mpsc::SyncSender<Job>>>,
+    reads: Mutex<Option<mpsc::SyncSender<(RecommendRequest, ReadReply)>>>,
+    queue_capacity: usize,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Set when stored events could not be applied even by rebuilding
     /// their users from the store: memory then differs from a replay of
     /// the store, which the health check reports until a reload or restart.
     diverged: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
+}
+
+/// How a service runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceOptions {
+    /// Requests that may wait for the committer, and reads that may wait
+    /// for the reader; one more is refused as busy (HTTP 503 with
+    /// `Retry-After`) rather than queued without bound.
+    pub queue_capacity: usize,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            queue_capacity: 4096,
+        }
+    }
 }
 
 /// What the health check reports.
@@ -132,12 +152,27 @@ impl Service {
         store: EventStore,
         start: Start,
     ) -> Result<(Service, Reloaded), ServiceError> {
+        Service::start_with(model, store, start, &ServiceOptions::default())
+    }
+
+    /// [`Service::start_from`] with `options`.
+    pub fn start_with(
+        model: LoadedModel,
+        store: EventStore,
+        start: Start,
+        options: &ServiceOptions,
+    ) -> Result<(Service, Reloaded), ServiceError> {
+        if options.queue_capacity == 0 {
+            return Err(ServiceError::Load(
+                "the queue capacity must be at least 1".into(),
+            ));
+        }
         let events: Vec<Event> = store.events()?.into_iter().map(|(_, e)| e).collect();
         let (online, replayed) = replay(model, start, &events)?;
         let metrics = Arc::new(Metrics::default());
         metrics.set_events_stored(events.len() as u64);
         let model = Arc::new(Mutex::new(online));
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(options.queue_capacity);
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.to_owned())
@@ -163,7 +198,7 @@ impl Service {
                 }),
             )?
         };
-        let (read_tx, read_rx) = mpsc::channel();
+        let (read_tx, read_rx) = mpsc::sync_channel(options.queue_capacity);
         let reader = {
             let model = Arc::clone(&model);
             let metrics = Arc::clone(&metrics);
@@ -177,6 +212,7 @@ impl Service {
                 model,
                 jobs: Mutex::new(Some(tx)),
                 reads: Mutex::new(Some(read_tx)),
+                queue_capacity: options.queue_capacity,
                 threads: Mutex::new(vec![committer, reader]),
                 diverged,
                 metrics,
@@ -187,8 +223,26 @@ impl Service {
 
     fn send(&self, job: Job) -> Result<(), ServiceError> {
         match lock(&self.jobs).as_ref() {
-            Some(tx) => tx.send(job).map_err(|_| ServiceError::Stopped),
+            Some(tx) => {
+                // Counted before it is sent: the committer may take it at once.
+                self.metrics.queue_write(1);
+                tx.try_send(job).map_err(|e| {
+                    self.metrics.queue_write(-1);
+                    self.refused(e)
+                })
+            }
             None => Err(ServiceError::Stopped),
+        }
+    }
+
+    /// Why a queue refused a request: full (the caller may retry) or closed.
+    fn refused<T>(&self, e: mpsc::TrySendError<T>) -> ServiceError {
+        match e {
+            mpsc::TrySendError::Full(_) => {
+                self.metrics.add_refused_busy();
+                ServiceError::Busy(self.queue_capacity)
+            }
+            mpsc::TrySendError::Disconnected(_) => ServiceError::Stopped,
         }
     }
 
@@ -257,9 +311,13 @@ impl Service {
             exclude_seen,
         };
         match lock(&self.reads).as_ref() {
-            Some(tx) => tx
-                .send((request, reply))
-                .map_err(|_| ServiceError::Stopped)?,
+            Some(tx) => {
+                self.metrics.queue_read(1);
+                tx.try_send((request, reply)).map_err(|e| {
+                    self.metrics.queue_read(-1);
+                    self.refused(e)
+                })?
+            }
             None => return Err(ServiceError::Stopped),
         }
         Ok(answer.await.map_err(|_| ServiceError::Stopped)??)
@@ -298,6 +356,7 @@ impl Committer {
         while let Ok(first) = rx.recv() {
             let mut group = vec![first];
             group.extend(rx.try_iter());
+            self.metrics.queue_write(-(group.len() as i64));
             self.metrics.observe_batch(group.len());
             let mut pending = Vec::new();
             for job in group {

@@ -227,40 +227,112 @@ fn bad_input_gets_a_json_error_and_changes_nothing() {
 }
 
 #[test]
-fn a_token_guards_writes_and_optionally_reads() {
+fn tokens_guard_events_and_admin_separately_and_optionally_reads() {
     let (dir, model) = model_dir("pop");
     let (_, items) = known_ids(&model);
     let events = body(&json!({"events": [{"user": "u1", "item": items[0]}]}));
     for auth_reads in [false, true] {
         let access = Access {
-            token: Some("s3cret-token".to_owned()),
+            events_token: Some("events-token".to_owned()),
+            admin_token: Some("admin-token".to_owned()),
             auth_reads,
         };
         let store = dir.path().join(format!("store-{auth_reads}"));
         let server = Server::start(&model, &store, access);
-        let post = |headers: &[(&str, &str)]| {
-            request(server.addr, "POST", "/v1/events", Some(&events), headers).status
+        let call = |method: &str, path: &str, body: Option<&[u8]>, headers: &[(&str, &str)]| {
+            request(server.addr, method, path, body, headers)
         };
-        assert_eq!(post(&[]), 401);
+        let post =
+            |headers: &[(&str, &str)]| call("POST", "/v1/events", Some(&events), headers).status;
+        let refused = call("POST", "/v1/events", Some(&events), &[]);
+        assert_eq!(refused.status, 401);
+        assert_eq!(
+            refused.header("www-authenticate"),
+            Some("Bearer realm=\"seqrec\"")
+        );
         assert_eq!(post(&[("Authorization", "Bearer wrong-token!")]), 401);
-        assert_eq!(post(&[("Authorization", "s3cret-token")]), 401);
-        assert_eq!(post(&[("Authorization", "Bearer s3cret-token")]), 200);
+        assert_eq!(post(&[("Authorization", "events-token")]), 401);
+        assert_eq!(post(&[("Authorization", "Bearer events-token")]), 200);
+        // The scheme's name in any case (RFC 7235).
+        assert_eq!(post(&[("Authorization", "bearer events-token")]), 200);
+        assert_eq!(post(&[("Authorization", "BEARER admin-token")]), 200);
         let read = |headers: &[(&str, &str)]| {
-            request(
-                server.addr,
-                "GET",
-                "/v1/users/u1/recommendations",
-                None,
-                headers,
-            )
-            .status
+            call("GET", "/v1/users/u1/recommendations", None, headers).status
         };
         assert_eq!(read(&[]), if auth_reads { 401 } else { 200 });
-        assert_eq!(read(&[("Authorization", "Bearer s3cret-token")]), 200);
-        let reload = request(server.addr, "POST", "/v1/admin/reload", None, &[]);
-        assert_eq!(reload.status, 401);
+        assert_eq!(read(&[("Authorization", "Bearer events-token")]), 200);
+        assert_eq!(read(&[("Authorization", "Bearer admin-token")]), 200);
+        // The events token grants no admin route.
+        for (method, path) in [("POST", "/v1/admin/reload"), ("DELETE", "/v1/users/u1")] {
+            let with = |token: &str| {
+                call(
+                    method,
+                    path,
+                    None,
+                    &[("Authorization", &format!("Bearer {token}"))],
+                )
+                .status
+            };
+            assert_eq!(call(method, path, None, &[]).status, 401, "{path}");
+            assert_eq!(with("events-token"), 401, "{path}");
+            assert_eq!(with("admin-token"), 200, "{path}");
+        }
         assert_eq!(server.request("GET", "/v1/health", None).status, 200);
     }
+    // An events token alone: the admin routes are off, not open.
+    let access = Access {
+        events_token: Some("events-token".to_owned()),
+        admin_token: None,
+        auth_reads: false,
+    };
+    let server = Server::start(&model, &dir.path().join("store-events-only"), access);
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/admin/reload",
+        None,
+        &[("Authorization", "Bearer events-token")],
+    );
+    assert_eq!(r.status, 403, "{:?}", json(&r));
+}
+
+#[test]
+fn reload_takes_no_body_or_json_and_remembers_the_model_it_loaded() {
+    let (dir, model) = model_dir("pop");
+    let other = dir.path().join("other-model");
+    common::train_model("item-knn", &other);
+    let server = Server::start(&model, &dir.path().join("store"), Access::default());
+    let method_served = || json(&server.request("GET", "/v1/health", None))["method"].clone();
+    let reload = |body: Option<&[u8]>, headers: &[(&str, &str)]| {
+        request(server.addr, "POST", "/v1/admin/reload", body, headers)
+    };
+    // A JSON body sent as text is refused, not read as "no body".
+    let named = body(&json!({ "model": other }));
+    let r = reload(Some(&named), &[("Content-Type", "text/plain")]);
+    assert_eq!(r.status, 415, "{:?}", json(&r));
+    assert_eq!(method_served(), "pop");
+    // A model directory that does not load: the answer names no path.
+    let missing = body(&json!({ "model": dir.path().join("nowhere") }));
+    let r = reload(Some(&missing), &[]);
+    assert_eq!(r.status, 422, "{:?}", json(&r));
+    let message = json(&r)["error"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        !message.contains("nowhere") && !message.contains('/'),
+        "{message}"
+    );
+    assert_eq!(method_served(), "pop");
+    // JSON naming another model: served, and remembered by the next
+    // reload without a body.
+    let r = reload(
+        Some(&named),
+        &[("Content-Type", "application/json; charset=utf-8")],
+    );
+    assert_eq!(r.status, 200, "{:?}", json(&r));
+    assert_eq!(method_served(), "item-knn");
+    let r = reload(None, &[]);
+    assert_eq!(r.status, 200, "{:?}", json(&r));
+    assert_eq!(json(&r)["model"], other.display().to_string());
+    assert_eq!(method_served(), "item-knn");
 }
 
 /// Random bytes and random JSON at every route for a few seconds: every

@@ -1,14 +1,17 @@
 //! Requests that would cost the service more than they are worth are
 //! refused with a clear 422 before any work: an anonymous sequence longer
 //! than the cap (each item is a GRU step), ids longer than the cap (kept
-//! in memory and in the store for every event). Nothing is stored.
+//! in memory and in the store for every event). Nothing is stored. Queues
+//! to the worker threads are bounded: a full one answers 503 with
+//! `Retry-After`, and nothing waits without bound.
 
 mod common;
 
 use common::{Server, json};
 use seqrec_serve::http::MAX_ID_BYTES;
-use seqrec_serve::{Access, MAX_ANONYMOUS_ITEMS, load_model};
+use seqrec_serve::{Access, MAX_ANONYMOUS_ITEMS, ServiceOptions, Start, load_model};
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 #[test]
 fn anonymous_sequences_and_ids_have_limits() {
@@ -67,4 +70,100 @@ fn anonymous_sequences_and_ids_have_limits() {
     let body = json!({ "events": [{ "user": exact, "item": item }] });
     let r = server.request("POST", "/v1/events", Some(body.to_string().as_bytes()));
     assert_eq!(r.status, 200, "{:?}", json(&r));
+}
+
+#[test]
+fn a_full_queue_answers_503_with_retry_after() {
+    let (dir, model) = common::model_dir("pop");
+    let item = load_model(&model)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .data
+        .items
+        .label(0)
+        .unwrap_or_else(|| panic!("no items"))
+        .into_owned();
+    let options = ServiceOptions { queue_capacity: 1 };
+    let server = std::sync::Arc::new(Server::start_with(
+        &model,
+        &dir.path().join("store"),
+        Access::default(),
+        Start::WholeHistory,
+        &options,
+    ));
+    let post = {
+        let server = std::sync::Arc::clone(&server);
+        move |user: &str| {
+            let body = json!({ "events": [{ "user": user, "item": item }] });
+            server.request("POST", "/v1/events", Some(body.to_string().as_bytes()))
+        }
+    };
+    let stored = |server: &Server| {
+        server
+            .app
+            .service
+            .metrics
+            .render(0)
+            .lines()
+            .find_map(|l| l.strip_prefix("seqrec_events_stored "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // Hold the model: the committer stores the first write, then waits
+    // for the model to apply it; the second write waits in the queue.
+    let (hold, release) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let server = std::sync::Arc::clone(&server);
+        std::thread::spawn(move || {
+            server.app.service.with_model(|_| {
+                let _ = release.recv();
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let first = {
+        let post = post.clone();
+        std::thread::spawn(move || post("first").status)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stored(&server) < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the first write was never stored"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let second = {
+        let post = post.clone();
+        std::thread::spawn(move || post("second").status)
+    };
+    while server.app.service.metrics.queued_writes() < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the second write was never queued"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The queue (capacity 1) is full: a third write is refused at once.
+    let r = post("third");
+    assert_eq!(r.status, 503, "{:?}", json(&r));
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(
+        json(&r)["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("busy")),
+        "{:?}",
+        json(&r)
+    );
+    let _ = hold.send(());
+    holder.join().unwrap_or_else(|_| panic!("holder"));
+    assert_eq!(first.join().unwrap_or(0), 200);
+    assert_eq!(second.join().unwrap_or(0), 200);
+    assert_eq!(post("fourth").status, 200);
+    let metrics = server.app.service.metrics.render(0);
+    for line in [
+        "seqrec_requests_refused_busy_total 1",
+        "seqrec_queue_depth{queue=\"writes\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }

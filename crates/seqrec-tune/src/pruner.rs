@@ -70,6 +70,7 @@ mod tests {
             settings: AshaSettings {
                 min_epochs: 1,
                 reduction_factor: 3,
+                methods: None,
             },
         }
     }
@@ -90,6 +91,7 @@ mod tests {
             settings: AshaSettings {
                 min_epochs: 2,
                 reduction_factor: 2,
+                methods: None,
             },
         };
         assert_eq!(

@@ -1,6 +1,8 @@
 //! The `[tune]` table: what a study optimises and how it searches.
 
 use crate::TuneError;
+use seqrec_baselines::Baseline;
+use seqrec_runner::Method;
 use serde::{Deserialize, Serialize};
 
 /// How trials' settings are proposed.
@@ -53,6 +55,30 @@ pub struct AshaSettings {
     pub min_epochs: u64,
     /// η: rungs at min_epochs · η^k; the best 1/η of a rung go on.
     pub reduction_factor: u64,
+    /// The methods pruned (default: every method that trains in epochs:
+    /// the GRUs, BPR-MF and sequential MF); the others run every trial to
+    /// the end.
+    pub methods: Option<Vec<String>>,
+}
+
+impl AshaSettings {
+    /// Whether trials of `method` are pruned.
+    pub fn prunes(&self, method: Method) -> bool {
+        trains_in_epochs(method)
+            && self
+                .methods
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| n == method.name()))
+    }
+}
+
+/// The GRUs, BPR-MF and sequential MF train in epochs the pruner can look
+/// at; the kNN methods and POP fit in one pass.
+pub fn trains_in_epochs(method: Method) -> bool {
+    match method {
+        Method::Gru(_) => true,
+        Method::Baseline(b) => matches!(b, Baseline::BprMf | Baseline::SeqMf),
+    }
 }
 
 impl Default for AshaSettings {
@@ -60,6 +86,7 @@ impl Default for AshaSettings {
         AshaSettings {
             min_epochs: 1,
             reduction_factor: 3,
+            methods: None,
         }
     }
 }
@@ -140,6 +167,16 @@ impl TuneSettings {
                 "must be at least 1",
             ));
         }
+        for name in self.asha.methods.iter().flatten() {
+            let method = Method::parse(name)
+                .map_err(|e| TuneError::config("[tune.asha] methods", e.to_string()))?;
+            if !trains_in_epochs(method) {
+                return Err(TuneError::config(
+                    "[tune.asha] methods",
+                    format!("`{name}` fits in one pass, without epochs to prune at"),
+                ));
+            }
+        }
         if self.tpe.candidates == 0 {
             return Err(TuneError::config(
                 "[tune.tpe] candidates",
@@ -219,5 +256,39 @@ mod tests {
         assert!(m("auc").check_metric(&[5, 10, 20]).is_err());
         assert_eq!(m("recall@20").epoch_metric(), Some(EpochMetric::Recall20));
         assert_eq!(m("ndcg@20").epoch_metric(), None);
+    }
+
+    #[test]
+    fn asha_prunes_the_methods_that_train_in_epochs_or_those_listed() {
+        let method = |name: &str| Method::parse(name).expect("method");
+        let all = AshaSettings::default();
+        for (name, pruned) in [
+            ("gru", true),
+            ("attentional-user-gru", true),
+            ("bpr-mf", true),
+            ("seq-mf", true),
+            ("item-knn", false),
+            ("decay-knn", false),
+            ("pop", false),
+        ] {
+            assert_eq!(all.prunes(method(name)), pruned, "{name}");
+        }
+        let listed = TuneSettings::from_toml(
+            "[tune.asha]
+methods = [\"gru\", \"seq-mf\"]
+",
+        )
+        .expect("valid")
+        .asha;
+        assert!(listed.prunes(method("gru")) && listed.prunes(method("seq-mf")));
+        assert!(!listed.prunes(method("bpr-mf")) && !listed.prunes(method("linear-user-gru")));
+        let error = |text: &str| TuneSettings::from_toml(text).err().map(|e| e.to_string());
+        let knn = error("[tune.asha]\nmethods = [\"item-knn\"]\n").unwrap_or_default();
+        assert!(
+            knn.contains("[tune.asha] methods") && knn.contains("one pass"),
+            "{knn}"
+        );
+        let typo = error("[tune.asha]\nmethods = [\"gur\"]\n").unwrap_or_default();
+        assert!(typo.contains("gur"), "{typo}");
     }
 }

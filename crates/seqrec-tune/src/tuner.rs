@@ -159,6 +159,10 @@ pub fn prepare(request: &TuneRequest) -> Result<Prepared, TuneError> {
     };
     sampler.check(&space).map_err(in_file)?;
     let pruner = match settings.pruner {
+        PrunerKind::Asha if !settings.asha.prunes(request.method) => {
+            tracing::info!(method = %request.method, "no pruning: the method fits in one pass, or [tune.asha] methods leaves it out");
+            None
+        }
         PrunerKind::Asha if request.method.is_gru() => {
             if settings.epoch_metric().is_none() {
                 return Err(in_file(TuneError::config(
@@ -173,13 +177,9 @@ pub fn prepare(request: &TuneRequest) -> Result<Prepared, TuneError> {
                 settings: settings.asha.clone(),
             })
         }
-        PrunerKind::Asha if has_sgd_epochs(request.method) => Some(Asha {
+        PrunerKind::Asha => Some(Asha {
             settings: settings.asha.clone(),
         }),
-        PrunerKind::Asha => {
-            tracing::info!(method = %request.method, "no pruning: the method fits in one pass, without epochs");
-            None
-        }
         PrunerKind::None => None,
     };
     let backend = request.backend.or(base.backend).unwrap_or(Backend::Flex);
@@ -239,14 +239,6 @@ pub fn prepare(request: &TuneRequest) -> Result<Prepared, TuneError> {
         significance,
         compute,
     })
-}
-
-/// BPR-MF and sequential MF train in epochs the pruner can look at.
-fn has_sgd_epochs(method: Method) -> bool {
-    matches!(
-        method,
-        Method::Baseline(seqrec_baselines::Baseline::BprMf | seqrec_baselines::Baseline::SeqMf)
-    )
 }
 
 fn is_preset(text: &str) -> bool {

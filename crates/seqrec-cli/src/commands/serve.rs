@@ -16,15 +16,34 @@ pub struct ServeArgs {
     /// Address to listen on (loopback unless told otherwise).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// The durable event store (default: `events/` inside the model directory).
-    #[arg(long)]
-    pub store: Option<PathBuf>,
-    /// A file holding the bearer token that write and admin routes require.
-    #[arg(long)]
+    /// The durable event store: the users' events, kept across model
+    /// changes, so never inside a model directory (default: `serve-store/`
+    /// in the working directory).
+    #[arg(long, default_value = "serve-store")]
+    pub store: PathBuf,
+    /// Requests that may wait for the writer (and reads for the reader)
+    /// before more are refused with 503 and `Retry-After`.
+    #[arg(long, default_value_t = seqrec_serve::ServiceOptions::default().queue_capacity)]
+    pub queue_capacity: usize,
+    /// A file holding one bearer token for event ingestion and the admin
+    /// routes alike (or give each its own with the two options below).
+    #[arg(long, conflicts_with_all = ["events_token_file", "admin_token_file"])]
     pub token_file: Option<PathBuf>,
-    /// Require the token for reads (recommendations, metrics) too.
-    #[arg(long, requires = "token_file")]
+    /// A file holding the bearer token `POST /v1/events` requires.
+    #[arg(long)]
+    pub events_token_file: Option<PathBuf>,
+    /// A file holding the bearer token the admin routes (reload, deleting
+    /// a user) require; without it they are off once an events token is set.
+    #[arg(long)]
+    pub admin_token_file: Option<PathBuf>,
+    /// Require a token for reads (recommendations, metrics) too.
+    #[arg(long)]
     pub auth_reads: bool,
+    /// Listen on a non-loopback address without any token (refused
+    /// otherwise: anyone who can reach the port could write events and
+    /// reload models).
+    #[arg(long)]
+    pub insecure_no_auth: bool,
     /// Worker threads of the HTTP runtime (default: the CPU count).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -43,29 +62,71 @@ fn read_token(path: &PathBuf) -> Result<String> {
     Ok(token)
 }
 
+/// The access rules the flags ask for, refusing unsafe combinations.
+fn access_of(args: &ServeArgs) -> Result<Access> {
+    let mut access = match &args.token_file {
+        Some(path) => Access::one_token(read_token(path)?),
+        None => Access {
+            events_token: args
+                .events_token_file
+                .as_ref()
+                .map(read_token)
+                .transpose()?,
+            admin_token: args.admin_token_file.as_ref().map(read_token).transpose()?,
+            auth_reads: false,
+        },
+    };
+    if args.auth_reads && !access.guarded() {
+        bail!(
+            "--auth-reads needs a token: give --token-file, --events-token-file or --admin-token-file"
+        );
+    }
+    access.auth_reads = args.auth_reads;
+    if !access.guarded() && !args.addr.ip().is_loopback() && !args.insecure_no_auth {
+        bail!(
+            "{} is not a loopback address and no token is set: anyone who can reach it could write events and reload models. Give --token-file (or --events-token-file and --admin-token-file), or --insecure-no-auth if something in front of the service checks access",
+            args.addr
+        );
+    }
+    Ok(access)
+}
+
+/// Refuses to start a fresh default store beside a model directory that
+/// holds the store an older seqrec kept inside it: its users would
+/// silently start over.
+fn check_store(args: &ServeArgs) -> Result<()> {
+    let inside = args.model.join("events");
+    let fresh = !args.store.join("events.redb").exists();
+    if fresh && inside.join("events.redb").exists() && args.store != inside {
+        bail!(
+            "{} holds an event store (an older seqrec kept it inside the model directory), and {} has none: the users' online events would start over. Pass --store {} to keep serving them (or move that directory to {})",
+            inside.display(),
+            args.store.display(),
+            inside.display(),
+            args.store.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn run(args: ServeArgs) -> Result<()> {
-    let token = args.token_file.as_ref().map(read_token).transpose()?;
-    let store_dir = args
-        .store
-        .clone()
-        .unwrap_or_else(|| args.model.join("events"));
+    let access = access_of(&args)?;
+    check_store(&args)?;
+    let store_dir = args.store.clone();
     let model = load_model(&args.model)?;
     let store = EventStore::open(&store_dir)?;
-    let (service, replayed) = Service::start(model, store)?;
+    let options = seqrec_serve::ServiceOptions {
+        queue_capacity: args.queue_capacity,
+    };
+    let (service, replayed) =
+        Service::start_with(model, store, seqrec_serve::Start::WholeHistory, &options)?;
     tracing::info!(
         replayed = replayed.replayed,
         skipped_unknown_items = replayed.skipped_unknown_items,
         store = %store_dir.display(),
         "stored events replayed"
     );
-    let app = Arc::new(App {
-        service,
-        access: Access {
-            token,
-            auth_reads: args.auth_reads,
-        },
-        model_dir: args.model.clone(),
-    });
+    let app = Arc::new(App::new(service, access, args.model.clone()));
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         runtime.worker_threads(n.max(1));
@@ -125,18 +186,13 @@ fn spawn_reload_on_sighup(app: Arc<App>) {
             return;
         };
         while hup.recv().await.is_some() {
-            let dir = app.model_dir.clone();
-            let loaded = tokio::task::spawn_blocking(move || load_model(&dir)).await;
-            match loaded {
-                Ok(Ok(model)) => match app.service.reload(model).await {
-                    Ok(r) => tracing::info!(
-                        replayed = r.replayed,
-                        skipped_unknown_items = r.skipped_unknown_items,
-                        "model reloaded (SIGHUP)"
-                    ),
-                    Err(e) => tracing::error!("reload failed: {e}"),
-                },
-                Ok(Err(e)) => tracing::error!("reload failed: {e}"),
+            match app.reload(None).await {
+                Ok((dir, r)) => tracing::info!(
+                    model = %dir.display(),
+                    replayed = r.replayed,
+                    skipped_unknown_items = r.skipped_unknown_items,
+                    "model reloaded (SIGHUP)"
+                ),
                 Err(e) => tracing::error!("reload failed: {e}"),
             }
         }

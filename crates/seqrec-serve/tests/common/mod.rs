@@ -5,7 +5,7 @@
 use seqrec_data::{DatasetName, LoadRequest, load};
 use seqrec_runner::model_dir::{self, TrainSpec};
 use seqrec_runner::{Compute, Method};
-use seqrec_serve::{Access, App, EventStore, Service, Start, load_model};
+use seqrec_serve::{Access, App, EventStore, Service, ServiceOptions, Start, load_model};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,15 +55,22 @@ impl Server {
 
     /// A server whose data users start where `start` says.
     pub fn start_from(model: &Path, store: &Path, access: Access, start: Start) -> Server {
+        Server::start_with(model, store, access, start, &ServiceOptions::default())
+    }
+
+    /// A server with `options`.
+    pub fn start_with(
+        model: &Path,
+        store: &Path,
+        access: Access,
+        start: Start,
+        options: &ServiceOptions,
+    ) -> Server {
         let loaded = load_model(model).unwrap_or_else(|e| panic!("{e}"));
         let store = EventStore::open(store).unwrap_or_else(|e| panic!("{e}"));
         let (service, _) =
-            Service::start_from(loaded, store, start).unwrap_or_else(|e| panic!("{e}"));
-        let app = Arc::new(App {
-            service,
-            access,
-            model_dir: model.to_owned(),
-        });
+            Service::start_with(loaded, store, start, options).unwrap_or_else(|e| panic!("{e}"));
+        let app = Arc::new(App::new(service, access, model.to_owned()));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
