@@ -19,17 +19,20 @@
 //! # fn demo(model: seqrec_runner::model_dir::LoadedModel) -> Result<(), seqrec_serve::ServeError> {
 //! let mut online = OnlineModel::new(model, Start::WholeHistory);
 //! online.apply(&[Event::new("42", "318", Some(1_700_000_000))])?;
-//! for r in online.recommend("42", 10, true)? {
+//! for r in online.recommend("42", 10, true)?.items {
 //!     println!("{} {:?} {:.4}", r.item, r.title, r.score);
 //! }
 //! # Ok(()) }
 //! ```
 
 mod anonymous;
+mod committer;
+mod error;
 pub mod http;
 pub mod metrics;
 mod online;
 mod reader;
+mod recommend;
 mod service;
 mod store;
 mod sync;
@@ -37,10 +40,13 @@ mod sync;
 pub mod testing;
 
 pub use anonymous::{MAX_ANONYMOUS_ITEMS, recommend_anonymous};
+pub use committer::Reloaded;
+pub use error::{ServeError, ServiceError, StoreError};
 pub use http::{Access, App};
-pub use online::{Applied, Event, Fault, OnlineModel, RecommendRequest, ServeError, Start};
-pub use service::{Health, Reloaded, Service, ServiceError, ServiceOptions};
-pub use store::{EventStore, StoreError};
+pub use online::{Applied, Event, Fault, OnlineModel, Start};
+pub use recommend::{RecommendRequest, UserRecommendations};
+pub use service::{Health, Service, ServiceOptions};
+pub use store::EventStore;
 
 use seqrec_models::Backend;
 use seqrec_runner::Compute;

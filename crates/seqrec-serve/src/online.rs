@@ -1,35 +1,12 @@
 //! [`OnlineModel`]: per-user state over a loaded model directory.
 
-use seqrec_core::{ItemId, Part, Query, ScoreError, UserId};
+pub use crate::error::ServeError;
+use seqrec_core::{ItemId, Part, Query, UserId};
 use seqrec_models::GruScorer;
 use seqrec_models::online::UserRow;
-use seqrec_runner::model_dir::{self, LoadedModel, ModelScorer, Recommendation};
+use seqrec_runner::model_dir::{LoadedModel, ModelScorer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use thiserror::Error;
-
-/// What can go wrong online.
-#[derive(Debug, Error)]
-pub enum ServeError {
-    #[error("unknown user `{0}`")]
-    UnknownUser(String),
-    #[error("scoring failed: {0}")]
-    Scoring(String),
-    #[error("{given} items given; an anonymous sequence may have at most {max}")]
-    TooManyItems { given: usize, max: usize },
-}
-
-impl From<ScoreError> for ServeError {
-    fn from(e: ScoreError) -> Self {
-        ServeError::Scoring(e.to_string())
-    }
-}
-
-impl From<seqrec_models::GruError> for ServeError {
-    fn from(e: seqrec_models::GruError) -> Self {
-        ServeError::Scoring(e.to_string())
-    }
-}
 
 /// Where the users of the model's data start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,14 +58,6 @@ pub enum Fault {
     FailInApply { after_rounds: usize },
     PanicInApply { after_rounds: usize },
     PanicInScoring,
-}
-
-/// A request for one user's top `k`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecommendRequest {
-    pub user: String,
-    pub k: usize,
-    pub exclude_seen: bool,
 }
 
 /// One user's state.
@@ -193,6 +162,11 @@ impl OnlineModel {
             times: sequences.timestamps(id)[..end].to_vec(),
             hidden: None,
         })
+    }
+
+    /// The items `user` has consumed so far (`None`: no state in memory).
+    pub(crate) fn history(&self, user: &str) -> Option<&[ItemId]> {
+        self.users.get(user).map(|s| s.history.as_slice())
     }
 
     /// Whether the model's catalogue has `item` (an original id).
@@ -352,7 +326,10 @@ impl OnlineModel {
 
     /// One scoring pass for `users`: for each, its row in the returned
     /// buffer (`catalogue_size` scores per row) or why it has none.
-    fn score_pass(&mut self, users: &[&str]) -> (Vec<Result<usize, ServeError>>, Vec<f32>) {
+    pub(crate) fn score_pass(
+        &mut self,
+        users: &[&str],
+    ) -> (Vec<Result<usize, ServeError>>, Vec<f32>) {
         let mut rows: Vec<Result<usize, ServeError>> = Vec::with_capacity(users.len());
         let mut ready: Vec<&str> = Vec::with_capacity(users.len());
         for &user in users {
@@ -410,49 +387,6 @@ impl OnlineModel {
             }
         }
         (rows, scores)
-    }
-
-    /// The `k` best items for `user` now (unknown user: an error).
-    pub fn recommend(
-        &mut self,
-        user: &str,
-        k: usize,
-        exclude_seen: bool,
-    ) -> Result<Vec<Recommendation>, ServeError> {
-        let request = RecommendRequest {
-            user: user.to_owned(),
-            k,
-            exclude_seen,
-        };
-        let mut all = self.recommend_many(std::slice::from_ref(&request));
-        all.pop()
-            .unwrap_or_else(|| Err(ServeError::Scoring("no answer".to_owned())))
-    }
-
-    /// [`OnlineModel::recommend`] for several requests with one scoring
-    /// pass (how the service answers concurrent reads).
-    pub fn recommend_many(
-        &mut self,
-        requests: &[RecommendRequest],
-    ) -> Vec<Result<Vec<Recommendation>, ServeError>> {
-        let users: Vec<&str> = requests.iter().map(|r| r.user.as_str()).collect();
-        let (rows, scores) = self.score_pass(&users);
-        let items = self.model.scorer.as_scorer().catalogue_size();
-        requests
-            .iter()
-            .zip(rows)
-            .map(|(r, row)| {
-                let row = row?;
-                Ok(model_dir::top_items(
-                    &scores[row * items..(row + 1) * items],
-                    &self.users[&r.user].history,
-                    r.k,
-                    r.exclude_seen,
-                    &self.model.data.items,
-                    self.model.titles.as_ref(),
-                ))
-            })
-            .collect()
     }
 
     /// Forgets what happened online to `user`: back to the data's state

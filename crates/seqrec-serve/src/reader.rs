@@ -2,10 +2,11 @@
 //! every read waiting when it wakes and scores them in one pass; while
 //! reads arrive concurrently it waits up to [`READ_WINDOW`] for more.
 
+use crate::error::ServeError;
 use crate::metrics::Metrics;
-use crate::online::{OnlineModel, RecommendRequest, ServeError};
+use crate::online::OnlineModel;
+use crate::recommend::{RecommendRequest, UserRecommendations};
 use crate::sync::{catch, lock};
-use seqrec_runner::model_dir::Recommendation;
 use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ pub const READ_WINDOW: Duration = Duration::from_micros(200);
 const MAX_READ_BATCH: usize = 256;
 
 /// Where the answer to a read goes.
-pub(crate) type ReadReply = oneshot::Sender<Result<Vec<Recommendation>, ServeError>>;
+pub(crate) type ReadReply = oneshot::Sender<Result<UserRecommendations, ServeError>>;
 
 /// The reader thread: takes the waiting reads, scores them in one pass,
 /// answers each. Ends when the service drops its sender.

@@ -16,63 +16,20 @@
 //! for more, at most [`crate::reader::READ_WINDOW`] after the first was taken; a lone
 //! client never waits. It locks the model only while it scores.
 
+use crate::committer::{Committer, Job, Reloaded, replay};
+use crate::error::{ServeError, ServiceError};
 use crate::metrics::Metrics;
-use crate::online::RecommendRequest;
-use crate::online::{Applied, Event, OnlineModel, ServeError, Start};
+use crate::online::{Applied, Event, OnlineModel, Start};
 use crate::reader::{ReadReply, read_loop};
-use crate::store::{EventStore, StoreError};
+use crate::recommend::{RecommendRequest, UserRecommendations};
+use crate::store::EventStore;
 use crate::sync::{catch, lock};
-use seqrec_runner::model_dir::{LoadedModel, Recommendation};
-use std::collections::BTreeSet;
+use seqrec_runner::model_dir::LoadedModel;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use thiserror::Error;
 use tokio::sync::oneshot;
-
-/// What a request to the service can fail with.
-#[derive(Debug, Error)]
-pub enum ServiceError {
-    #[error(transparent)]
-    Serve(#[from] ServeError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the service is shutting down")]
-    Stopped,
-    #[error("the service is busy: {0} requests are already waiting; retry shortly")]
-    Busy(usize),
-    #[error("loading the model: {0}")]
-    Load(String),
-}
-
-/// What a reload did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Reloaded {
-    /// Stored events replayed into the new model.
-    pub replayed: usize,
-    /// Of those, events whose item the new model does not know (kept in
-    /// the store, skipped by the state).
-    pub skipped_unknown_items: usize,
-}
-
-/// Where the answer to a write of events goes.
-type EventsReply = oneshot::Sender<Result<Applied, ServiceError>>;
-
-enum Job {
-    Events {
-        events: Vec<Event>,
-        reply: EventsReply,
-    },
-    DeleteUser {
-        user: String,
-        reply: oneshot::Sender<Result<bool, ServiceError>>,
-    },
-    Reload {
-        model: Box<LoadedModel>,
-        reply: oneshot::Sender<Result<Reloaded, ServiceError>>,
-    },
-}
 
 /// The model, the store, the committer thread and the reader thread.
 #[derive(Debug)]
@@ -114,23 +71,6 @@ pub enum Health {
     WorkerStopped,
     /// Some users' state in memory differs from a replay of the store.
     Diverged,
-}
-
-/// Replays `events` into a fresh online model of `model`.
-fn replay(
-    model: LoadedModel,
-    start: Start,
-    events: &[Event],
-) -> Result<(OnlineModel, Reloaded), ServeError> {
-    let mut online = OnlineModel::new(model, start);
-    let applied = online.apply(events)?;
-    Ok((
-        online,
-        Reloaded {
-            replayed: applied.accepted,
-            skipped_unknown_items: applied.unknown_items,
-        },
-    ))
 }
 
 impl Service {
@@ -296,20 +236,13 @@ impl Service {
         f(&mut lock(&self.model))
     }
 
-    /// `user`'s top `k` now, scored together with the reads that arrive
+    /// A user's top items now, scored together with the reads that arrive
     /// with it.
     pub async fn recommend(
         &self,
-        user: String,
-        k: usize,
-        exclude_seen: bool,
-    ) -> Result<Vec<Recommendation>, ServiceError> {
+        request: RecommendRequest,
+    ) -> Result<UserRecommendations, ServiceError> {
         let (reply, answer) = oneshot::channel();
-        let request = RecommendRequest {
-            user,
-            k,
-            exclude_seen,
-        };
         match lock(&self.reads).as_ref() {
             Some(tx) => {
                 self.metrics.queue_read(1);
@@ -321,6 +254,28 @@ impl Service {
             None => return Err(ServiceError::Stopped),
         }
         Ok(answer.await.map_err(|_| ServiceError::Stopped)??)
+    }
+
+    /// Several users' top items in one scoring pass (a batch read; from a
+    /// blocking context: it scores under the model lock).
+    pub fn recommend_batch(
+        &self,
+        requests: &[RecommendRequest],
+    ) -> Vec<Result<UserRecommendations, ServeError>> {
+        match catch(|| lock(&self.model).recommend_many(requests)) {
+            Ok(answers) => answers,
+            Err(panic) => {
+                tracing::error!(reads = requests.len(), %panic, "scoring panicked");
+                requests
+                    .iter()
+                    .map(|_| {
+                        Err(ServeError::Scoring(format!(
+                            "internal error while scoring: {panic}"
+                        )))
+                    })
+                    .collect()
+            }
+        }
     }
 
     /// Stops taking requests and waits until every accepted write is
@@ -339,176 +294,5 @@ impl Service {
 impl Drop for Service {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-struct Committer {
-    model: Arc<Mutex<OnlineModel>>,
-    store: EventStore,
-    metrics: Arc<Metrics>,
-    start: Start,
-    diverged: Arc<AtomicBool>,
-}
-
-impl Committer {
-    fn run(mut self, rx: mpsc::Receiver<Job>) {
-        // Ends when the service drops its sender and every job is done.
-        while let Ok(first) = rx.recv() {
-            let mut group = vec![first];
-            group.extend(rx.try_iter());
-            self.metrics.queue_write(-(group.len() as i64));
-            self.metrics.observe_batch(group.len());
-            let mut pending = Vec::new();
-            for job in group {
-                match job {
-                    Job::Events { events, reply } => pending.push((events, reply)),
-                    other => {
-                        let pending = std::mem::take(&mut pending);
-                        if let Err(panic) = catch(|| self.commit_events(pending)) {
-                            tracing::error!(%panic, "committing events panicked");
-                        }
-                        // A panic drops the job's reply: its caller gets an
-                        // error, and the committer goes on.
-                        if let Err(panic) = catch(|| self.other(other)) {
-                            tracing::error!(%panic, "a write job panicked");
-                        }
-                    }
-                }
-            }
-            if let Err(panic) = catch(|| self.commit_events(pending)) {
-                tracing::error!(%panic, "committing events panicked");
-            }
-        }
-    }
-
-    /// One transaction for the events of all `jobs`, then one `apply`.
-    fn commit_events(&mut self, jobs: Vec<(Vec<Event>, EventsReply)>) {
-        if jobs.is_empty() {
-            return;
-        }
-        let all: Vec<Event> = jobs.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
-        if let Err(e) = self.store.append(&all) {
-            let message = e.to_string();
-            for (_, reply) in jobs {
-                let _ = reply.send(Err(ServiceError::Store(StoreError::Database {
-                    path: self.store.path().to_owned(),
-                    message: message.clone(),
-                })));
-            }
-            return;
-        }
-        self.metrics.add_events_stored(all.len() as u64);
-        let unknown: Vec<usize> = {
-            let model = lock(&self.model);
-            jobs.iter()
-                .map(|(events, _)| events.iter().filter(|e| !model.knows_item(&e.item)).count())
-                .collect()
-        };
-        // The events are durable from here on: whatever happens, memory
-        // must come to equal a replay of the store, and the answer must not
-        // invite a retry that would store them twice.
-        let result = match catch(|| lock(&self.model).apply(&all)) {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(panic) => Err(format!("panic: {panic}")),
-        };
-        let result = result.or_else(|error| {
-            tracing::error!(events = all.len(), %error, "applying stored events failed part-way; rebuilding their users from the store");
-            self.rebuild_users(&all)
-        });
-        for ((events, reply), unknown_items) in jobs.into_iter().zip(unknown) {
-            let answer = match &result {
-                Ok(()) => Ok(Applied {
-                    accepted: events.len(),
-                    unknown_items,
-                }),
-                Err(e) => Err(ServiceError::Serve(ServeError::Scoring(format!(
-                    "the events are stored (do not send them again) but could not be applied: {e}"
-                )))),
-            };
-            let _ = reply.send(answer);
-        }
-    }
-
-    /// Puts the users of `events` back to their data state and replays
-    /// each one's stored events (per-user index), so a failed `apply`
-    /// leaves no user half-advanced. Users are independent, so this equals
-    /// a replay of the whole store for them. When even this fails, the
-    /// users are left at their data state and the service reports that
-    /// memory has diverged from the store.
-    fn rebuild_users(&mut self, events: &[Event]) -> Result<(), String> {
-        let users: BTreeSet<&str> = events.iter().map(|e| e.user.as_str()).collect();
-        let mut stored: Vec<(u64, Event)> = Vec::new();
-        for user in &users {
-            match self.store.events_of(user) {
-                Ok(list) => stored.extend(list),
-                Err(e) => return Err(self.diverge(&users, e.to_string())),
-            }
-        }
-        stored.sort_by_key(|(seq, _)| *seq);
-        let stored: Vec<Event> = stored.into_iter().map(|(_, e)| e).collect();
-        let outcome = catch(|| {
-            let mut model = lock(&self.model);
-            for user in &users {
-                model.remove_user(user);
-            }
-            model.apply(&stored)
-        });
-        match outcome {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(self.diverge(&users, e.to_string())),
-            Err(panic) => Err(self.diverge(&users, format!("panic: {panic}"))),
-        }
-    }
-
-    /// Leaves `users` at their data state and marks memory as diverged.
-    fn diverge(&mut self, users: &BTreeSet<&str>, error: String) -> String {
-        let mut model = lock(&self.model);
-        for user in users {
-            model.remove_user(user);
-        }
-        drop(model);
-        self.diverged.store(true, Ordering::SeqCst);
-        tracing::error!(users = users.len(), %error, "could not rebuild users from the store: their state in memory lacks stored events until a reload or restart");
-        error
-    }
-
-    fn other(&mut self, job: Job) {
-        match job {
-            Job::Events { .. } => {}
-            Job::DeleteUser { user, reply } => {
-                let answer = self
-                    .store
-                    .delete_user(&user)
-                    .map_err(ServiceError::from)
-                    .map(|removed| {
-                        let mut model = lock(&self.model);
-                        let known = model.has_user(&user);
-                        model.remove_user(&user);
-                        known || removed > 0
-                    });
-                if let Ok(len) = self.store.len() {
-                    self.metrics.set_events_stored(len);
-                }
-                let _ = reply.send(answer);
-            }
-            Job::Reload { model, reply } => {
-                let answer = self
-                    .store
-                    .events()
-                    .map_err(ServiceError::from)
-                    .and_then(|events| {
-                        let events: Vec<Event> = events.into_iter().map(|(_, e)| e).collect();
-                        Ok(replay(*model, self.start, &events)?)
-                    })
-                    .map(|(online, reloaded)| {
-                        *lock(&self.model) = online;
-                        // A whole replay: memory equals the store again.
-                        self.diverged.store(false, Ordering::SeqCst);
-                        reloaded
-                    });
-                let _ = reply.send(answer);
-            }
-        }
     }
 }

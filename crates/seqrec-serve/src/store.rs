@@ -4,29 +4,16 @@
 //! returns; the service groups the events of all requests waiting at that
 //! moment into one transaction (group commit).
 
+pub use crate::error::StoreError;
 use crate::online::Event;
 use redb::{Database, MultimapTableDefinition, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use thiserror::Error;
 
 /// Arrival number → event.
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 /// User → arrival numbers of their events (for deleting a user).
 const BY_USER: MultimapTableDefinition<&str, u64> = MultimapTableDefinition::new("events_by_user");
-
-/// What can go wrong with the store.
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("event store {path}: {message}")]
-    Database { path: PathBuf, message: String },
-    #[error("event store {path}: record {seq} is corrupt: {message}")]
-    Corrupt {
-        path: PathBuf,
-        seq: u64,
-        message: String,
-    },
-}
 
 /// One stored event (the record's encoding: JSON, so a store stays
 /// readable by any tool).

@@ -77,6 +77,7 @@ fn events_and_recommendations_equal_the_in_process_model_and_survive_a_restart()
         let want: Vec<String> = reference
             .recommend(user, 7, true)
             .unwrap_or_else(|e| panic!("{e}"))
+            .items
             .into_iter()
             .map(|r| r.item)
             .collect();
@@ -90,12 +91,17 @@ fn events_and_recommendations_equal_the_in_process_model_and_survive_a_restart()
     );
     assert_eq!(anonymous.status, 200);
     assert_eq!(top_items(&json(&anonymous)).len(), 5);
-    assert_eq!(
-        server
-            .request("GET", "/v1/users/nobody/recommendations", None)
-            .status,
-        404
+    // An unknown user: a cold start, the recommendations of an empty state.
+    let r = server.request("GET", "/v1/users/nobody/recommendations?k=5", None);
+    assert_eq!(r.status, 200);
+    assert_eq!(json(&r)["cold_start"], true);
+    let empty = server.request(
+        "POST",
+        "/v1/recommendations",
+        Some(&body(&json!({"items": [], "k": 5}))),
     );
+    assert_eq!(top_items(&json(&r)), top_items(&json(&empty)));
+    assert!(before.iter().all(|v| v.get("cold_start").is_none()));
 
     // Restart on the same store: the same answers.
     server.stop();
@@ -129,24 +135,19 @@ fn events_and_recommendations_equal_the_in_process_model_and_survive_a_restart()
         server.request("DELETE", "/v1/users/new-user", None).status,
         200
     );
-    assert_eq!(
-        server
-            .request("GET", "/v1/users/new-user/recommendations", None)
-            .status,
-        404
-    );
+    let cold = |server: &Server, user: &str| {
+        let r = server.request("GET", &format!("/v1/users/{user}/recommendations"), None);
+        assert_eq!(r.status, 200);
+        json(&r)["cold_start"] == true
+    };
+    assert!(cold(&server, "new-user"));
     assert_eq!(
         server.request("DELETE", "/v1/users/new-user", None).status,
         404
     );
     server.stop();
     let server = Server::start(&model, &store, Access::default());
-    assert_eq!(
-        server
-            .request("GET", "/v1/users/new-user/recommendations", None)
-            .status,
-        404
-    );
+    assert!(cold(&server, "new-user"));
     let metrics = server.request("GET", "/metrics", None);
     assert_eq!(metrics.status, 200);
     let text = String::from_utf8_lossy(&metrics.body).into_owned();
@@ -154,7 +155,7 @@ fn events_and_recommendations_equal_the_in_process_model_and_survive_a_restart()
     assert!(text.contains("seqrec_users 40"), "{text}");
     assert!(
         text.contains(
-            "seqrec_requests_total{route=\"/v1/users/{user}/recommendations\",status=\"404\"} 1"
+            "seqrec_requests_total{route=\"/v1/users/{user}/recommendations\",status=\"200\"} 1"
         ),
         "{text}"
     );
@@ -215,12 +216,8 @@ fn bad_input_gets_a_json_error_and_changes_nothing() {
         assert!(json(&r)["error"].is_string());
     }
     // The rejected requests stored and applied nothing.
-    assert_eq!(
-        server
-            .request("GET", "/v1/users/u1/recommendations", None)
-            .status,
-        404
-    );
+    let r = server.request("GET", "/v1/users/u1/recommendations", None);
+    assert_eq!(json(&r)["cold_start"], true);
     let metrics =
         String::from_utf8_lossy(&server.request("GET", "/metrics", None).body).into_owned();
     assert!(metrics.contains("seqrec_events_stored 0"), "{metrics}");

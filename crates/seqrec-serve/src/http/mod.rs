@@ -1,0 +1,212 @@
+//! The HTTP API (axum): JSON in and out, every error a JSON object
+//! `{"error": …}` with the status that says what went wrong.
+
+use crate::error::ServeError;
+use crate::error::ServiceError;
+use crate::online::Event;
+use crate::recommend::{RecommendRequest, UserRecommendations};
+use crate::service::Service;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+mod access;
+mod reads;
+mod status;
+mod writes;
+
+pub use access::Access;
+use access::guard;
+use reads::{anonymous_recommendations, batch_recommendations, user_recommendations};
+use status::{health, metrics};
+use writes::{add_events, delete_user, reload};
+
+/// The largest request body taken.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// The largest `k` of a recommendation request.
+pub const MAX_K: usize = 1000;
+/// The longest user or item id taken, in bytes (ids are kept in memory
+/// and in the store for every event).
+pub const MAX_ID_BYTES: usize = 256;
+
+/// An id within [`MAX_ID_BYTES`], or a 422 naming where it was.
+fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "{what}: {} bytes; ids may have at most {MAX_ID_BYTES}",
+                id.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct App {
+    pub service: Service,
+    pub access: Access,
+    /// The model directory a reload without a body loads: the one the
+    /// service started with, then the last one a reload named.
+    model_dir: Mutex<PathBuf>,
+}
+
+impl App {
+    pub fn new(service: Service, access: Access, model_dir: PathBuf) -> App {
+        App {
+            service,
+            access,
+            model_dir: Mutex::new(model_dir),
+        }
+    }
+
+    /// The model directory being served.
+    pub fn model_dir(&self) -> PathBuf {
+        self.model_dir
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Loads `dir` (default: [`App::model_dir`]) and swaps it in with the
+    /// stored events replayed; on success `dir` becomes the model
+    /// directory later reloads use.
+    pub async fn reload(
+        &self,
+        dir: Option<PathBuf>,
+    ) -> Result<(PathBuf, crate::Reloaded), ServiceError> {
+        let dir = dir.unwrap_or_else(|| self.model_dir());
+        let load_from = dir.clone();
+        let model = tokio::task::spawn_blocking(move || crate::load_model(&load_from))
+            .await
+            .map_err(|e| ServiceError::Load(e.to_string()))??;
+        let reloaded = self.service.reload(model).await?;
+        *self.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = dir.clone();
+        Ok((dir, reloaded))
+    }
+}
+
+/// A JSON error response.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Busy or shutting down: a client may try again (elsewhere).
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        ApiError::new(r.status(), r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, r.body_text())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let status = match &e {
+            ServiceError::Serve(ServeError::UnknownUser(_)) => StatusCode::NOT_FOUND,
+            ServiceError::Serve(ServeError::TooManyItems { .. }) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ServiceError::Stopped | ServiceError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<ServeError> for ApiError {
+    fn from(e: ServeError) -> Self {
+        ServiceError::Serve(e).into()
+    }
+}
+
+/// The routes, with the body limit, access control and metrics.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/events", post(add_events))
+        .route(
+            "/v1/users/{user}/recommendations",
+            get(user_recommendations),
+        )
+        .route("/v1/users/{user}", delete(delete_user))
+        .route("/v1/recommendations", post(anonymous_recommendations))
+        .route("/v1/recommendations:batch", post(batch_recommendations))
+        .route("/v1/admin/reload", post(reload))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), guard))
+        .with_state(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+}
+
+/// Runs blocking model work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+fn default_k() -> usize {
+    20
+}
+
+fn check_k(k: usize) -> Result<(), ApiError> {
+    if k == 0 || k > MAX_K {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("k must be between 1 and {MAX_K}, not {k}"),
+        ));
+    }
+    Ok(())
+}
+
+fn items_json(list: &[seqrec_runner::model_dir::Recommendation]) -> Vec<Value> {
+    list.iter()
+        .map(|r| json!({ "item": r.item, "score": r.score, "title": r.title }))
+        .collect()
+}

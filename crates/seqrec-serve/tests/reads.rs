@@ -1,0 +1,113 @@
+//! What a reader can ask for beyond a plain top k: items left out on
+//! request, and many users in one batch read, each answered as a single
+//! read would be (an unknown user as a cold start).
+
+mod common;
+
+use common::{Server, json, known_ids, model_dir};
+use seqrec_serve::Access;
+use serde_json::{Value, json};
+
+fn items_of(v: &Value) -> Vec<String> {
+    v["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {v}"))
+        .iter()
+        .map(|i| i["item"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn get(server: &Server, path: &str) -> Value {
+    let r = server.request("GET", path, None);
+    assert_eq!(r.status, 200, "{path}: {:?}", json(&r));
+    json(&r)
+}
+
+#[test]
+fn excluded_items_are_left_out_and_the_next_ones_move_up() {
+    let (dir, model) = model_dir("gru");
+    let (users, _) = known_ids(&model);
+    let server = Server::start(&model, &dir.path().join("store"), Access::default());
+    let user = &users[0];
+    let seven = items_of(&get(
+        &server,
+        &format!("/v1/users/{user}/recommendations?k=7"),
+    ));
+    let excluded = [
+        seven[0].clone(),
+        seven[3].clone(),
+        "no-such-item".to_owned(),
+    ];
+    let path = format!(
+        "/v1/users/{user}/recommendations?k=5&exclude={}",
+        excluded.join(",")
+    );
+    let want: Vec<String> = seven
+        .iter()
+        .filter(|i| !excluded.contains(i))
+        .take(5)
+        .cloned()
+        .collect();
+    assert_eq!(items_of(&get(&server, &path)), want);
+    let too_many = vec!["1"; 1001].join(",");
+    let r = server.request(
+        "GET",
+        &format!("/v1/users/{user}/recommendations?exclude={too_many}"),
+        None,
+    );
+    assert_eq!(r.status, 422, "{:?}", json(&r));
+}
+
+#[test]
+fn a_batch_read_answers_each_user_as_a_single_read_would() {
+    let (dir, model) = model_dir("gru");
+    let (users, items) = known_ids(&model);
+    let server = Server::start(&model, &dir.path().join("store"), Access::default());
+    let events = json!({"events": [
+        {"user": "visitor", "item": items[2]},
+        {"user": users[1], "item": items[3]},
+    ]});
+    let r = server.request("POST", "/v1/events", Some(events.to_string().as_bytes()));
+    assert_eq!(r.status, 200);
+    let asked = [users[0].as_str(), "visitor", "stranger", users[1].as_str()];
+    let batch = json!({"users": asked, "k": 6, "exclude_seen": true});
+    let r = server.request(
+        "POST",
+        "/v1/recommendations:batch",
+        Some(batch.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{:?}", json(&r));
+    let results = json(&r)["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), asked.len());
+    for (user, result) in asked.iter().zip(&results) {
+        let single = get(
+            &server,
+            &format!("/v1/users/{user}/recommendations?k=6&exclude_seen=true"),
+        );
+        // Scored in a pass of four rather than one: the same items, scores
+        // equal up to the rounding of a product of another shape.
+        assert_eq!(items_of(result), items_of(&single), "{user}");
+        assert_eq!(result["user"], single["user"]);
+        assert_eq!(result.get("cold_start"), single.get("cold_start"), "{user}");
+        let scores = |v: &Value| -> Vec<f64> {
+            v["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|i| i["score"].as_f64().unwrap_or(f64::NAN))
+                .collect()
+        };
+        for (a, b) in scores(result).iter().zip(scores(&single)) {
+            assert!((a - b).abs() <= 1e-6, "{user}: {a} vs {b}");
+        }
+    }
+    assert_eq!(results[2]["cold_start"], true);
+    for bad in [json!({"users": []}), json!({"users": vec!["u"; 1001]})] {
+        let r = server.request(
+            "POST",
+            "/v1/recommendations:batch",
+            Some(bad.to_string().as_bytes()),
+        );
+        assert_eq!(r.status, 422, "{:?}", json(&r));
+    }
+}
