@@ -78,9 +78,87 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let result = axum::serve(listener, http::router(Arc::clone(&app)))
+    serve_draining(listener, app, shutdown, None)
+        .await
+        .map(|_| ())
+}
+
+/// How a drain ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drain {
+    /// Every request in flight was answered and every accepted write is
+    /// durable and applied.
+    Complete,
+    /// The drain timeout passed first: the answers still owed were
+    /// abandoned (their writes, if stored, are durable; others were never
+    /// acknowledged).
+    TimedOut,
+}
+
+/// [`serve`], giving the drain at most `drain_timeout` after `shutdown`
+/// resolves (`None`: as long as it takes). From the moment shutdown
+/// begins, `/v1/health/ready` answers 503. After [`Drain::TimedOut`] a
+/// worker thread may still be busy: the caller should not wait for it
+/// (drop the runtime with `shutdown_background`, or exit).
+pub async fn serve_draining(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain_timeout: Option<std::time::Duration>,
+) -> std::io::Result<Drain> {
+    let (begun, begun_rx) = tokio::sync::oneshot::channel::<()>();
+    let marker = Arc::clone(&app);
+    let shutdown = async move {
+        shutdown.await;
+        marker.start_draining();
+        let _ = begun.send(());
+    };
+    let serving = axum::serve(listener, http::router(Arc::clone(&app)))
         .with_graceful_shutdown(shutdown)
-        .await;
-    app.service.shutdown();
-    result
+        .into_future();
+    let Some(limit) = drain_timeout else {
+        let result = serving.await;
+        let service = Arc::clone(&app);
+        let _ = tokio::task::spawn_blocking(move || service.service.shutdown()).await;
+        return result.map(|()| Drain::Complete);
+    };
+    let deadline = async {
+        if begun_rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::Instant::now() + limit
+    };
+    tokio::pin!(serving);
+    tokio::pin!(deadline);
+    // Wait for the server to end; once shutdown has begun, only until the
+    // deadline.
+    let until = tokio::select! {
+        result = &mut serving => {
+            result?;
+            None
+        }
+        until = &mut deadline => Some(until),
+    };
+    let until = match until {
+        None => tokio::time::Instant::now() + limit,
+        Some(until) => match tokio::time::timeout_at(until, &mut serving).await {
+            Ok(result) => {
+                result?;
+                until
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?limit, "drain timeout: requests still in flight were abandoned");
+                return Ok(Drain::TimedOut);
+            }
+        },
+    };
+    let service = Arc::clone(&app);
+    let stopping = tokio::task::spawn_blocking(move || service.service.shutdown());
+    match tokio::time::timeout_at(until, stopping).await {
+        Ok(_) => Ok(Drain::Complete),
+        Err(_) => {
+            tracing::warn!(timeout = ?limit, "drain timeout: the writer had not finished; accepted writes already stored are durable");
+            Ok(Drain::TimedOut)
+        }
+    }
 }

@@ -15,6 +15,7 @@ use seqrec_models::{Backend, Precision};
 use seqrec_runner::Compute;
 use seqrec_runner::config::MethodSettings;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where a method's settings come from: `--config FILE` or `--preset NAME`,
 /// both in the preset schema.
@@ -105,5 +106,45 @@ impl ComputeArgs {
                 None => default_precision.unwrap_or_default(),
             },
         })
+    }
+}
+
+/// `90s`, `45m`, `2h`, `1d` or plain seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 90s, 45m or 2h"))?;
+    let seconds = match unit {
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
+    };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(format!("`{text}` must be a positive duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("45m"), Ok(Duration::from_secs(2700)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("0.5s"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("2w").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
     }
 }

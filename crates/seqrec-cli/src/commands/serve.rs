@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// reload models).
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// After SIGTERM or Ctrl-C, how long the requests in flight may take
+    /// to finish (`30s`, `2m`); then the process exits (status 0) without
+    /// them. Events already stored are durable either way.
+    #[arg(long, value_parser = super::parse_duration, default_value = "30s")]
+    pub drain_timeout: std::time::Duration,
     /// Worker threads of the HTTP runtime (default: the CPU count).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -135,7 +140,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the HTTP runtime")?;
-    runtime.block_on(async move {
+    let drain_timeout = args.drain_timeout;
+    let outcome = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("listening on {}", args.addr))?;
@@ -146,10 +152,20 @@ pub fn run(args: ServeArgs) -> Result<()> {
             store_dir.display()
         );
         spawn_reload_on_sighup(Arc::clone(&app));
-        seqrec_serve::serve(listener, app, shutdown_signal())
+        seqrec_serve::serve_draining(listener, app, shutdown_signal(), Some(drain_timeout))
             .await
             .context("serving")
-    })
+    });
+    // A drain that timed out may leave a worker busy: do not wait for it.
+    runtime.shutdown_background();
+    match outcome? {
+        seqrec_serve::Drain::Complete => tracing::info!("drained: every request answered"),
+        seqrec_serve::Drain::TimedOut => tracing::warn!(
+            "drain timeout ({}s) passed: requests still in flight were abandoned",
+            drain_timeout.as_secs_f64()
+        ),
+    }
+    Ok(())
 }
 
 /// SIGTERM or Ctrl-C.

@@ -1,7 +1,7 @@
 //! `seqrec tune`: a hyperparameter search on validation (crate
 //! seqrec-tune), resumable, with its outputs and a final test comparison.
 
-use super::Common;
+use super::{Common, parse_duration};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use seqrec_core::Cancel;
@@ -68,29 +68,6 @@ pub struct TuneArgs {
     /// Do not refit the best settings and test them when the study ends.
     #[arg(long)]
     no_refit: bool,
-}
-
-/// `90s`, `45m`, `2h`, `1d` or plain seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 90s, 45m or 2h"))?;
-    let seconds = match unit {
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        "d" => value * 86_400.0,
-        _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
-    };
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(format!("`{text}` must be a positive duration"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Ctrl-C raises `cancel` (running trials are given back to the study); a
@@ -201,21 +178,4 @@ fn print_outcome(outcome: &TuneOutcome) -> Result<()> {
     }
     writeln!(out, "outputs: {}", outcome.out.display())?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("45m"), Ok(Duration::from_secs(2700)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("0.5s"), Ok(Duration::from_millis(500)));
-        assert!(parse_duration("2w").is_err());
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("soon").is_err());
-    }
 }

@@ -63,7 +63,7 @@ enum RouteClass {
 
 fn route_class(method: &Method, route: &str) -> RouteClass {
     match (method, route) {
-        (_, "/v1/health") => RouteClass::Open,
+        (_, "/v1/health" | "/v1/health/live" | "/v1/health/ready") => RouteClass::Open,
         (&Method::POST, "/v1/events") => RouteClass::Events,
         (&Method::POST, "/v1/admin/reload") | (&Method::DELETE, _) => RouteClass::Admin,
         _ => RouteClass::Read,

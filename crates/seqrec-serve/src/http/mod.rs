@@ -27,7 +27,7 @@ mod writes;
 pub use access::Access;
 use access::guard;
 use reads::{anonymous_recommendations, batch_recommendations, user_recommendations};
-use status::{health, metrics};
+use status::{health, live, metrics, ready};
 use writes::{add_events, delete_user, reload};
 
 /// The largest request body taken.
@@ -60,6 +60,8 @@ pub struct App {
     /// The model directory a reload without a body loads: the one the
     /// service started with, then the last one a reload named.
     model_dir: Mutex<PathBuf>,
+    /// Set once shutdown has begun: the readiness probe then says no.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl App {
@@ -68,7 +70,18 @@ impl App {
             service,
             access,
             model_dir: Mutex::new(model_dir),
+            draining: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Marks the service as shutting down (`/v1/health/ready` answers 503).
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The model directory being served.
@@ -162,6 +175,8 @@ impl From<ServeError> for ApiError {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/health", get(health))
+        .route("/v1/health/live", get(live))
+        .route("/v1/health/ready", get(ready))
         .route("/v1/events", post(add_events))
         .route(
             "/v1/users/{user}/recommendations",

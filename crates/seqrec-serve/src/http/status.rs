@@ -1,4 +1,5 @@
-//! The health check and the Prometheus metrics.
+//! The health checks (the full one, and the liveness and readiness
+//! probes an orchestrator polls) and the Prometheus metrics.
 
 use super::*;
 
@@ -41,4 +42,37 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Result<Response, Api
     let users = blocking(move || Ok(app2.service.with_model(|m| m.user_count()))).await?;
     let text = app.service.metrics.render(users);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+/// Liveness: the process answers and its worker threads run (a restart
+/// would help otherwise). Never touches the model.
+pub(super) async fn live(State(app): State<Arc<App>>) -> Response {
+    match app.service.health() {
+        crate::Health::WorkerStopped => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable" })),
+        )
+            .into_response(),
+        _ => Json(json!({ "status": "ok" })).into_response(),
+    }
+}
+
+/// Readiness: the stored events are replayed (the port opens only after
+/// that), the service is not shutting down, and memory equals the store.
+pub(super) async fn ready(State(app): State<Arc<App>>) -> Response {
+    let status = if app.is_draining() {
+        "draining"
+    } else {
+        match app.service.health() {
+            crate::Health::Ok => "ready",
+            crate::Health::WorkerStopped => "unavailable",
+            crate::Health::Diverged => "diverged",
+        }
+    };
+    let code = if status == "ready" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(json!({ "status": status }))).into_response()
 }

@@ -1,0 +1,92 @@
+//! What an orchestrator sees: the liveness and readiness probes, readiness
+//! withdrawn once shutdown begins, and a drain that gives up after its
+//! timeout instead of waiting for ever on a stuck request.
+
+mod common;
+
+use common::{Server, json, request};
+use seqrec_serve::{Access, App, Drain, EventStore, Service, load_model};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[test]
+fn probes_say_live_and_ready_and_readiness_ends_with_the_drain() {
+    let (dir, model) = common::model_dir("pop");
+    let server = Server::start(&model, &dir.path().join("store"), Access::one_token("t"));
+    // Open to probes even with a token.
+    let probe = |path: &str| {
+        let r = request(server.addr, "GET", path, None, &[]);
+        (
+            r.status,
+            json(&r)["status"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    assert_eq!(probe("/v1/health/live"), (200, "ok".to_owned()));
+    assert_eq!(probe("/v1/health/ready"), (200, "ready".to_owned()));
+    server.app.start_draining();
+    assert_eq!(probe("/v1/health/ready"), (503, "draining".to_owned()));
+    assert_eq!(probe("/v1/health/live"), (200, "ok".to_owned()));
+    assert_eq!(probe("/v1/health").0, 200);
+}
+
+#[test]
+fn a_drain_stuck_on_a_request_ends_at_its_timeout() {
+    let (dir, model) = common::model_dir("pop");
+    let loaded = load_model(&model).unwrap_or_else(|e| panic!("{e}"));
+    let store = EventStore::open(&dir.path().join("store")).unwrap_or_else(|e| panic!("{e}"));
+    let (service, _) = Service::start(loaded, store).unwrap_or_else(|e| panic!("{e}"));
+    let app = Arc::new(App::new(service, Access::default(), model.clone()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = {
+        let app = Arc::clone(&app);
+        runtime.spawn(seqrec_serve::serve_draining(
+            listener,
+            app,
+            async {
+                let _ = stopped.await;
+            },
+            Some(Duration::from_millis(500)),
+        ))
+    };
+    // Hold the model so that a read cannot be answered.
+    let (hold, release) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let app = Arc::clone(&app);
+        std::thread::spawn(move || {
+            app.service.with_model(|_| {
+                let _ = release.recv();
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let stuck = std::thread::spawn(move || {
+        seqrec_serve::testing::request(addr, "GET", "/v1/users/x/recommendations", None, &[])
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let _ = stop.send(());
+    let drain = runtime
+        .block_on(serving)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(drain, Drain::TimedOut);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the drain took {:?}",
+        started.elapsed()
+    );
+    assert!(app.is_draining());
+    let _ = hold.send(());
+    holder.join().unwrap_or_else(|_| panic!("holder"));
+    let _ = stuck.join();
+    runtime.shutdown_background();
+}
