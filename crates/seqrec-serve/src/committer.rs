@@ -105,22 +105,47 @@ impl Committer {
         if jobs.is_empty() {
             return;
         }
-        let all: Vec<Event> = jobs.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
-        if let Err(e) = self.store.append(&all) {
-            let message = e.to_string();
-            for (_, reply) in jobs {
-                let _ = reply.send(Err(ServiceError::Store(StoreError::Database {
-                    path: self.store.path().to_owned(),
-                    message: message.clone(),
-                })));
+        let offered: Vec<Event> = jobs.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
+        let fresh = match self.store.append(&offered) {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                let message = e.to_string();
+                for (_, reply) in jobs {
+                    let _ = reply.send(Err(ServiceError::Store(StoreError::Database {
+                        path: self.store.path().to_owned(),
+                        message: message.clone(),
+                    })));
+                }
+                return;
             }
-            return;
+        };
+        // Repeats (an event id the user sent before) are neither stored
+        // nor applied; each request learns how many of its events they were.
+        let mut duplicates = Vec::with_capacity(jobs.len());
+        let mut at = 0;
+        for (events, _) in &jobs {
+            duplicates.push(fresh[at..at + events.len()].iter().filter(|f| !**f).count());
+            at += events.len();
         }
+        let all: Vec<Event> = offered
+            .into_iter()
+            .zip(&fresh)
+            .filter_map(|(event, new)| new.then_some(event))
+            .collect();
         self.metrics.add_events_stored(all.len() as u64);
         let unknown: Vec<usize> = {
             let model = lock(&self.model);
+            let mut at = 0;
             jobs.iter()
-                .map(|(events, _)| events.iter().filter(|e| !model.knows_item(&e.item)).count())
+                .map(|(events, _)| {
+                    let new = &fresh[at..at + events.len()];
+                    at += events.len();
+                    events
+                        .iter()
+                        .zip(new)
+                        .filter(|(e, new)| **new && !model.knows_item(&e.item))
+                        .count()
+                })
                 .collect()
         };
         // The events are durable from here on: whatever happens, memory
@@ -135,10 +160,13 @@ impl Committer {
             tracing::error!(events = all.len(), %error, "applying stored events failed part-way; rebuilding their users from the store");
             self.rebuild_users(&all)
         });
-        for ((events, reply), unknown_items) in jobs.into_iter().zip(unknown) {
+        for (((events, reply), unknown_items), duplicates) in
+            jobs.into_iter().zip(unknown).zip(duplicates)
+        {
             let answer = match &result {
                 Ok(()) => Ok(Applied {
-                    accepted: events.len(),
+                    accepted: events.len() - duplicates,
+                    duplicates,
                     unknown_items,
                 }),
                 Err(e) => Err(ServiceError::Serve(ServeError::Scoring(format!(

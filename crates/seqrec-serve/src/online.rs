@@ -26,6 +26,9 @@ pub struct Event {
     pub user: String,
     pub item: String,
     pub timestamp: Option<i64>,
+    /// The sender's id of the event: a second event of the same user with
+    /// the same id is a repeat (a retry), stored and applied once only.
+    pub event_id: Option<String>,
 }
 
 impl Event {
@@ -34,15 +37,25 @@ impl Event {
             user: user.into(),
             item: item.into(),
             timestamp,
+            event_id: None,
         }
+    }
+
+    /// This event with the sender's id `id`.
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.event_id = Some(id.into());
+        self
     }
 }
 
 /// What [`OnlineModel::apply`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
-    /// Events taken (all of them).
+    /// Events taken (all of them, repeats aside).
     pub accepted: usize,
+    /// Events whose `event_id` the user had sent before: not stored or
+    /// applied again.
+    pub duplicates: usize,
     /// Events whose item the model does not know: kept by the caller's
     /// store, but they change no state.
     pub unknown_items: usize,

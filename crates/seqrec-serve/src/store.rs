@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 /// Arrival number → event.
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// (user, event id) → arrival number: the ids each user has sent, so a
+/// repeat is recognised (kept while the event is).
+const EVENT_IDS: TableDefinition<(&str, &str), u64> = TableDefinition::new("event_ids");
 /// User → arrival numbers of their events (for deleting a user).
 const BY_USER: MultimapTableDefinition<&str, u64> = MultimapTableDefinition::new("events_by_user");
 
@@ -23,6 +26,8 @@ struct Record {
     item: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     timestamp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event_id: Option<String>,
 }
 
 /// The event log of one service.
@@ -47,6 +52,7 @@ impl EventStore {
         let next_seq = {
             let events = txn.open_table(EVENTS).map_err(|e| error(&e))?;
             txn.open_multimap_table(BY_USER).map_err(|e| error(&e))?;
+            txn.open_table(EVENT_IDS).map_err(|e| error(&e))?;
             let last = events.last().map_err(|e| error(&e))?;
             last.map_or(0, |(k, _)| k.value() + 1)
         };
@@ -65,20 +71,34 @@ impl EventStore {
         }
     }
 
-    /// Appends `events` in order in one durable transaction.
-    pub fn append(&mut self, events: &[Event]) -> Result<(), StoreError> {
+    /// Appends `events` in order in one durable transaction, except
+    /// repeats: an event whose (user, `event_id`) is stored already, or
+    /// came earlier in `events`. Returns, per event, whether it was new.
+    pub fn append(&mut self, events: &[Event]) -> Result<Vec<bool>, StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.error(e))?;
         let mut seq = self.next_seq;
+        let mut fresh = Vec::with_capacity(events.len());
         {
             let mut table = txn.open_table(EVENTS).map_err(|e| self.error(e))?;
             let mut by_user = txn
                 .open_multimap_table(BY_USER)
                 .map_err(|e| self.error(e))?;
+            let mut ids = txn.open_table(EVENT_IDS).map_err(|e| self.error(e))?;
             for event in events {
+                if let Some(id) = &event.event_id {
+                    let key = (event.user.as_str(), id.as_str());
+                    if ids.get(key).map_err(|e| self.error(e))?.is_some() {
+                        fresh.push(false);
+                        continue;
+                    }
+                    ids.insert(key, seq).map_err(|e| self.error(e))?;
+                }
+                fresh.push(true);
                 let record = Record {
                     user: event.user.clone(),
                     item: event.item.clone(),
                     timestamp: event.timestamp,
+                    event_id: event.event_id.clone(),
                 };
                 let bytes = serde_json::to_vec(&record).map_err(|e| self.error(e))?;
                 table
@@ -92,7 +112,7 @@ impl EventStore {
         }
         txn.commit().map_err(|e| self.error(e))?;
         self.next_seq = seq;
-        Ok(())
+        Ok(fresh)
     }
 
     /// Removes every event of `user` durably; returns how many there were.
@@ -110,9 +130,14 @@ impl EventStore {
                 .map(|v| v.map(|v| v.value()))
                 .collect::<Result<_, _>>()
                 .map_err(|e| self.error(e))?;
+            let mut ids = txn.open_table(EVENT_IDS).map_err(|e| self.error(e))?;
             for seq in seqs {
-                if table.remove(seq).map_err(|e| self.error(e))?.is_some() {
-                    removed += 1;
+                let Some(bytes) = table.remove(seq).map_err(|e| self.error(e))? else {
+                    continue;
+                };
+                removed += 1;
+                if let Some(id) = self.decode(seq, bytes.value())?.event_id {
+                    ids.remove((user, id.as_str())).map_err(|e| self.error(e))?;
                 }
             }
         }
@@ -157,7 +182,10 @@ impl EventStore {
             seq,
             message: e.to_string(),
         })?;
-        Ok(Event::new(record.user, record.item, record.timestamp))
+        Ok(Event {
+            event_id: record.event_id,
+            ..Event::new(record.user, record.item, record.timestamp)
+        })
     }
 
     /// Events stored.

@@ -46,10 +46,16 @@ fn events_and_recommendations_equal_the_in_process_model_and_survive_a_restart()
     ]});
     let r = server.request("POST", "/v1/events", Some(&body(&first)));
     assert_eq!(r.status, 200, "{:?}", json(&r));
-    assert_eq!(json(&r), json!({"accepted": 3, "unknown_items": 1}));
+    assert_eq!(
+        json(&r),
+        json!({"accepted": 3, "duplicates": 0, "unknown_items": 1})
+    );
     let second = json!({"events": [{"user": "new-user", "item": items[3]}]});
     let r = server.request("POST", "/v1/events", Some(&body(&second)));
-    assert_eq!(json(&r), json!({"accepted": 1, "unknown_items": 0}));
+    assert_eq!(
+        json(&r),
+        json!({"accepted": 1, "duplicates": 0, "unknown_items": 0})
+    );
 
     // The same events applied in process give the same lists.
     let mut reference = OnlineModel::new(

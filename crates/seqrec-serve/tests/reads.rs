@@ -1,6 +1,7 @@
 //! What a reader can ask for beyond a plain top k: items left out on
 //! request, and many users in one batch read, each answered as a single
-//! read would be (an unknown user as a cold start).
+//! read would be (an unknown user as a cold start); and a write repeated
+//! with the same event id is applied once.
 
 mod common;
 
@@ -110,4 +111,66 @@ fn a_batch_read_answers_each_user_as_a_single_read_would() {
         );
         assert_eq!(r.status, 422, "{:?}", json(&r));
     }
+}
+
+#[test]
+fn a_repeated_event_id_is_answered_but_stored_and_applied_once() {
+    let (dir, model) = model_dir("gru");
+    let (_, items) = known_ids(&model);
+    let store = dir.path().join("store");
+    let post = |server: &Server, events: Value| {
+        let body = json!({ "events": events });
+        let r = server.request("POST", "/v1/events", Some(body.to_string().as_bytes()));
+        assert_eq!(r.status, 200, "{:?}", json(&r));
+        json(&r)
+    };
+    let server = Server::start(&model, &store, Access::default());
+    let first = json!([
+        {"user": "ann", "item": items[1], "event_id": "e1"},
+        {"user": "ann", "item": items[2], "event_id": "e2"},
+    ]);
+    assert_eq!(
+        post(&server, first.clone()),
+        json!({"accepted": 2, "duplicates": 0, "unknown_items": 0})
+    );
+    let once = get(&server, "/v1/users/ann/recommendations?k=8");
+    // A retry of the whole request, and a repeat inside one request: the
+    // same id of another user is not a repeat.
+    assert_eq!(
+        post(&server, first),
+        json!({"accepted": 0, "duplicates": 2, "unknown_items": 0})
+    );
+    let again = json!([
+        {"user": "ann", "item": items[3], "event_id": "e3"},
+        {"user": "ann", "item": items[3], "event_id": "e3"},
+        {"user": "bob", "item": items[3], "event_id": "e3"},
+    ]);
+    assert_eq!(
+        post(&server, again),
+        json!({"accepted": 2, "duplicates": 1, "unknown_items": 0})
+    );
+    let metrics = server.app.service.metrics.render(0);
+    assert!(metrics.contains("seqrec_events_stored 4"), "{metrics}");
+    let after = get(&server, "/v1/users/ann/recommendations?k=8");
+    server.stop();
+    // Ids outlive a restart.
+    let server = Server::start(&model, &store, Access::default());
+    assert_eq!(get(&server, "/v1/users/ann/recommendations?k=8"), after);
+    assert_eq!(
+        post(
+            &server,
+            json!([{"user": "ann", "item": items[1], "event_id": "e1"}])
+        ),
+        json!({"accepted": 0, "duplicates": 1, "unknown_items": 0})
+    );
+    assert_ne!(once, after, "e3 moved ann's state");
+    // Deleting a user forgets their ids: the same id is new again.
+    assert_eq!(server.request("DELETE", "/v1/users/ann", None).status, 200);
+    assert_eq!(
+        post(
+            &server,
+            json!([{"user": "ann", "item": items[1], "event_id": "e1"}])
+        ),
+        json!({"accepted": 1, "duplicates": 0, "unknown_items": 0})
+    );
 }

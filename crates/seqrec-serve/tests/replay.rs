@@ -226,7 +226,7 @@ fn online_state_through_http_equals_offline_replay_for_every_method() {
                                     );
                                 }
                                 let applied = post_event(server, label, &e.next.0, Some(e.next.1));
-                                assert_eq!(applied, json!({"accepted": 1, "unknown_items": 0}));
+                                assert_eq!(applied, json!({"accepted": 1, "duplicates": 0, "unknown_items": 0}));
                                 checked += 1;
                             }
                         }
@@ -246,7 +246,10 @@ fn online_state_through_http_equals_offline_replay_for_every_method() {
         // Unknown items are counted and change nothing; new users work.
         let before = recommendations(&server, "1");
         let applied = post_event(&server, "1", "no-such-item", None);
-        assert_eq!(applied, json!({"accepted": 1, "unknown_items": 1}));
+        assert_eq!(
+            applied,
+            json!({"accepted": 1, "duplicates": 0, "unknown_items": 1})
+        );
         post_event(&server, "new-user", "50", None);
         assert_eq!(recommendations(&server, "1"), before, "{method}");
         assert_eq!(recommendations(&server, "new-user").len(), TOP, "{method}");

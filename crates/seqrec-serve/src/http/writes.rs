@@ -10,6 +10,10 @@ pub(super) struct EventIn {
     item: String,
     #[serde(default)]
     timestamp: Option<i64>,
+    /// The sender's id of the event: a repeat of a user's id is answered
+    /// (counted in `duplicates`) but never stored or applied twice.
+    #[serde(default)]
+    event_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,11 +38,23 @@ pub(super) async fn add_events(
             }
             check_id(&format!("events[{i}].{field}"), value)?;
         }
-        events.push(Event::new(e.user, e.item, e.timestamp));
+        let mut event = Event::new(e.user, e.item, e.timestamp);
+        if let Some(id) = e.event_id {
+            if id.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("events[{i}].event_id: must not be empty"),
+                ));
+            }
+            check_id(&format!("events[{i}].event_id"), &id)?;
+            event = event.with_id(id);
+        }
+        events.push(event);
     }
     let applied = app.service.add_events(events).await?;
     Ok(Json(json!({
         "accepted": applied.accepted,
+        "duplicates": applied.duplicates,
         "unknown_items": applied.unknown_items,
     })))
 }
