@@ -172,44 +172,66 @@ fn bad_input_gets_a_json_error_and_changes_nothing() {
     let (dir, model) = model_dir("pop");
     let (_, items) = known_ids(&model);
     let server = Server::start(&model, &dir.path().join("store"), Access::default());
-    let cases: Vec<(&str, &str, Vec<u8>, u16)> = vec![
-        ("POST", "/v1/events", b"{not json".to_vec(), 400),
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "POST",
+            "/v1/events",
+            b"{not json".to_vec(),
+            400,
+            "invalid-json",
+        ),
         (
             "POST",
             "/v1/events",
             body(&json!({"events": [{"user": "u1", "item": items[0]}, {"user": "u1"}]})),
             422,
+            "invalid-json",
         ),
         (
             "POST",
             "/v1/events",
             body(&json!({"events": [{"user": "u1", "item": 5}]})),
             422,
+            "invalid-json",
         ),
         (
             "POST",
             "/v1/events",
             body(&json!({"events": [{"user": "", "item": items[0]}]})),
             422,
+            "invalid-input",
         ),
-        ("POST", "/v1/events", vec![b' '; 2 << 20], 413),
+        (
+            "POST",
+            "/v1/events",
+            vec![b' '; 2 << 20],
+            413,
+            "body-too-large",
+        ),
         (
             "POST",
             "/v1/recommendations",
             body(&json!({"items": [], "k": 1001})),
             400,
+            "invalid-k",
         ),
-        ("POST", "/v1/nowhere", b"{}".to_vec(), 404),
+        ("POST", "/v1/nowhere", b"{}".to_vec(), 404, "no-such-route"),
     ];
-    for (method, path, payload, want) in cases {
+    for (method, path, payload, want, kind) in cases {
         let r = server.request(method, path, Some(&payload));
         assert_eq!(r.status, want, "{method} {path}");
         if want != 413 || !r.body.is_empty() {
-            assert!(
-                json(&r)["error"].is_string(),
-                "{method} {path}: {:?}",
-                r.body
+            // An RFC 9457 problem document with a stable type.
+            let v = json(&r);
+            assert_eq!(r.header("content-type"), Some("application/problem+json"));
+            assert_eq!(
+                v["type"],
+                format!("urn:seqrec:problem:{kind}"),
+                "{method} {path}: {v}"
             );
+            assert_eq!(v["status"], want);
+            assert!(v["title"].is_string() && v["detail"].is_string(), "{v}");
+            assert_eq!(v["error"], v["detail"]);
         }
     }
     for query in ["k=1001", "k=0", "k=many", "exclude_seen=maybe"] {

@@ -91,6 +91,7 @@ fn refusal(access: &Access, class: RouteClass, headers: &HeaderMap) -> Option<Re
                     StatusCode::FORBIDDEN,
                     "admin routes are off: the service has no admin token",
                 )
+                .kind("admin-disabled")
                 .into_response(),
             );
         }

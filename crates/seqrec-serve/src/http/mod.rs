@@ -47,7 +47,8 @@ fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
                 "{what}: {} bytes; ids may have at most {MAX_ID_BYTES}",
                 id.len()
             ),
-        ));
+        )
+        .kind("id-too-long"));
     }
     Ok(())
 }
@@ -110,25 +111,62 @@ impl App {
     }
 }
 
-/// A JSON error response.
+/// An error response: an RFC 9457 problem document
+/// (`application/problem+json`) whose `type` names the kind of error,
+/// stable across versions (`urn:seqrec:problem:<kind>`), with the message
+/// in `detail` and, as before, in `error`.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
+    kind: &'static str,
     message: String,
+}
+
+/// The kind of error a status means where nothing more precise is known.
+fn kind_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad-request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not-found",
+        413 => "body-too-large",
+        415 => "unsupported-media-type",
+        422 => "invalid-input",
+        503 => "unavailable",
+        _ => "internal-error",
+    }
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
+            kind: kind_of(status),
             message: message.into(),
         }
+    }
+
+    /// The same error with a more precise kind.
+    pub fn kind(mut self, kind: &'static str) -> Self {
+        self.kind = kind;
+        self
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        let body = json!({
+            "type": format!("urn:seqrec:problem:{}", self.kind),
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.message,
+            "error": self.message,
+        });
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             // Busy or shutting down: a client may try again (elsewhere).
             response
@@ -141,27 +179,38 @@ impl IntoResponse for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        ApiError::new(r.status(), r.body_text())
+        let error = ApiError::new(r.status(), r.body_text());
+        match r.status().as_u16() {
+            400 | 422 => error.kind("invalid-json"),
+            _ => error,
+        }
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, r.body_text())
+        ApiError::new(StatusCode::BAD_REQUEST, r.body_text()).kind("invalid-query")
     }
 }
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        let status = match &e {
-            ServiceError::Serve(ServeError::UnknownUser(_)) => StatusCode::NOT_FOUND,
-            ServiceError::Serve(ServeError::TooManyItems { .. }) => {
-                StatusCode::UNPROCESSABLE_ENTITY
+        let (status, kind) = match &e {
+            ServiceError::Serve(ServeError::UnknownUser(_)) => {
+                (StatusCode::NOT_FOUND, "unknown-user")
             }
-            ServiceError::Stopped | ServiceError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            ServiceError::Serve(ServeError::TooManyItems { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "too-many-items")
+            }
+            ServiceError::Serve(ServeError::Scoring(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "scoring-failed")
+            }
+            ServiceError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ServiceError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "shutting-down"),
+            ServiceError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store-failed"),
+            ServiceError::Load(_) => (StatusCode::INTERNAL_SERVER_ERROR, "model-load-failed"),
         };
-        ApiError::new(status, e.to_string())
+        ApiError::new(status, e.to_string()).kind(kind)
     }
 }
 
@@ -194,7 +243,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+    ApiError::new(StatusCode::NOT_FOUND, "no such route").kind("no-such-route")
 }
 
 /// Runs blocking model work off the async threads.
@@ -215,7 +264,8 @@ fn check_k(k: usize) -> Result<(), ApiError> {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("k must be between 1 and {MAX_K}, not {k}"),
-        ));
+        )
+        .kind("invalid-k"));
     }
     Ok(())
 }

@@ -119,7 +119,8 @@ pub(super) async fn reload(
             Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "the model directory could not be loaded (the server's log says why); the model being served is unchanged",
-            ))
+            )
+            .kind("model-load-failed"))
         }
         Err(e) => Err(e.into()),
     }
