@@ -204,9 +204,9 @@ fn mf_training_is_deterministic_per_seed() {
     assert_eq!(seq.fit(&split, 7).unwrap(), seq.fit(&split, 7).unwrap());
 }
 
-#[test]
-fn bpr_mf_learns_to_prefer_consumed_items() {
-    // Two groups of users consume disjoint halves of the catalogue.
+/// Two groups of 10 users each consume one half of a 20-item catalogue
+/// (so every user has negatives to sample).
+fn two_halves() -> Split {
     let rows: Vec<Vec<u32>> = (0..20u32)
         .map(|u| {
             (0..30u32)
@@ -215,7 +215,12 @@ fn bpr_mf_learns_to_prefer_consumed_items() {
         })
         .collect();
     let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
-    let split = all_train(&refs, 20);
+    all_train(&refs, 20)
+}
+
+#[test]
+fn bpr_mf_learns_to_prefer_consumed_items() {
+    let split = two_halves();
     let model = BprMfParams {
         sgd: SgdParams {
             epochs: 30,
@@ -460,16 +465,7 @@ fn sgd_and_knn_fits_stop_when_cancelled() {
 /// epoch 2 is what a 2-epoch fit would score. Observing changes nothing.
 #[test]
 fn sgd_epoch_observer_sees_each_epoch_model() {
-    // Each user consumes half the catalogue, so negatives exist.
-    let rows: Vec<Vec<u32>> = (0..20u32)
-        .map(|u| {
-            (0..30u32)
-                .map(|k| (u % 2) * 10 + (k * 3 + u) % 10)
-                .collect()
-        })
-        .collect();
-    let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
-    let split = all_train(&refs, 20);
+    let split = two_halves();
     let history = [ItemId(3), ItemId(10)];
     let query = [Query {
         user: UserId(4),

@@ -4,21 +4,12 @@
 
 mod common;
 
-use common::{Server, json, known_ids, model_dir, request};
+use common::{Server, item_ids, json, known_ids, model_dir, request};
 use seqrec_serve::{Access, Event, OnlineModel, Start, load_model};
 use serde_json::{Value, json};
 
 fn body(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn top_items(v: &Value) -> Vec<String> {
-    v["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {v}"))
-        .iter()
-        .map(|i| i["item"].as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 #[test]
@@ -87,7 +78,7 @@ fn events_and_recommendations_equal_the_in_process_model_and_survive_a_restart()
             .into_iter()
             .map(|r| r.item)
             .collect();
-        assert_eq!(top_items(&v), want, "user {user}");
+        assert_eq!(item_ids(&v), want, "user {user}");
         before.push(v);
     }
     let anonymous = server.request(
@@ -96,7 +87,7 @@ fn events_and_recommendations_equal_the_in_process_model_and_survive_a_restart()
         Some(&body(&json!({"items": [items[4], items[5]], "k": 5}))),
     );
     assert_eq!(anonymous.status, 200);
-    assert_eq!(top_items(&json(&anonymous)).len(), 5);
+    assert_eq!(item_ids(&json(&anonymous)).len(), 5);
     // An unknown user: a cold start, the recommendations of an empty state.
     let r = server.request("GET", "/v1/users/nobody/recommendations?k=5", None);
     assert_eq!(r.status, 200);
@@ -106,7 +97,7 @@ fn events_and_recommendations_equal_the_in_process_model_and_survive_a_restart()
         "/v1/recommendations",
         Some(&body(&json!({"items": [], "k": 5}))),
     );
-    assert_eq!(top_items(&json(&r)), top_items(&json(&empty)));
+    assert_eq!(item_ids(&json(&r)), item_ids(&json(&empty)));
     assert!(before.iter().all(|v| v.get("cold_start").is_none()));
 
     // Restart on the same store: the same answers.

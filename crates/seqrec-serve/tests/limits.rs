@@ -9,20 +9,14 @@ mod common;
 
 use common::{Server, json};
 use seqrec_serve::http::MAX_ID_BYTES;
-use seqrec_serve::{Access, MAX_ANONYMOUS_ITEMS, ServiceOptions, Start, load_model};
+use seqrec_serve::{Access, MAX_ANONYMOUS_ITEMS, ServiceOptions, Start};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 #[test]
 fn anonymous_sequences_and_ids_have_limits() {
     let (dir, model) = common::model_dir("gru");
-    let item = load_model(&model)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .data
-        .items
-        .label(0)
-        .unwrap_or_else(|| panic!("no items"))
-        .into_owned();
+    let item = common::first_item(&model);
     let server = Server::start(&model, &dir.path().join("store"), Access::default());
     let anonymous = |n: usize| {
         let body = json!({ "items": vec![item.clone(); n], "k": 5 });
@@ -75,13 +69,7 @@ fn anonymous_sequences_and_ids_have_limits() {
 #[test]
 fn a_full_queue_answers_503_with_retry_after() {
     let (dir, model) = common::model_dir("pop");
-    let item = load_model(&model)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .data
-        .items
-        .label(0)
-        .unwrap_or_else(|| panic!("no items"))
-        .into_owned();
+    let item = common::first_item(&model);
     let options = ServiceOptions { queue_capacity: 1 };
     let server = std::sync::Arc::new(Server::start_with(
         &model,

@@ -5,18 +5,9 @@
 
 mod common;
 
-use common::{Server, json, known_ids, model_dir};
+use common::{Server, item_ids, json, known_ids, model_dir};
 use seqrec_serve::Access;
 use serde_json::{Value, json};
-
-fn items_of(v: &Value) -> Vec<String> {
-    v["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {v}"))
-        .iter()
-        .map(|i| i["item"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
 
 fn get(server: &Server, path: &str) -> Value {
     let r = server.request("GET", path, None);
@@ -30,7 +21,7 @@ fn excluded_items_are_left_out_and_the_next_ones_move_up() {
     let (users, _) = known_ids(&model);
     let server = Server::start(&model, &dir.path().join("store"), Access::default());
     let user = &users[0];
-    let seven = items_of(&get(
+    let seven = item_ids(&get(
         &server,
         &format!("/v1/users/{user}/recommendations?k=7"),
     ));
@@ -49,7 +40,7 @@ fn excluded_items_are_left_out_and_the_next_ones_move_up() {
         .take(5)
         .cloned()
         .collect();
-    assert_eq!(items_of(&get(&server, &path)), want);
+    assert_eq!(item_ids(&get(&server, &path)), want);
     let too_many = vec!["1"; 1001].join(",");
     let r = server.request(
         "GET",
@@ -87,7 +78,7 @@ fn a_batch_read_answers_each_user_as_a_single_read_would() {
         );
         // Scored in a pass of four rather than one: the same items, scores
         // equal up to the rounding of a product of another shape.
-        assert_eq!(items_of(result), items_of(&single), "{user}");
+        assert_eq!(item_ids(result), item_ids(&single), "{user}");
         assert_eq!(result["user"], single["user"]);
         assert_eq!(result.get("cold_start"), single.get("cold_start"), "{user}");
         let scores = |v: &Value| -> Vec<f64> {

@@ -385,6 +385,16 @@ pub fn tune(request: &TuneRequest) -> Result<TuneOutcome, TuneError> {
 pub fn report(request: &TuneRequest) -> Result<TuneOutcome, TuneError> {
     let prepared = prepare(request)?;
     let plan = &prepared.plan;
+    // A report reads a store: it never creates one (a mistyped path would
+    // otherwise leave an empty database behind).
+    let is_url = prepared.storage.starts_with("postgres://")
+        || prepared.storage.starts_with("postgresql://");
+    if !is_url && !Path::new(&prepared.storage).exists() {
+        return Err(TuneError::Store {
+            store: prepared.storage.clone(),
+            message: "does not exist: --report reads the store of a study that has run (give its --storage, or the --study and --out it ran with)".into(),
+        });
+    }
     let store = open_store(&prepared.storage)?;
     let name = &plan.definition.name;
     match store.definition(name)? {

@@ -381,6 +381,16 @@ factors = { type = "int", min = 8, max = 32, step = 8 }
         std::fs::read_to_string(out.join("trials.csv")).expect("csv"),
         csv
     );
+    // A report of a store that does not exist is an error that creates
+    // nothing (a mistyped path must not leave an empty database).
+    let mut nowhere = r.clone();
+    let missing = dir.path().join("no-such-study.db");
+    nowhere.storage = Some(missing.to_string_lossy().into_owned());
+    let error = seqrec_tune::report(&nowhere)
+        .expect_err("no store")
+        .to_string();
+    assert!(error.contains("does not exist"), "{error}");
+    assert!(!missing.exists());
 }
 
 #[test]

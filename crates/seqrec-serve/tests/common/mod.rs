@@ -161,3 +161,24 @@ pub fn known_ids(model: &Path) -> (Vec<String>, Vec<String>) {
         .collect();
     (users, items)
 }
+
+/// The item ids of a recommendation answer, in order.
+pub fn item_ids(v: &Value) -> Vec<String> {
+    v["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {v}"))
+        .iter()
+        .map(|i| i["item"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The original id of the model's first item.
+pub fn first_item(model: &Path) -> String {
+    load_model(model)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .data
+        .items
+        .label(0)
+        .unwrap_or_else(|| panic!("no items"))
+        .into_owned()
+}
