@@ -1,6 +1,7 @@
 //! What an orchestrator sees: the liveness and readiness probes, readiness
 //! withdrawn once shutdown begins, and a drain that gives up after its
-//! timeout instead of waiting for ever on a stuck request.
+//! timeout instead of waiting for ever on a stuck request; request ids and
+//! the per-request time limit.
 
 mod common;
 
@@ -88,5 +89,94 @@ fn a_drain_stuck_on_a_request_ends_at_its_timeout() {
     let _ = hold.send(());
     holder.join().unwrap_or_else(|_| panic!("holder"));
     let _ = stuck.join();
+    runtime.shutdown_background();
+}
+
+#[test]
+fn requests_carry_ids_and_a_slow_one_ends_at_the_request_timeout() {
+    let (dir, model) = common::model_dir("pop");
+    let loaded = load_model(&model).unwrap_or_else(|e| panic!("{e}"));
+    let store = EventStore::open(&dir.path().join("store")).unwrap_or_else(|e| panic!("{e}"));
+    let (service, _) = Service::start(loaded, store).unwrap_or_else(|e| panic!("{e}"));
+    let http = seqrec_serve::HttpOptions {
+        request_timeout: Duration::from_millis(300),
+        max_in_flight: 8,
+    };
+    let app = Arc::new(App::new(service, Access::default(), model.clone()).with_http(http));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = runtime.spawn(seqrec_serve::serve_draining(
+        listener,
+        Arc::clone(&app),
+        async {
+            let _ = stopped.await;
+        },
+        Some(Duration::from_secs(5)),
+    ));
+    // An id is made for every request, different each time, or the
+    // caller's is kept.
+    let a = request(addr, "GET", "/v1/health", None, &[]);
+    let b = request(addr, "GET", "/v1/nowhere", None, &[]);
+    let (ida, idb) = (a.header("x-request-id"), b.header("x-request-id"));
+    assert!(
+        ida.is_some() && idb.is_some() && ida != idb,
+        "{ida:?} {idb:?}"
+    );
+    let mine = request(
+        addr,
+        "GET",
+        "/v1/health",
+        None,
+        &[("x-request-id", "trace-42")],
+    );
+    assert_eq!(mine.header("x-request-id"), Some("trace-42"));
+    // A method a route does not take: a problem document, `Allow` kept.
+    let r = request(addr, "PUT", "/v1/health", None, &[]);
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert!(
+        r.header("allow").is_some_and(|a| a.contains("GET")),
+        "{:?}",
+        r.headers
+    );
+    // A read that cannot be answered (the model is held) ends at the
+    // request timeout with 503 `timeout`.
+    let (hold, release) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let app = Arc::clone(&app);
+        std::thread::spawn(move || {
+            app.service.with_model(|_| {
+                let _ = release.recv();
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    let r = request(addr, "GET", "/v1/users/x/recommendations", None, &[]);
+    let took = started.elapsed();
+    assert_eq!(r.status, 503, "{:?}", json(&r));
+    assert_eq!(json(&r)["type"], "urn:seqrec:problem:timeout");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(20),
+        "{took:?}"
+    );
+    let _ = hold.send(());
+    holder.join().unwrap_or_else(|_| panic!("holder"));
+    let metrics = app.service.metrics.render(0);
+    assert!(
+        metrics.contains("route=\"/v1/users/{user}/recommendations\",status=\"503\"} 1"),
+        "{metrics}"
+    );
+    let _ = stop.send(());
+    let _ = runtime.block_on(serving);
     runtime.shutdown_background();
 }

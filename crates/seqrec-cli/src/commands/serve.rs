@@ -49,6 +49,14 @@ pub struct ServeArgs {
     /// them. Events already stored are durable either way.
     #[arg(long, value_parser = super::parse_duration, default_value = "30s")]
     pub drain_timeout: std::time::Duration,
+    /// The longest one request may take; then it is answered 503
+    /// (`timeout`).
+    #[arg(long, value_parser = super::parse_duration, default_value = "30s")]
+    pub request_timeout: std::time::Duration,
+    /// Requests processed at once; more wait for a turn within their
+    /// timeout.
+    #[arg(long, default_value_t = seqrec_serve::HttpOptions::default().max_in_flight)]
+    pub max_in_flight: usize,
     /// Worker threads of the HTTP runtime (default: the CPU count).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -131,7 +139,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
         store = %store_dir.display(),
         "stored events replayed"
     );
-    let app = Arc::new(App::new(service, access, args.model.clone()));
+    let http = seqrec_serve::HttpOptions {
+        request_timeout: args.request_timeout,
+        max_in_flight: args.max_in_flight,
+    };
+    if http.max_in_flight == 0 {
+        bail!("--max-in-flight must be at least 1");
+    }
+    let app = Arc::new(App::new(service, access, args.model.clone()).with_http(http));
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         runtime.worker_threads(n.max(1));

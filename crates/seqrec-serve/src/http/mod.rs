@@ -1,5 +1,5 @@
-//! The HTTP API (axum): JSON in and out, every error a JSON object
-//! `{"error": …}` with the status that says what went wrong.
+//! The HTTP API (axum): JSON in and out, every error a problem document
+//! (RFC 9457) with the status that says what went wrong.
 
 use crate::error::ServeError;
 use crate::error::ServiceError;
@@ -20,12 +20,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 mod access;
+mod layers;
 mod reads;
 mod status;
 mod writes;
 
 pub use access::Access;
 use access::guard;
+pub use layers::HttpOptions;
 use reads::{anonymous_recommendations, batch_recommendations, user_recommendations};
 use status::{health, live, metrics, ready};
 use writes::{add_events, delete_user, reload};
@@ -63,6 +65,8 @@ pub struct App {
     model_dir: Mutex<PathBuf>,
     /// Set once shutdown has begun: the readiness probe then says no.
     draining: std::sync::atomic::AtomicBool,
+    /// Request time limit and requests in flight.
+    pub http: HttpOptions,
 }
 
 impl App {
@@ -72,7 +76,14 @@ impl App {
             access,
             model_dir: Mutex::new(model_dir),
             draining: std::sync::atomic::AtomicBool::new(false),
+            http: HttpOptions::default(),
         }
+    }
+
+    /// This app with the HTTP layer's limits set to `http`.
+    pub fn with_http(mut self, http: HttpOptions) -> App {
+        self.http = http;
+        self
     }
 
     /// Marks the service as shutting down (`/v1/health/ready` answers 503).
@@ -123,7 +134,7 @@ pub struct ApiError {
 }
 
 /// The kind of error a status means where nothing more precise is known.
-fn kind_of(status: StatusCode) -> &'static str {
+pub(super) fn kind_of(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "bad-request",
         401 => "unauthorized",
@@ -238,7 +249,28 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Outermost last: ids and the access log see everything; the guard
+        // refuses before any work and counts every answer, timeouts too.
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            app.http.max_in_flight.max(1),
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            app.http.request_timeout,
+        ))
+        .layer(middleware::from_fn(layers::problem_for_bare_errors))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), guard))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(layers::request_span)
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                ),
+        )
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            layers::SequentialIds::default(),
+        ))
         .with_state(app)
 }
 
