@@ -130,6 +130,16 @@ fn accepted_events_survive_kill_9_and_sigterm_is_graceful() {
     let exit = server.wait().expect("exit");
     assert!(exit.success(), "SIGTERM exit: {exit:?}");
 
+    // The store's directory records the model served, for a restart
+    // without --model; a store that records none needs --model.
+    assert_eq!(
+        seqrec_serve::recorded_model(&store).expect("serving.json"),
+        std::path::absolute(&model).ok()
+    );
+    let empty = dir.path().join("empty-store");
+    let out = seqrec(&["serve", "--store", &empty.to_string_lossy()], &cache);
+    assert_fails_with(&out, "records no model served");
+
     // A directory that is not a model: one clear error.
     let out = seqrec(
         &[

@@ -42,7 +42,7 @@ pub mod testing;
 pub use anonymous::{MAX_ANONYMOUS_ITEMS, recommend_anonymous};
 pub use committer::Reloaded;
 pub use error::{ServeError, ServiceError, StoreError};
-pub use http::{Access, App, HttpOptions};
+pub use http::{Access, App, HttpOptions, recorded_model};
 pub use online::{Applied, Event, Fault, OnlineModel, Start};
 pub use recommend::{RecommendRequest, UserRecommendations};
 pub use service::{Health, Service, ServiceOptions};

@@ -317,7 +317,10 @@ fn reload_takes_no_body_or_json_and_remembers_the_model_it_loaded() {
     let (dir, model) = model_dir("pop");
     let other = dir.path().join("other-model");
     common::train_model("item-knn", &other);
-    let server = Server::start(&model, &dir.path().join("store"), Access::default());
+    let store = dir.path().join("store");
+    let server = Server::start(&model, &store, Access::default());
+    let recorded = || seqrec_serve::recorded_model(&store).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(recorded(), std::path::absolute(&model).ok());
     let method_served = || json(&server.request("GET", "/v1/health", None))["method"].clone();
     let reload = |body: Option<&[u8]>, headers: &[(&str, &str)]| {
         request(server.addr, "POST", "/v1/admin/reload", body, headers)
@@ -349,6 +352,8 @@ fn reload_takes_no_body_or_json_and_remembers_the_model_it_loaded() {
     assert_eq!(r.status, 200, "{:?}", json(&r));
     assert_eq!(json(&r)["model"], other.display().to_string());
     assert_eq!(method_served(), "item-knn");
+    // The store's directory records it, for a restart without --model.
+    assert_eq!(recorded(), std::path::absolute(&other).ok());
 }
 
 /// Random bytes and random JSON at every route for a few seconds: every

@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The model directory to serve (written by `seqrec train`).
+    /// The model directory to serve (written by `seqrec train`). Without
+    /// it, the one the store last served (a reload's included).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// Address to listen on (loopback unless told otherwise).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
@@ -108,7 +109,10 @@ fn access_of(args: &ServeArgs) -> Result<Access> {
 /// holds the store an older seqrec kept inside it: its users would
 /// silently start over.
 fn check_store(args: &ServeArgs) -> Result<()> {
-    let inside = args.model.join("events");
+    let Some(model) = &args.model else {
+        return Ok(());
+    };
+    let inside = model.join("events");
     let fresh = !args.store.join("events.redb").exists();
     if fresh && inside.join("events.redb").exists() && args.store != inside {
         bail!(
@@ -122,11 +126,37 @@ fn check_store(args: &ServeArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run(args: ServeArgs) -> Result<()> {
+/// The model to serve: `--model`, else the one the store records.
+fn model_dir(args: &ServeArgs) -> Result<PathBuf> {
+    let recorded = seqrec_serve::recorded_model(&args.store).map_err(anyhow::Error::msg)?;
+    match (&args.model, recorded) {
+        (Some(given), Some(recorded)) => {
+            let same = std::path::absolute(given).ok().as_deref() == Some(recorded.as_path());
+            if !same {
+                tracing::warn!(
+                    recorded = %recorded.display(),
+                    given = %given.display(),
+                    "the store last served another model (a reload's?); serving --model as asked"
+                );
+            }
+            Ok(given.clone())
+        }
+        (Some(given), None) => Ok(given.clone()),
+        (None, Some(recorded)) => Ok(recorded),
+        (None, None) => bail!(
+            "no --model, and the store {} records no model served: give --model DIR",
+            args.store.display()
+        ),
+    }
+}
+
+pub fn run(mut args: ServeArgs) -> Result<()> {
     let access = access_of(&args)?;
+    args.model = Some(model_dir(&args)?);
     check_store(&args)?;
     let store_dir = args.store.clone();
-    let model = load_model(&args.model)?;
+    let model_dir = args.model.clone().unwrap_or_default();
+    let model = load_model(&model_dir)?;
     let store = EventStore::open(&store_dir)?;
     let options = seqrec_serve::ServiceOptions {
         queue_capacity: args.queue_capacity,
@@ -146,7 +176,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
     if http.max_in_flight == 0 {
         bail!("--max-in-flight must be at least 1");
     }
-    let app = Arc::new(App::new(service, access, args.model.clone()).with_http(http));
+    let app = Arc::new(
+        App::new(service, access, model_dir.clone())
+            .with_http(http)
+            .record_in(&store_dir)
+            .map_err(anyhow::Error::msg)
+            .context("recording the model served in the store's directory")?,
+    );
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         runtime.worker_threads(n.max(1));
@@ -163,7 +199,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         let bound = listener.local_addr().context("reading the bound address")?;
         eprintln!(
             "serving {} on http://{bound} (events in {})",
-            args.model.display(),
+            model_dir.display(),
             store_dir.display()
         );
         spawn_reload_on_sighup(Arc::clone(&app));

@@ -67,6 +67,28 @@ pub struct App {
     draining: std::sync::atomic::AtomicBool,
     /// Request time limit and requests in flight.
     pub http: HttpOptions,
+    /// Where the model directory being served is recorded (in the store's
+    /// directory), so a restart can serve the model a reload left.
+    serving_file: Option<PathBuf>,
+}
+
+/// The file in a store's directory naming the model directory served.
+pub const SERVING_FILE: &str = "serving.json";
+
+/// The model directory a store's directory records as served, if any.
+pub fn recorded_model(store_dir: &std::path::Path) -> Result<Option<PathBuf>, String> {
+    let path = store_dir.join(SERVING_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    match value.get("model").and_then(Value::as_str) {
+        Some(model) => Ok(Some(PathBuf::from(model))),
+        None => Err(format!("{}: no \"model\" string", path.display())),
+    }
 }
 
 impl App {
@@ -77,7 +99,30 @@ impl App {
             model_dir: Mutex::new(model_dir),
             draining: std::sync::atomic::AtomicBool::new(false),
             http: HttpOptions::default(),
+            serving_file: None,
         }
+    }
+
+    /// Records the model directory served in `store_dir` now and after
+    /// every successful reload.
+    pub fn record_in(mut self, store_dir: &std::path::Path) -> Result<App, String> {
+        self.serving_file = Some(store_dir.join(SERVING_FILE));
+        self.record(&self.model_dir())?;
+        Ok(self)
+    }
+
+    /// Writes the serving file (a whole new file renamed over the old one,
+    /// so a crash leaves the old or the new, never half).
+    fn record(&self, model: &std::path::Path) -> Result<(), String> {
+        let Some(path) = &self.serving_file else {
+            return Ok(());
+        };
+        let absolute = std::path::absolute(model).unwrap_or_else(|_| model.to_owned());
+        let text = json!({ "model": absolute.to_string_lossy() }).to_string();
+        let partial = path.with_extension("json.partial");
+        std::fs::write(&partial, text)
+            .and_then(|()| std::fs::rename(&partial, path))
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// This app with the HTTP layer's limits set to `http`.
@@ -118,6 +163,9 @@ impl App {
             .map_err(|e| ServiceError::Load(e.to_string()))??;
         let reloaded = self.service.reload(model).await?;
         *self.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = dir.clone();
+        if let Err(e) = self.record(&dir) {
+            tracing::warn!(error = %e, "could not record the model served: a restart without --model would serve the former one");
+        }
         Ok((dir, reloaded))
     }
 }

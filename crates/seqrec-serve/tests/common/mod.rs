@@ -67,10 +67,15 @@ impl Server {
         options: &ServiceOptions,
     ) -> Server {
         let loaded = load_model(model).unwrap_or_else(|e| panic!("{e}"));
+        let store_dir = store;
         let store = EventStore::open(store).unwrap_or_else(|e| panic!("{e}"));
         let (service, _) =
             Service::start_with(loaded, store, start, options).unwrap_or_else(|e| panic!("{e}"));
-        let app = Arc::new(App::new(service, access, model.to_owned()));
+        let app = Arc::new(
+            App::new(service, access, model.to_owned())
+                .record_in(store_dir)
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
