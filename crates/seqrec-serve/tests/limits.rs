@@ -98,16 +98,7 @@ fn a_full_queue_answers_503_with_retry_after() {
     };
     // Hold the model: the committer stores the first write, then waits
     // for the model to apply it; the second write waits in the queue.
-    let (hold, release) = std::sync::mpsc::channel::<()>();
-    let holder = {
-        let server = std::sync::Arc::clone(&server);
-        std::thread::spawn(move || {
-            server.app.service.with_model(|_| {
-                let _ = release.recv();
-            })
-        })
-    };
-    std::thread::sleep(Duration::from_millis(50));
+    let hold = common::hold_model(&server.app);
     let first = {
         let post = post.clone();
         std::thread::spawn(move || post("first").status)
@@ -142,8 +133,7 @@ fn a_full_queue_answers_503_with_retry_after() {
         "{:?}",
         json(&r)
     );
-    let _ = hold.send(());
-    holder.join().unwrap_or_else(|_| panic!("holder"));
+    drop(hold);
     assert_eq!(first.join().unwrap_or(0), 200);
     assert_eq!(second.join().unwrap_or(0), 200);
     assert_eq!(post("fourth").status, 200);

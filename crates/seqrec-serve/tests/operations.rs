@@ -5,10 +5,19 @@
 
 mod common;
 
-use common::{Server, json, request};
-use seqrec_serve::{Access, App, Drain, EventStore, Service, load_model};
+use common::{Server, hold_model, json, request};
+use seqrec_serve::{Access, App, Drain, EventStore, HttpOptions, Service, load_model};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A service on `model` with a fresh store in `dir`, and `http` limits.
+fn app(model: &Path, dir: &Path, http: HttpOptions) -> Arc<App> {
+    let loaded = load_model(model).unwrap_or_else(|e| panic!("{e}"));
+    let store = EventStore::open(&dir.join("store")).unwrap_or_else(|e| panic!("{e}"));
+    let (service, _) = Service::start(loaded, store).unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(App::new(service, Access::default(), model.to_owned()).with_http(http))
+}
 
 #[test]
 fn probes_say_live_and_ready_and_readiness_ends_with_the_drain() {
@@ -33,94 +42,37 @@ fn probes_say_live_and_ready_and_readiness_ends_with_the_drain() {
 #[test]
 fn a_drain_stuck_on_a_request_ends_at_its_timeout() {
     let (dir, model) = common::model_dir("pop");
-    let loaded = load_model(&model).unwrap_or_else(|e| panic!("{e}"));
-    let store = EventStore::open(&dir.path().join("store")).unwrap_or_else(|e| panic!("{e}"));
-    let (service, _) = Service::start(loaded, store).unwrap_or_else(|e| panic!("{e}"));
-    let app = Arc::new(App::new(service, Access::default(), model.clone()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = {
-        let app = Arc::clone(&app);
-        runtime.spawn(seqrec_serve::serve_draining(
-            listener,
-            app,
-            async {
-                let _ = stopped.await;
-            },
-            Some(Duration::from_millis(500)),
-        ))
-    };
-    // Hold the model so that a read cannot be answered.
-    let (hold, release) = std::sync::mpsc::channel::<()>();
-    let holder = {
-        let app = Arc::clone(&app);
-        std::thread::spawn(move || {
-            app.service.with_model(|_| {
-                let _ = release.recv();
-            })
-        })
-    };
-    std::thread::sleep(Duration::from_millis(50));
+    let app = app(&model, dir.path(), HttpOptions::default());
+    let server = Server::serve_app(Arc::clone(&app), Some(Duration::from_millis(500)));
+    // With the model held, a read cannot be answered.
+    let hold = hold_model(&app);
+    let addr = server.addr;
     let stuck = std::thread::spawn(move || {
         seqrec_serve::testing::request(addr, "GET", "/v1/users/x/recommendations", None, &[])
     });
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
-    let _ = stop.send(());
-    let drain = runtime
-        .block_on(serving)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(drain, Drain::TimedOut);
+    assert_eq!(server.stop_draining(), Drain::TimedOut);
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "the drain took {:?}",
         started.elapsed()
     );
     assert!(app.is_draining());
-    let _ = hold.send(());
-    holder.join().unwrap_or_else(|_| panic!("holder"));
+    drop(hold);
     let _ = stuck.join();
-    runtime.shutdown_background();
 }
 
 #[test]
 fn requests_carry_ids_and_a_slow_one_ends_at_the_request_timeout() {
     let (dir, model) = common::model_dir("pop");
-    let loaded = load_model(&model).unwrap_or_else(|e| panic!("{e}"));
-    let store = EventStore::open(&dir.path().join("store")).unwrap_or_else(|e| panic!("{e}"));
-    let (service, _) = Service::start(loaded, store).unwrap_or_else(|e| panic!("{e}"));
-    let http = seqrec_serve::HttpOptions {
+    let http = HttpOptions {
         request_timeout: Duration::from_millis(300),
         max_in_flight: 8,
     };
-    let app = Arc::new(App::new(service, Access::default(), model.clone()).with_http(http));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = runtime.spawn(seqrec_serve::serve_draining(
-        listener,
-        Arc::clone(&app),
-        async {
-            let _ = stopped.await;
-        },
-        Some(Duration::from_secs(5)),
-    ));
+    let app = app(&model, dir.path(), http);
+    let server = Server::serve_app(Arc::clone(&app), Some(Duration::from_secs(5)));
+    let addr = server.addr;
     // An id is made for every request, different each time, or the
     // caller's is kept.
     let a = request(addr, "GET", "/v1/health", None, &[]);
@@ -149,16 +101,7 @@ fn requests_carry_ids_and_a_slow_one_ends_at_the_request_timeout() {
     );
     // A read that cannot be answered (the model is held) ends at the
     // request timeout with 503 `timeout`.
-    let (hold, release) = std::sync::mpsc::channel::<()>();
-    let holder = {
-        let app = Arc::clone(&app);
-        std::thread::spawn(move || {
-            app.service.with_model(|_| {
-                let _ = release.recv();
-            })
-        })
-    };
-    std::thread::sleep(Duration::from_millis(50));
+    let hold = hold_model(&app);
     let started = Instant::now();
     let r = request(addr, "GET", "/v1/users/x/recommendations", None, &[]);
     let took = started.elapsed();
@@ -169,14 +112,11 @@ fn requests_carry_ids_and_a_slow_one_ends_at_the_request_timeout() {
         took >= Duration::from_millis(250) && took < Duration::from_secs(20),
         "{took:?}"
     );
-    let _ = hold.send(());
-    holder.join().unwrap_or_else(|_| panic!("holder"));
+    drop(hold);
     let metrics = app.service.metrics.render(0);
     assert!(
         metrics.contains("route=\"/v1/users/{user}/recommendations\",status=\"503\"} 1"),
         "{metrics}"
     );
-    let _ = stop.send(());
-    let _ = runtime.block_on(serving);
-    runtime.shutdown_background();
+    assert_eq!(server.stop_draining(), Drain::Complete);
 }

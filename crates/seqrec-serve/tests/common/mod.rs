@@ -5,11 +5,12 @@
 use seqrec_data::{DatasetName, LoadRequest, load};
 use seqrec_runner::model_dir::{self, TrainSpec};
 use seqrec_runner::{Compute, Method};
-use seqrec_serve::{Access, App, EventStore, Service, ServiceOptions, Start, load_model};
+use seqrec_serve::{Access, App, Drain, EventStore, Service, ServiceOptions, Start, load_model};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Trains `method` on a small synthetic MovieLens-like set into `out`.
 pub fn train_model(method: &str, out: &Path) {
@@ -45,7 +46,7 @@ pub struct Server {
     /// The service inside (to inject faults, for instance).
     pub app: Arc<App>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: Option<std::thread::JoinHandle<Drain>>,
 }
 
 impl Server {
@@ -76,6 +77,12 @@ impl Server {
                 .record_in(store_dir)
                 .unwrap_or_else(|e| panic!("{e}")),
         );
+        Server::serve_app(app, None)
+    }
+
+    /// Serves `app` (built by the caller), with `drain_timeout` for its
+    /// shutdown.
+    pub fn serve_app(app: Arc<App>, drain_timeout: Option<Duration>) -> Server {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -88,11 +95,20 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let inside = Arc::clone(&app);
         let thread = std::thread::spawn(move || {
-            runtime
-                .block_on(seqrec_serve::serve(listener, app, async {
-                    let _ = stopped.await;
-                }))
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            let drain = runtime
+                .block_on(seqrec_serve::serve_draining(
+                    listener,
+                    app,
+                    shutdown,
+                    drain_timeout,
+                ))
                 .unwrap_or_else(|e| panic!("{e}"));
+            // A drain that timed out may leave work behind: do not wait.
+            runtime.shutdown_background();
+            drain
         });
         Server {
             addr,
@@ -107,14 +123,20 @@ impl Server {
         self.shutdown();
     }
 
-    fn shutdown(&mut self) {
+    /// Shuts down; how the drain ended.
+    pub fn stop_draining(mut self) -> Drain {
+        self.shutdown()
+            .unwrap_or_else(|| panic!("the server was stopped already"))
+    }
+
+    fn shutdown(&mut self) -> Option<Drain> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(t) = self.thread.take() {
+        self.thread.take().map(|t| {
             t.join()
-                .unwrap_or_else(|_| panic!("the server thread panicked"));
-        }
+                .unwrap_or_else(|_| panic!("the server thread panicked"))
+        })
     }
 
     pub fn request(&self, method: &str, path: &str, body: Option<&[u8]>) -> Response {
@@ -125,6 +147,43 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// The model lock held on another thread until dropped, so that requests
+/// needing the model wait: how the tests make a request stuck.
+pub struct ModelHold {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Takes the model lock of `app`; returns once it is held.
+pub fn hold_model(app: &Arc<App>) -> ModelHold {
+    let (held, is_held) = std::sync::mpsc::channel::<()>();
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let app = Arc::clone(app);
+    let thread = std::thread::spawn(move || {
+        app.service.with_model(|_| {
+            let _ = held.send(());
+            // Until the sender is dropped.
+            let _ = wait.recv();
+        })
+    });
+    is_held
+        .recv()
+        .unwrap_or_else(|_| panic!("the holder never took the model"));
+    ModelHold {
+        release: Some(release),
+        thread: Some(thread),
+    }
+}
+
+impl Drop for ModelHold {
+    fn drop(&mut self) {
+        self.release.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
