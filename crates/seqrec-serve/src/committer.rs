@@ -119,39 +119,37 @@ impl Committer {
                 return;
             }
         };
-        // Repeats (an event id the user sent before) are neither stored
-        // nor applied; each request learns how many of its events they were.
-        let mut duplicates = Vec::with_capacity(jobs.len());
-        let mut at = 0;
-        for (events, _) in &jobs {
-            duplicates.push(fresh[at..at + events.len()].iter().filter(|f| !**f).count());
-            at += events.len();
-        }
         let all: Vec<Event> = offered
             .into_iter()
             .zip(&fresh)
             .filter_map(|(event, new)| new.then_some(event))
             .collect();
         self.metrics.add_events_stored(all.len() as u64);
-        let unknown: Vec<usize> = {
-            let model = lock(&self.model);
-            let mut at = 0;
-            jobs.iter()
-                .map(|(events, _)| {
-                    let new = &fresh[at..at + events.len()];
-                    at += events.len();
-                    events
-                        .iter()
-                        .zip(new)
-                        .filter(|(e, new)| **new && !model.knows_item(&e.item))
-                        .count()
-                })
-                .collect()
-        };
+        let mut model = lock(&self.model);
+        // Per request: its repeats (an event id the user sent before:
+        // neither stored nor applied) and, of its new events, those whose
+        // item the model does not know.
+        let mut is_new = fresh.iter();
+        let counts: Vec<(usize, usize)> = jobs
+            .iter()
+            .map(|(events, _)| {
+                events.iter().zip(is_new.by_ref()).fold(
+                    (0, 0),
+                    |(repeats, unknown), (event, new)| match new {
+                        false => (repeats + 1, unknown),
+                        true => (
+                            repeats,
+                            unknown + usize::from(!model.knows_item(&event.item)),
+                        ),
+                    },
+                )
+            })
+            .collect();
         // The events are durable from here on: whatever happens, memory
         // must come to equal a replay of the store, and the answer must not
         // invite a retry that would store them twice.
-        let result = match catch(|| lock(&self.model).apply(&all)) {
+        let applying = &all;
+        let result = match catch(move || model.apply(applying)) {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(panic) => Err(format!("panic: {panic}")),
@@ -160,9 +158,7 @@ impl Committer {
             tracing::error!(events = all.len(), %error, "applying stored events failed part-way; rebuilding their users from the store");
             self.rebuild_users(&all)
         });
-        for (((events, reply), unknown_items), duplicates) in
-            jobs.into_iter().zip(unknown).zip(duplicates)
-        {
+        for ((events, reply), (duplicates, unknown_items)) in jobs.into_iter().zip(counts) {
             let answer = match &result {
                 Ok(()) => Ok(Applied {
                     accepted: events.len() - duplicates,

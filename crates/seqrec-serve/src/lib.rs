@@ -116,49 +116,42 @@ pub async fn serve_draining(
     let serving = axum::serve(listener, http::router(Arc::clone(&app)))
         .with_graceful_shutdown(shutdown)
         .into_future();
-    let Some(limit) = drain_timeout else {
-        let result = serving.await;
-        let service = Arc::clone(&app);
-        let _ = tokio::task::spawn_blocking(move || service.service.shutdown()).await;
-        return result.map(|()| Drain::Complete);
-    };
-    let deadline = async {
-        if begun_rx.await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        tokio::time::Instant::now() + limit
-    };
     tokio::pin!(serving);
-    tokio::pin!(deadline);
-    // Wait for the server to end; once shutdown has begun, only until the
-    // deadline.
-    let until = tokio::select! {
+    // The deadline starts when shutdown begins (or when the server ends by
+    // itself, which is an error or a finished drain).
+    let mut ended = false;
+    tokio::select! {
         result = &mut serving => {
             result?;
-            None
+            ended = true;
         }
-        until = &mut deadline => Some(until),
+        Ok(()) = begun_rx => {}
+    }
+    let deadline = drain_timeout.map(|limit| tokio::time::Instant::now() + limit);
+    let timed_out = |what: &str| {
+        tracing::warn!(timeout = ?drain_timeout, "drain timeout: {what}");
+        Ok(Drain::TimedOut)
     };
-    let until = match until {
-        None => tokio::time::Instant::now() + limit,
-        Some(until) => match tokio::time::timeout_at(until, &mut serving).await {
-            Ok(result) => {
-                result?;
-                until
-            }
-            Err(_) => {
-                tracing::warn!(timeout = ?limit, "drain timeout: requests still in flight were abandoned");
-                return Ok(Drain::TimedOut);
-            }
-        },
-    };
+    if !ended && within(deadline, &mut serving).await.transpose()?.is_none() {
+        return timed_out("requests still in flight were abandoned");
+    }
     let service = Arc::clone(&app);
     let stopping = tokio::task::spawn_blocking(move || service.service.shutdown());
-    match tokio::time::timeout_at(until, stopping).await {
-        Ok(_) => Ok(Drain::Complete),
-        Err(_) => {
-            tracing::warn!(timeout = ?limit, "drain timeout: the writer had not finished; accepted writes already stored are durable");
-            Ok(Drain::TimedOut)
+    match within(deadline, stopping).await {
+        Some(_) => Ok(Drain::Complete),
+        None => {
+            timed_out("the writer had not finished; accepted writes already stored are durable")
         }
+    }
+}
+
+/// `future`'s output, or `None` when `deadline` (if any) passes first.
+async fn within<T>(
+    deadline: Option<tokio::time::Instant>,
+    future: impl Future<Output = T>,
+) -> Option<T> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+        None => Some(future.await),
     }
 }

@@ -161,35 +161,50 @@ impl Metrics {
         out.push_str("# HELP seqrec_read_batch_requests Recommendation reads per scoring pass (micro-batch size).\n");
         out.push_str("# TYPE seqrec_read_batch_requests histogram\n");
         lock(&self.read_batches).render(&mut out, "seqrec_read_batch_requests", "", &BATCH_BUCKETS);
-        out.push_str("# HELP seqrec_events_stored Events in the durable store.\n");
-        out.push_str("# TYPE seqrec_events_stored gauge\n");
-        let _ = writeln!(
-            out,
-            "seqrec_events_stored {}",
-            self.events_stored.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP seqrec_requests_refused_busy_total Requests refused with 503 because their queue was full.\n");
-        out.push_str("# TYPE seqrec_requests_refused_busy_total counter\n");
-        let _ = writeln!(
-            out,
-            "seqrec_requests_refused_busy_total {}",
-            self.refused_busy.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP seqrec_queue_depth Requests waiting for a worker thread.\n");
-        out.push_str("# TYPE seqrec_queue_depth gauge\n");
-        let _ = writeln!(
-            out,
-            "seqrec_queue_depth{{queue=\"writes\"}} {}",
-            self.queued_writes()
-        );
-        let _ = writeln!(
-            out,
-            "seqrec_queue_depth{{queue=\"reads\"}} {}",
-            self.queued_reads.load(Ordering::SeqCst)
-        );
-        out.push_str("# HELP seqrec_users Users known (the model's and those created online).\n");
-        out.push_str("# TYPE seqrec_users gauge\n");
-        let _ = writeln!(out, "seqrec_users {users}");
+        let simple = [
+            (
+                "seqrec_events_stored",
+                "gauge",
+                "Events in the durable store.",
+                "",
+                self.events_stored.load(Ordering::Relaxed),
+            ),
+            (
+                "seqrec_requests_refused_busy_total",
+                "counter",
+                "Requests refused with 503 because their queue was full.",
+                "",
+                self.refused_busy.load(Ordering::Relaxed),
+            ),
+            (
+                "seqrec_queue_depth",
+                "gauge",
+                "Requests waiting for a worker thread.",
+                "{queue=\"writes\"}",
+                self.queued_writes(),
+            ),
+            (
+                "seqrec_queue_depth",
+                "",
+                "",
+                "{queue=\"reads\"}",
+                self.queued_reads.load(Ordering::SeqCst),
+            ),
+            (
+                "seqrec_users",
+                "gauge",
+                "Users known (the model's and those created online).",
+                "",
+                users as u64,
+            ),
+        ];
+        for (name, kind, help, labels, value) in simple {
+            // A second series of a metric repeats no HELP/TYPE lines.
+            if !kind.is_empty() {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            }
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
         out
     }
 }

@@ -47,22 +47,28 @@ pub(crate) fn read_loop(
         metrics.queue_read(-(batch.len() as i64));
         metrics.observe_read_batch(batch.len());
         let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        // Scoring changes no state a panic could leave half-done (a user's
-        // state is created whole, the hidden state set only once computed).
-        match catch(|| lock(model).recommend_many(&requests)) {
-            Ok(answers) => {
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(answer);
-                }
-            }
-            Err(panic) => {
-                tracing::error!(reads = replies.len(), %panic, "scoring panicked");
-                for reply in replies {
-                    let _ = reply.send(Err(ServeError::Scoring(format!(
-                        "internal error while scoring: {panic}"
-                    ))));
-                }
-            }
+        for (reply, answer) in replies.into_iter().zip(score(model, &requests)) {
+            let _ = reply.send(answer);
         }
     }
+}
+
+/// One scoring pass for `requests`, one answer each; a panic fails this
+/// pass only. (Scoring changes no state a panic could leave half-done: a
+/// user's state is created whole, the hidden state set only once computed.)
+pub(crate) fn score(
+    model: &Mutex<OnlineModel>,
+    requests: &[RecommendRequest],
+) -> Vec<Result<UserRecommendations, ServeError>> {
+    catch(|| lock(model).recommend_many(requests)).unwrap_or_else(|panic| {
+        tracing::error!(reads = requests.len(), %panic, "scoring panicked");
+        requests
+            .iter()
+            .map(|_| {
+                Err(ServeError::Scoring(format!(
+                    "internal error while scoring: {panic}"
+                )))
+            })
+            .collect()
+    })
 }

@@ -20,10 +20,10 @@ use crate::committer::{Committer, Job, Reloaded, replay};
 use crate::error::{ServeError, ServiceError};
 use crate::metrics::Metrics;
 use crate::online::{Applied, Event, OnlineModel, Start};
-use crate::reader::{ReadReply, read_loop};
+use crate::reader::{ReadReply, read_loop, score};
 use crate::recommend::{RecommendRequest, UserRecommendations};
 use crate::store::EventStore;
-use crate::sync::{catch, lock};
+use crate::sync::lock;
 use seqrec_runner::model_dir::LoadedModel;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -262,20 +262,7 @@ impl Service {
         &self,
         requests: &[RecommendRequest],
     ) -> Vec<Result<UserRecommendations, ServeError>> {
-        match catch(|| lock(&self.model).recommend_many(requests)) {
-            Ok(answers) => answers,
-            Err(panic) => {
-                tracing::error!(reads = requests.len(), %panic, "scoring panicked");
-                requests
-                    .iter()
-                    .map(|_| {
-                        Err(ServeError::Scoring(format!(
-                            "internal error while scoring: {panic}"
-                        )))
-                    })
-                    .collect()
-            }
-        }
+        score(&self.model, requests)
     }
 
     /// Stops taking requests and waits until every accepted write is

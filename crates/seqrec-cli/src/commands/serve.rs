@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use seqrec_serve::{Access, App, EventStore, Service, load_model};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
@@ -108,19 +108,16 @@ fn access_of(args: &ServeArgs) -> Result<Access> {
 /// Refuses to start a fresh default store beside a model directory that
 /// holds the store an older seqrec kept inside it: its users would
 /// silently start over.
-fn check_store(args: &ServeArgs) -> Result<()> {
-    let Some(model) = &args.model else {
-        return Ok(());
-    };
+fn check_store(store: &Path, model: &Path) -> Result<()> {
     let inside = model.join("events");
-    let fresh = !args.store.join("events.redb").exists();
-    if fresh && inside.join("events.redb").exists() && args.store != inside {
+    let fresh = !store.join("events.redb").exists();
+    if fresh && inside.join("events.redb").exists() && store != inside {
         bail!(
             "{} holds an event store (an older seqrec kept it inside the model directory), and {} has none: the users' online events would start over. Pass --store {} to keep serving them (or move that directory to {})",
             inside.display(),
-            args.store.display(),
+            store.display(),
             inside.display(),
-            args.store.display()
+            store.display()
         );
     }
     Ok(())
@@ -150,12 +147,11 @@ fn model_dir(args: &ServeArgs) -> Result<PathBuf> {
     }
 }
 
-pub fn run(mut args: ServeArgs) -> Result<()> {
+pub fn run(args: ServeArgs) -> Result<()> {
     let access = access_of(&args)?;
-    args.model = Some(model_dir(&args)?);
-    check_store(&args)?;
+    let model_dir = model_dir(&args)?;
+    check_store(&args.store, &model_dir)?;
     let store_dir = args.store.clone();
-    let model_dir = args.model.clone().unwrap_or_default();
     let model = load_model(&model_dir)?;
     let store = EventStore::open(&store_dir)?;
     let options = seqrec_serve::ServiceOptions {

@@ -130,13 +130,7 @@ pub(super) async fn anonymous_recommendations(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
     check_k(body.k)?;
-    if body.items.len() > crate::MAX_ANONYMOUS_ITEMS {
-        return Err(ServeError::TooManyItems {
-            given: body.items.len(),
-            max: crate::MAX_ANONYMOUS_ITEMS,
-        }
-        .into());
-    }
+    // `recommend_anonymous` refuses a sequence over its cap.
     for (i, item) in body.items.iter().enumerate() {
         check_id(&format!("items[{i}]"), item)?;
     }
