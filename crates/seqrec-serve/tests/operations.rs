@@ -94,6 +94,7 @@ fn requests_carry_ids_and_a_slow_one_ends_at_the_request_timeout() {
     let r = request(addr, "PUT", "/v1/health", None, &[]);
     assert_eq!(r.status, 405);
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(json(&r)["type"], "urn:seqrec:problem:method-not-allowed");
     assert!(
         r.header("allow").is_some_and(|a| a.contains("GET")),
         "{:?}",

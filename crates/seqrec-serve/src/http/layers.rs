@@ -1,6 +1,7 @@
 //! What wraps every route: a request id (taken from `x-request-id` or
 //! made here, and returned), an access log line per request (tower-http's
-//! trace layer, at info level, target `seqrec_serve::access`), a time
+//! trace layer at info level, in a span `request` with method, uri and
+//! id), a time
 //! limit per request (tower-http) and a limit on requests in flight
 //! (tower); error answers those layers make without a body become problem
 //! documents like every other error.

@@ -188,6 +188,7 @@ pub(super) fn kind_of(status: StatusCode) -> &'static str {
         401 => "unauthorized",
         403 => "forbidden",
         404 => "not-found",
+        405 => "method-not-allowed",
         413 => "body-too-large",
         415 => "unsupported-media-type",
         422 => "invalid-input",
