@@ -169,6 +169,7 @@ pub fn fit(
         seed,
         compute,
         cancel: cancel.clone(),
+        log_position: None,
     };
     let files = private_dir()?;
     let dir = files.path().to_path_buf();

@@ -68,6 +68,11 @@ pub struct SavedModel {
     pub options: DatasetOptions,
     pub gru: Option<GruParams>,
     pub baselines: Option<BaselineParams>,
+    /// Trained on an export of a service's event log: the arrival number
+    /// of the first event not in the data (`seqrec serve` applies only the
+    /// stored events from there on, so none is counted twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_position: Option<u64>,
 }
 
 /// What to train.
@@ -80,6 +85,9 @@ pub struct TrainSpec {
     pub compute: Compute,
     /// Raised, it stops the fit (GRU windows, SGD steps) with an error.
     pub cancel: Cancel,
+    /// The data is an export of a service's event log up to this arrival
+    /// number (recorded in the model; see [`SavedModel::log_position`]).
+    pub log_position: Option<u64>,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> RunnerError + '_ {
@@ -148,6 +156,7 @@ pub fn train(
         options: options.clone(),
         gru: spec.method.is_gru().then(|| spec.gru.clone()),
         baselines: (!spec.method.is_gru()).then(|| spec.baselines.clone()),
+        log_position: spec.log_position,
     };
     seqrec_data::write_snapshot(&out.join(DATA_FILE), data).map_err(|e| RunnerError::Data {
         dataset: data.name.clone(),
@@ -229,6 +238,10 @@ pub struct LoadedModel {
     pub data: Dataset,
     pub titles: Option<Titles>,
     pub scorer: ModelScorer,
+    /// What identifies these weights and this data: a hash of the files
+    /// that define them (16 hex digits). Two directories with the same
+    /// files have the same version; any change to them changes it.
+    pub version: String,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -300,6 +313,7 @@ pub fn open(dir: &Path, saved: SavedModel, compute: Compute) -> Result<LoadedMod
         data,
         titles,
         scorer,
+        version: version_of(dir)?,
     })
 }
 
@@ -332,7 +346,27 @@ pub fn open_with_data(
         data,
         titles,
         scorer,
+        version: version_of(dir)?,
     })
+}
+
+/// The version of the model directory `dir`: xxh3-64 of its defining
+/// files (the settings, the weights or fitted state, the data), each
+/// preceded by its name and length so that no two layouts collide.
+pub fn version_of(dir: &Path) -> Result<String, RunnerError> {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for name in [MODEL_FILE, CHECKPOINT_FILE, STATE_FILE, DATA_FILE] {
+        let path = dir.join(name);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(RunnerError::io(&path, e)),
+        };
+        hasher.update(name.as_bytes());
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(format!("{:016x}", hasher.digest()))
 }
 
 fn load_gru(dir: &Path, compute: Compute) -> Result<GruScorer, RunnerError> {

@@ -53,4 +53,6 @@ pub enum ServiceError {
     Busy(usize),
     #[error("loading the model: {0}")]
     Load(String),
+    #[error("a reload is in progress; try again when it has finished")]
+    ReloadInProgress,
 }

@@ -28,12 +28,17 @@
 mod anonymous;
 mod committer;
 mod error;
+mod event;
 pub mod http;
 pub mod metrics;
 mod online;
+pub mod partition;
 mod reader;
 mod recommend;
+mod residents;
+mod scoring;
 mod service;
+mod snapshot;
 mod store;
 mod sync;
 #[doc(hidden)]

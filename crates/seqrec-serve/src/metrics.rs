@@ -68,6 +68,10 @@ pub struct Metrics {
     /// Requests waiting for the committer and for the reader.
     queued_writes: AtomicU64,
     queued_reads: AtomicU64,
+    snapshots_written: AtomicU64,
+    snapshot_bytes: AtomicU64,
+    /// The last snapshot's write time, in microseconds.
+    snapshot_micros: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -122,6 +126,14 @@ impl Metrics {
     /// A request refused because its queue was full.
     pub fn add_refused_busy(&self) {
         self.refused_busy.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A snapshot of `bytes` bytes written in `seconds`.
+    pub fn observe_snapshot(&self, seconds: f64, bytes: u64) {
+        self.snapshots_written.fetch_add(1, Ordering::Relaxed);
+        self.snapshot_bytes.store(bytes, Ordering::Relaxed);
+        self.snapshot_micros
+            .store((seconds * 1e6) as u64, Ordering::Relaxed);
     }
 
     pub fn add_events_stored(&self, n: u64) {
@@ -189,6 +201,20 @@ impl Metrics {
                 "",
                 "{queue=\"reads\"}",
                 self.queued_reads.load(Ordering::SeqCst),
+            ),
+            (
+                "seqrec_snapshots_written_total",
+                "counter",
+                "Snapshots of the users in memory written.",
+                "",
+                self.snapshots_written.load(Ordering::Relaxed),
+            ),
+            (
+                "seqrec_snapshot_bytes",
+                "gauge",
+                "Size of the last snapshot written.",
+                "",
+                self.snapshot_bytes.load(Ordering::Relaxed),
             ),
             (
                 "seqrec_users",

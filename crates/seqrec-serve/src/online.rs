@@ -1,12 +1,17 @@
 //! [`OnlineModel`]: per-user state over a loaded model directory.
 
 pub use crate::error::ServeError;
-use seqrec_core::{ItemId, Part, Query, UserId};
+use crate::error::StoreError;
+use crate::residents::{Residents, UserState};
+use crate::store::{Deleted, EventLog};
+use seqrec_core::{ItemId, Part, UserId};
 use seqrec_models::GruScorer;
 use seqrec_models::online::UserRow;
 use seqrec_runner::model_dir::{LoadedModel, ModelScorer};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
+
+pub use crate::event::Event;
 
 /// Where the users of the model's data start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,35 +22,6 @@ pub enum Start {
     /// After their training events only, so the validation and test events
     /// can be replayed online (how the state-equals-replay tests run).
     TrainingHistory,
-}
-
-/// One event: `user` consumed `item` (original ids), at `timestamp` (seconds;
-/// absent: the time of the user's previous event, or 0).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    pub user: String,
-    pub item: String,
-    pub timestamp: Option<i64>,
-    /// The sender's id of the event: a second event of the same user with
-    /// the same id is a repeat (a retry), stored and applied once only.
-    pub event_id: Option<String>,
-}
-
-impl Event {
-    pub fn new(user: impl Into<String>, item: impl Into<String>, timestamp: Option<i64>) -> Self {
-        Event {
-            user: user.into(),
-            item: item.into(),
-            timestamp,
-            event_id: None,
-        }
-    }
-
-    /// This event with the sender's id `id`.
-    pub fn with_id(mut self, id: impl Into<String>) -> Self {
-        self.event_id = Some(id.into());
-        self
-    }
 }
 
 /// What [`OnlineModel::apply`] did.
@@ -73,41 +49,98 @@ pub enum Fault {
     PanicInScoring,
 }
 
-/// One user's state.
-#[derive(Clone, Debug)]
-struct UserState {
-    /// The user's index in the model's data (`None`: a user created online).
-    index: Option<u32>,
-    history: Vec<ItemId>,
-    times: Vec<i64>,
-    /// GRU: the hidden state after `history` (computed on first use).
-    hidden: Option<Vec<f32>>,
-}
-
 /// Users' states over a loaded model; see the crate documentation.
 #[derive(Debug)]
 pub struct OnlineModel {
     /// Shared, so anonymous requests can score without the model lock.
     model: Arc<LoadedModel>,
     start: Start,
-    /// Users touched so far (the others are still as in the data), by
-    /// original id: a B-tree, so no hash order decides anything.
-    users: BTreeMap<String, UserState>,
-    /// Of `users`, those created online (not in the model's data): kept
-    /// as users come and go, so counting users never scans them.
+    /// The users in memory (a cache over `log`, when there is one).
+    pub(crate) users: Residents,
+    /// The event log users not in memory are rebuilt from (`None`: events
+    /// applied directly, all users kept in memory).
+    log: Option<EventLog>,
+    /// Stored events numbered below this are in the model's data already
+    /// (it was trained on an export of the log up to here).
+    from: u64,
+    /// Users created online (not in the model's data), counted as they
+    /// come and go, so counting users never scans them.
     created_online: usize,
-    fault: Option<Fault>,
+    /// The log's commits `created_online` was counted at: later stores
+    /// and deletions are news to it (see the committer's reload).
+    pub(crate) counted_at: u64,
+    pub(crate) fault: Option<Fault>,
 }
 
+/// Where a stored event is from: its arrival number, when it has one.
+pub(crate) type Logged<'a> = (Option<u64>, &'a Event);
+
 impl OnlineModel {
+    /// Users' states over `model` with every user kept in memory; events
+    /// are given to [`OnlineModel::apply`] directly.
     pub fn new(model: LoadedModel, start: Start) -> Self {
         OnlineModel {
             model: Arc::new(model),
             start,
-            users: BTreeMap::new(),
+            users: Residents::new(None),
+            log: None,
+            from: 0,
             created_online: 0,
+            counted_at: 0,
             fault: None,
         }
+    }
+
+    /// Users' states over `model` and the event log `log`: a user is their
+    /// data state plus their stored events numbered from the model's log
+    /// position on, built from the log when first used. At most `capacity`
+    /// users stay in memory (`None`: no bound); the least recently used
+    /// leave first and are rebuilt when used again. Counting the users
+    /// created online reads the log's user index once.
+    pub fn over_log(
+        model: LoadedModel,
+        start: Start,
+        log: EventLog,
+        capacity: Option<usize>,
+    ) -> Result<Self, StoreError> {
+        let from = model.saved.log_position.unwrap_or(0);
+        let mut created_online = 0;
+        let counted_at = log.for_each_user(|user, last| {
+            if last >= from && model.data.users.find(user).is_none() {
+                created_online += 1;
+            }
+        })?;
+        Ok(OnlineModel {
+            model: Arc::new(model),
+            start,
+            users: Residents::new(capacity),
+            log: Some(log),
+            from,
+            created_online,
+            counted_at,
+            fault: None,
+        })
+    }
+
+    /// Where the data's users start.
+    pub fn start(&self) -> Start {
+        self.start
+    }
+
+    /// The first arrival number of the log this model applies (earlier
+    /// events are in its data).
+    pub fn log_position(&self) -> u64 {
+        self.from
+    }
+
+    /// Users in memory now.
+    pub fn resident_users(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Users evicted from memory so far.
+    pub fn evictions(&self) -> u64 {
+        self.users.evictions()
     }
 
     /// Arms `fault` (tests only).
@@ -151,7 +184,7 @@ impl OnlineModel {
         Arc::clone(&self.model)
     }
 
-    fn gru(&self) -> Option<&GruScorer> {
+    pub(crate) fn gru(&self) -> Option<&GruScorer> {
         match &self.model.scorer {
             ModelScorer::Gru(g) => Some(g.as_ref()),
             ModelScorer::Baseline(_) => None,
@@ -169,12 +202,11 @@ impl OnlineModel {
             Start::WholeHistory => sequences.len(id),
             Start::TrainingHistory => split.range(id, Part::Train).end,
         };
-        Some(UserState {
-            index: Some(index as u32),
-            history: sequences.items(id)[..end].to_vec(),
-            times: sequences.timestamps(id)[..end].to_vec(),
-            hidden: None,
-        })
+        Some(UserState::new(
+            Some(index as u32),
+            sequences.items(id)[..end].to_vec(),
+            sequences.timestamps(id)[..end].to_vec(),
+        ))
     }
 
     /// The items `user` has consumed so far (`None`: no state in memory).
@@ -192,33 +224,80 @@ impl OnlineModel {
         self.model.data.users.len() + self.created_online
     }
 
-    /// Whether the model knows `user` (from its data or created online).
-    pub fn has_user(&self, user: &str) -> bool {
-        self.users.contains_key(user) || self.model.data.users.find(user).is_some()
+    /// Whether the model knows `user`: from its data, created online, or
+    /// with stored events it applies.
+    pub fn has_user(&self, user: &str) -> Result<bool, StoreError> {
+        if self.users.get(user).is_some() || self.model.data.users.find(user).is_some() {
+            return Ok(true);
+        }
+        match &self.log {
+            Some(log) => Ok(!log.events_of(user, self.from)?.is_empty()),
+            None => Ok(false),
+        }
     }
 
-    /// The user's state, created from the data or empty.
-    fn state_mut(&mut self, user: &str) -> &mut UserState {
-        if !self.users.contains_key(user) {
-            let state = self.initial(user).unwrap_or(UserState {
-                index: None,
-                history: Vec::new(),
-                times: Vec::new(),
-                hidden: None,
-            });
-            if state.index.is_none() {
-                self.created_online += 1;
+    /// A stored event of `user` that was new: counts a user created online
+    /// when the user had no event this model applies before (`previous`:
+    /// the arrival number of their last stored event before it).
+    pub(crate) fn note_stored(&mut self, user: &str, previous: Option<u64>) {
+        let had_none = previous.is_none_or(|p| p < self.from);
+        if had_none && self.model.data.users.find(user).is_none() {
+            self.created_online += 1;
+        }
+    }
+
+    /// `user`'s stored events were deleted: forgets their state and counts
+    /// them out if they were created online.
+    pub(crate) fn note_deleted(&mut self, user: &str, deleted: Deleted) {
+        self.users.remove(user);
+        let counted = deleted.last_seq.is_some_and(|last| last >= self.from);
+        if counted && self.model.data.users.find(user).is_none() {
+            self.created_online -= 1;
+        }
+    }
+
+    /// Drops `user`'s state from memory (with a log: it is rebuilt from
+    /// the log when next used).
+    pub(crate) fn forget_state(&mut self, user: &str) {
+        self.users.remove(user);
+    }
+
+    /// Puts `user`'s state in memory if it is not there: their data state
+    /// plus their stored events from the log. `create`: a user with
+    /// neither gets an empty state (`false`: `Ok(false)` and nothing
+    /// changes).
+    pub(crate) fn load(&mut self, user: &str, create: bool) -> Result<bool, ServeError> {
+        if self.users.touch(user).is_some() {
+            return Ok(true);
+        }
+        let stored = match &self.log {
+            Some(log) => log
+                .events_of(user, self.from)
+                .map_err(|e| ServeError::Scoring(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let initial = self.initial(user);
+        if initial.is_none() && stored.is_empty() && !create {
+            return Ok(false);
+        }
+        let state = initial.unwrap_or_else(|| UserState::new(None, Vec::new(), Vec::new()));
+        if self.log.is_none() && state.index.is_none() {
+            self.created_online += 1;
+        }
+        self.users.insert(user, state);
+        if !stored.is_empty() {
+            let events: Vec<Logged<'_>> = stored.iter().map(|(s, e)| (Some(*s), e)).collect();
+            if let Err(e) = self.apply_logged(&events) {
+                // Never leave a half-built user in memory.
+                self.users.remove(user);
+                return Err(e);
             }
-            self.users.insert(user.to_owned(), state);
         }
-        match self.users.get_mut(user) {
-            Some(state) => state,
-            None => unreachable!("inserted above"),
-        }
+        Ok(true)
     }
 
     /// The GRU state of `user` after their history, replayed once.
-    fn ensure_hidden(&mut self, user: &str) -> Result<(), ServeError> {
+    pub(crate) fn ensure_hidden(&mut self, user: &str) -> Result<(), ServeError> {
         let Some(gru) = self.gru() else {
             return Ok(());
         };
@@ -254,16 +333,53 @@ impl OnlineModel {
     /// Events of different users advance together, in rounds of at most
     /// one event per user, so each user's events apply in arrival order.
     pub fn apply(&mut self, events: &[Event]) -> Result<Applied, ServeError> {
+        let logged: Vec<Logged<'_>> = events.iter().map(|e| (None, e)).collect();
+        let applied = self.apply_logged(&logged);
+        self.users.evict_over_capacity();
+        applied
+    }
+
+    /// Applies stored events (with their arrival numbers): an event this
+    /// model has already (numbered below its log position, or in a user's
+    /// state already, as a user rebuilt from the log has them) is skipped.
+    /// `resident_only`: events of users not in memory are skipped too
+    /// (the log has them for when those users are next used).
+    pub(crate) fn apply_stored(
+        &mut self,
+        events: &[(u64, Event)],
+        resident_only: bool,
+    ) -> Result<Applied, ServeError> {
+        let logged: Vec<Logged<'_>> = events
+            .iter()
+            .filter(|(_, e)| !resident_only || self.users.get(&e.user).is_some())
+            .map(|(s, e)| (Some(*s), e))
+            .collect();
+        let applied = self.apply_logged(&logged);
+        self.users.evict_over_capacity();
+        applied
+    }
+
+    fn apply_logged(&mut self, events: &[Logged<'_>]) -> Result<Applied, ServeError> {
         let mut applied = Applied::default();
-        let mut round: Vec<(String, ItemId, i64)> = Vec::new();
+        let mut round: Vec<(String, ItemId, i64, Option<u64>)> = Vec::new();
         // The users of `round`: a set, so a batch of n distinct users costs
         // n log n, not n² (a start-up replay is one batch of every event).
         let mut in_round: BTreeSet<&str> = BTreeSet::new();
-        for event in events {
+        for &(seq, event) in events {
             applied.accepted += 1;
-            self.state_mut(&event.user);
+            if seq.is_some_and(|s| s < self.from) {
+                continue;
+            }
+            self.load(&event.user, true)?;
+            let Some(state) = self.users.get_mut(&event.user) else {
+                continue;
+            };
+            if seq.is_some_and(|s| state.has_applied(s)) {
+                continue;
+            }
             let Some(item) = self.model.data.items.find(&event.item) else {
                 applied.unknown_items += 1;
+                state.mark_applied(seq);
                 continue;
             };
             if !in_round.insert(event.user.as_str()) {
@@ -272,29 +388,36 @@ impl OnlineModel {
                 in_round.clear();
                 in_round.insert(event.user.as_str());
             }
-            let previous = self.users[&event.user].times.last().copied();
+            let previous = self
+                .users
+                .get(&event.user)
+                .and_then(|s| s.times.last().copied());
             let time = event.timestamp.or(previous).unwrap_or(0);
-            round.push((event.user.clone(), ItemId(item as u32), time));
+            round.push((event.user.clone(), ItemId(item as u32), time, seq));
         }
         self.advance(&round)?;
         Ok(applied)
     }
 
     /// One event each for distinct users: one GRU step for all of them.
-    fn advance(&mut self, round: &[(String, ItemId, i64)]) -> Result<(), ServeError> {
+    fn advance(&mut self, round: &[(String, ItemId, i64, Option<u64>)]) -> Result<(), ServeError> {
         if round.is_empty() {
             return Ok(());
         }
         self.apply_fault()?;
         if self.gru().is_some() {
-            for (user, _, _) in round {
+            for (user, ..) in round {
                 self.ensure_hidden(user)?;
             }
             let mut states = Vec::new();
             let mut rows = Vec::with_capacity(round.len());
             let mut items = Vec::with_capacity(round.len());
-            for (user, item, _) in round {
-                let state = &self.users[user];
+            for (user, item, ..) in round {
+                let Some(state) = self.users.get(user) else {
+                    return Err(ServeError::Scoring(format!(
+                        "user `{user}` left memory mid-step"
+                    )));
+                };
                 states.extend_from_slice(state.hidden.as_deref().unwrap_or_default());
                 rows.push(self.user_row(state));
                 items.push(item.0);
@@ -304,102 +427,20 @@ impl OnlineModel {
                 None => unreachable!("checked above"),
             };
             let n = next.len() / round.len();
-            for ((user, _, _), hidden) in round.iter().zip(next.chunks_exact(n)) {
+            for ((user, ..), hidden) in round.iter().zip(next.chunks_exact(n)) {
                 if let Some(state) = self.users.get_mut(user) {
                     state.hidden = Some(hidden.to_vec());
                 }
             }
         }
-        for (user, item, time) in round {
+        for (user, item, time, seq) in round {
             if let Some(state) = self.users.get_mut(user) {
                 state.history.push(*item);
                 state.times.push(*time);
+                state.mark_applied(*seq);
             }
         }
         Ok(())
-    }
-
-    /// The catalogue's scores for `user` now.
-    pub fn scores(&mut self, user: &str) -> Result<Vec<f32>, ServeError> {
-        let mut all = self.scores_many(&[user]);
-        all.pop()
-            .unwrap_or_else(|| Err(ServeError::Scoring("no scores".to_owned())))
-    }
-
-    /// The scores of several users in one scoring pass (one product with
-    /// the GRU's output layer, one call of a baseline's scorer), one result
-    /// per user in order: an unknown user fails alone.
-    pub fn scores_many(&mut self, users: &[&str]) -> Vec<Result<Vec<f32>, ServeError>> {
-        let (rows, scores) = self.score_pass(users);
-        let items = self.model.scorer.as_scorer().catalogue_size();
-        rows.into_iter()
-            .map(|row| row.map(|r| scores[r * items..(r + 1) * items].to_vec()))
-            .collect()
-    }
-
-    /// One scoring pass for `users`: for each, its row in the returned
-    /// buffer (`catalogue_size` scores per row) or why it has none.
-    pub(crate) fn score_pass(
-        &mut self,
-        users: &[&str],
-    ) -> (Vec<Result<usize, ServeError>>, Vec<f32>) {
-        let mut rows: Vec<Result<usize, ServeError>> = Vec::with_capacity(users.len());
-        let mut ready: Vec<&str> = Vec::with_capacity(users.len());
-        for &user in users {
-            let state = if self.has_user(user) {
-                self.state_mut(user);
-                self.ensure_hidden(user)
-            } else {
-                Err(ServeError::UnknownUser(user.to_owned()))
-            };
-            rows.push(state.map(|()| {
-                ready.push(user);
-                ready.len() - 1
-            }));
-        }
-        if self.fault == Some(Fault::PanicInScoring) {
-            self.fault = None;
-            panic!("injected fault");
-        }
-        let scorer = self.model.scorer.as_scorer();
-        let mut scores = vec![0.0f32; ready.len() * scorer.catalogue_size()];
-        if ready.is_empty() {
-            return (rows, scores);
-        }
-        let pass = match self.gru() {
-            Some(gru) => {
-                let mut states = Vec::with_capacity(ready.len() * gru.state_size());
-                for user in &ready {
-                    states
-                        .extend_from_slice(self.users[*user].hidden.as_deref().unwrap_or_default());
-                }
-                gru.scores_from_states(&states, &mut scores)
-                    .map_err(ServeError::from)
-            }
-            None => {
-                let queries: Vec<Query<'_>> = ready
-                    .iter()
-                    .map(|user| {
-                        let state = &self.users[*user];
-                        Query {
-                            // A user created online has no row: beyond the data's users.
-                            user: UserId(state.index.unwrap_or(u32::MAX)),
-                            history: &state.history,
-                            times: &state.times,
-                        }
-                    })
-                    .collect();
-                scorer
-                    .score(&queries, &mut scores)
-                    .map_err(ServeError::from)
-            }
-        };
-        if let Err(e) = pass {
-            for row in rows.iter_mut().filter(|r| r.is_ok()) {
-                *row = Err(ServeError::Scoring(e.to_string()));
-            }
-        }
-        (rows, scores)
     }
 
     /// Forgets what happened online to `user`: back to the data's state
@@ -408,7 +449,7 @@ impl OnlineModel {
     pub fn remove_user(&mut self, user: &str) -> bool {
         match self.users.remove(user) {
             Some(state) => {
-                if state.index.is_none() {
+                if self.log.is_none() && state.index.is_none() {
                     self.created_online -= 1;
                 }
                 true

@@ -92,6 +92,7 @@ impl OnlineModel {
             };
             answers.push(answer);
         }
+        self.users.evict_over_capacity();
         answers
     }
 

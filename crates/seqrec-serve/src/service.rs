@@ -16,7 +16,7 @@
 //! for more, at most [`crate::reader::READ_WINDOW`] after the first was taken; a lone
 //! client never waits. It locks the model only while it scores.
 
-use crate::committer::{Committer, Job, Reloaded, replay};
+use crate::committer::{Committer, Job, Reloaded, Residency, build};
 use crate::error::{ServeError, ServiceError};
 use crate::metrics::Metrics;
 use crate::online::{Applied, Event, OnlineModel, Start};
@@ -25,7 +25,6 @@ use crate::recommend::{RecommendRequest, UserRecommendations};
 use crate::store::EventStore;
 use crate::sync::lock;
 use seqrec_runner::model_dir::LoadedModel;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -39,10 +38,6 @@ pub struct Service {
     reads: Mutex<Option<mpsc::SyncSender<(RecommendRequest, ReadReply)>>>,
     queue_capacity: usize,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    /// Set when stored events could not be applied even by rebuilding
-    /// their users from the store: memory then differs from a replay of
-    /// the store, which the health check reports until a reload or restart.
-    diverged: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -53,12 +48,25 @@ pub struct ServiceOptions {
     /// for the reader; one more is refused as busy (HTTP 503 with
     /// `Retry-After`) rather than queued without bound.
     pub queue_capacity: usize,
+    /// The most user states kept in memory (`None`: no bound). Beyond it
+    /// the least recently used leave memory; a user who comes back is
+    /// rebuilt from the event log, so nothing is lost, only time.
+    pub max_resident_users: Option<usize>,
+    /// Take a snapshot of the users in memory after this many stored
+    /// events (and at every clean stop), so a start begins warm and
+    /// applies only the events after it (`None`: at clean stops only).
+    pub snapshot_every: Option<u64>,
+    /// Take snapshots at all (in `snapshots/` of the store's directory).
+    pub snapshots: bool,
 }
 
 impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
             queue_capacity: 4096,
+            max_resident_users: None,
+            snapshot_every: Some(100_000),
+            snapshots: true,
         }
     }
 }
@@ -69,14 +77,13 @@ pub enum Health {
     Ok,
     /// A worker thread has ended: requests cannot be answered.
     WorkerStopped,
-    /// Some users' state in memory differs from a replay of the store.
-    Diverged,
 }
 
 impl Service {
-    /// Opens the store, replays its events into `model` (its users start
-    /// after their whole history in the data, as `seqrec recommend` ranks),
-    /// and starts the committer and the reader.
+    /// Serves `model` over the event log `store` (its users start after
+    /// their whole history in the data, as `seqrec recommend` ranks, plus
+    /// their stored events, applied when a user is first used) and starts
+    /// the committer and the reader.
     pub fn start(
         model: LoadedModel,
         store: EventStore,
@@ -107,10 +114,26 @@ impl Service {
                 "the queue capacity must be at least 1".into(),
             ));
         }
-        let events: Vec<Event> = store.events()?.into_iter().map(|(_, e)| e).collect();
-        let (online, replayed) = replay(model, start, &events)?;
+        if options.max_resident_users == Some(0) {
+            return Err(ServiceError::Load(
+                "the bound on users in memory must be at least 1".into(),
+            ));
+        }
+        if options.snapshot_every == Some(0) {
+            return Err(ServiceError::Load(
+                "snapshots every 0 events: give at least 1, or none".into(),
+            ));
+        }
+        let residency = Residency {
+            start,
+            capacity: options.max_resident_users,
+            snapshot_dir: options.snapshots.then(|| store.dir().to_owned()),
+            snapshot_every: options.snapshot_every,
+        };
+        let built = build(model, &residency, store.log())?;
+        let (online, replayed) = (*built.online, built.reloaded);
         let metrics = Arc::new(Metrics::default());
-        metrics.set_events_stored(events.len() as u64);
+        metrics.set_events_stored(store.len()?);
         let model = Arc::new(Mutex::new(online));
         let (tx, rx) = mpsc::sync_channel(options.queue_capacity);
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -119,11 +142,9 @@ impl Service {
                 .spawn(f)
                 .map_err(|e| ServiceError::Load(format!("starting the {name} thread: {e}")))
         };
-        let diverged = Arc::new(AtomicBool::new(false));
         let committer = {
             let model = Arc::clone(&model);
             let metrics = Arc::clone(&metrics);
-            let diverged = Arc::clone(&diverged);
             spawn(
                 "seqrec-committer",
                 Box::new(move || {
@@ -131,8 +152,10 @@ impl Service {
                         model,
                         store,
                         metrics,
-                        start,
-                        diverged,
+                        residency,
+                        pending: None,
+                        since_snapshot: 0,
+                        writing: None,
                     }
                     .run(rx)
                 }),
@@ -154,7 +177,6 @@ impl Service {
                 reads: Mutex::new(Some(read_tx)),
                 queue_capacity: options.queue_capacity,
                 threads: Mutex::new(vec![committer, reader]),
-                diverged,
                 metrics,
             },
             replayed,
@@ -201,25 +223,28 @@ impl Service {
         answer.await.map_err(|_| ServiceError::Stopped)?
     }
 
-    /// Replaces the model by `model`, with the stored events replayed into
-    /// it; the old model answers reads until the swap.
+    /// Replaces the model by `model`: it is prepared beside the committer
+    /// (writes go on meanwhile) and swapped in whole; the old model answers
+    /// until the swap, and no stored event is counted twice.
     pub async fn reload(&self, model: LoadedModel) -> Result<Reloaded, ServiceError> {
         let (reply, answer) = oneshot::channel();
+        let back = match lock(&self.jobs).as_ref() {
+            Some(tx) => tx.clone(),
+            None => return Err(ServiceError::Stopped),
+        };
         self.send(Job::Reload {
             model: Box::new(model),
             reply,
+            back,
         })?;
         answer.await.map_err(|_| ServiceError::Stopped)?
     }
 
-    /// Whether the service can answer, and answers what a replay of its
-    /// store would.
+    /// Whether the service can answer.
     pub fn health(&self) -> Health {
         let threads = lock(&self.threads);
         if threads.is_empty() || threads.iter().any(JoinHandle::is_finished) {
             Health::WorkerStopped
-        } else if self.diverged.load(Ordering::SeqCst) {
-            Health::Diverged
         } else {
             Health::Ok
         }

@@ -3,20 +3,68 @@
 //! directory). Each write transaction is committed with an fsync before it
 //! returns; the service groups the events of all requests waiting at that
 //! moment into one transaction (group commit).
+//!
+//! The log is the truth about users: a user's state in memory is a cache
+//! of their data state plus their stored events, which [`EventLog`] (a
+//! read handle other threads share) gives back through a per-user index,
+//! so a user evicted from memory, or not yet seen since a start, is
+//! rebuilt exactly.
 
 pub use crate::error::StoreError;
-use crate::online::Event;
-use redb::{Database, MultimapTableDefinition, ReadableTable, TableDefinition};
+use crate::event::Event;
+use redb::{
+    Database, MultimapTableDefinition, ReadableMultimapTable, ReadableTable, TableDefinition,
+};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Arrival number → event.
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 /// (user, event id) → arrival number: the ids each user has sent, so a
 /// repeat is recognised (kept while the event is).
 const EVENT_IDS: TableDefinition<(&str, &str), u64> = TableDefinition::new("event_ids");
-/// User → arrival numbers of their events (for deleting a user).
+/// User → arrival numbers of their events (rebuilding or deleting a user).
 const BY_USER: MultimapTableDefinition<&str, u64> = MultimapTableDefinition::new("events_by_user");
+/// Facts about the store itself (its identity, the next arrival number).
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Set once, when the store is created: snapshots name the store they
+/// were taken from, so a store deleted and created again never loads the
+/// former one's snapshot.
+const STORE_ID: &str = "store_id";
+/// The next arrival number (kept, not derived from the last event, so a
+/// deleted last event's number is never given again).
+const NEXT_SEQ: &str = "next_seq";
+/// Write transactions committed: a reader that saw `n` of them knows the
+/// changes numbered above `n` are new to it.
+const COMMITS: &str = "commits";
+/// Commit number → the user deleted by it (so a snapshot taken before a
+/// deletion never brings the user back).
+const DELETIONS: TableDefinition<u64, &str> = TableDefinition::new("deletions");
+
+/// What became of one event offered to [`EventStore::append`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// A repeat of an event id the user has sent before: not stored.
+    Repeat,
+    /// Stored with arrival number `seq`; `previous`: the arrival number of
+    /// the user's last stored event before it.
+    New { seq: u64, previous: Option<u64> },
+}
+
+impl Stored {
+    pub fn is_new(self) -> bool {
+        matches!(self, Stored::New { .. })
+    }
+}
+
+/// What [`EventStore::delete_user`] removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deleted {
+    pub events: usize,
+    /// The arrival number of the user's last event.
+    pub last_seq: Option<u64>,
+}
 
 /// One stored event (the record's encoding: JSON, so a store stays
 /// readable by any tool).
@@ -33,9 +81,20 @@ struct Record {
 /// The event log of one service.
 #[derive(Debug)]
 pub struct EventStore {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
     next_seq: u64,
+    id: u64,
+    commits: u64,
+}
+
+/// A read handle on a store's log, shared by the threads that rebuild
+/// users (redb readers run beside the writer and see committed events).
+#[derive(Clone, Debug)]
+pub struct EventLog {
+    db: Arc<Database>,
+    path: Arc<Path>,
+    id: u64,
 }
 
 impl EventStore {
@@ -49,32 +108,85 @@ impl EventStore {
         std::fs::create_dir_all(dir).map_err(|e| error(&e))?;
         let db = Database::create(&path).map_err(|e| error(&e))?;
         let txn = db.begin_write().map_err(|e| error(&e))?;
-        let next_seq = {
+        let commits;
+        let (next_seq, id) = {
             let events = txn.open_table(EVENTS).map_err(|e| error(&e))?;
             txn.open_multimap_table(BY_USER).map_err(|e| error(&e))?;
             txn.open_table(EVENT_IDS).map_err(|e| error(&e))?;
+            let mut meta = txn.open_table(META).map_err(|e| error(&e))?;
             let last = events.last().map_err(|e| error(&e))?;
-            last.map_or(0, |(k, _)| k.value() + 1)
+            let after_last = last.map_or(0, |(k, _)| k.value() + 1);
+            let kept = meta
+                .get(NEXT_SEQ)
+                .map_err(|e| error(&e))?
+                .map(|v| v.value());
+            let next_seq = kept.unwrap_or(0).max(after_last);
+            commits = meta
+                .get(COMMITS)
+                .map_err(|e| error(&e))?
+                .map_or(0, |v| v.value());
+            txn.open_table(DELETIONS).map_err(|e| error(&e))?;
+            let stored_id = meta
+                .get(STORE_ID)
+                .map_err(|e| error(&e))?
+                .map(|v| v.value());
+            let id = match stored_id {
+                Some(id) => id,
+                None => {
+                    let id = new_store_id(&path);
+                    meta.insert(STORE_ID, id).map_err(|e| error(&e))?;
+                    id
+                }
+            };
+            (next_seq, id)
         };
         txn.commit().map_err(|e| error(&e))?;
-        Ok(EventStore { db, path, next_seq })
+        Ok(EventStore {
+            db: Arc::new(db),
+            path,
+            next_seq,
+            id,
+            commits,
+        })
+    }
+
+    /// Write transactions committed so far (appends and deletions).
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+
+    /// A read handle on this store's log.
+    pub fn log(&self) -> EventLog {
+        EventLog {
+            db: Arc::clone(&self.db),
+            path: Arc::from(self.path.as_path()),
+            id: self.id,
+        }
+    }
+
+    /// The arrival number the next stored event gets: every event stored
+    /// so far has a smaller one.
+    pub fn position(&self) -> u64 {
+        self.next_seq
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     fn error(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Database {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
+        database_error(&self.path, e)
     }
 
     /// Appends `events` in order in one durable transaction, except
     /// repeats: an event whose (user, `event_id`) is stored already, or
-    /// came earlier in `events`. Returns, per event, whether it was new.
-    pub fn append(&mut self, events: &[Event]) -> Result<Vec<bool>, StoreError> {
+    /// came earlier in `events`. Returns, per event, what became of it.
+    pub fn append(&mut self, events: &[Event]) -> Result<Vec<Stored>, StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.error(e))?;
         let mut seq = self.next_seq;
         let mut fresh = Vec::with_capacity(events.len());
@@ -88,12 +200,19 @@ impl EventStore {
                 if let Some(id) = &event.event_id {
                     let key = (event.user.as_str(), id.as_str());
                     if ids.get(key).map_err(|e| self.error(e))?.is_some() {
-                        fresh.push(false);
+                        fresh.push(Stored::Repeat);
                         continue;
                     }
                     ids.insert(key, seq).map_err(|e| self.error(e))?;
                 }
-                fresh.push(true);
+                let previous = by_user
+                    .get(event.user.as_str())
+                    .map_err(|e| self.error(e))?
+                    .next_back()
+                    .transpose()
+                    .map_err(|e| self.error(e))?
+                    .map(|v| v.value());
+                fresh.push(Stored::New { seq, previous });
                 let record = Record {
                     user: event.user.clone(),
                     item: event.item.clone(),
@@ -109,16 +228,21 @@ impl EventStore {
                     .map_err(|e| self.error(e))?;
                 seq += 1;
             }
+            let mut meta = txn.open_table(META).map_err(|e| self.error(e))?;
+            meta.insert(NEXT_SEQ, seq).map_err(|e| self.error(e))?;
+            meta.insert(COMMITS, self.commits + 1)
+                .map_err(|e| self.error(e))?;
         }
         txn.commit().map_err(|e| self.error(e))?;
         self.next_seq = seq;
+        self.commits += 1;
         Ok(fresh)
     }
 
-    /// Removes every event of `user` durably; returns how many there were.
-    pub fn delete_user(&mut self, user: &str) -> Result<usize, StoreError> {
+    /// Removes every event of `user` durably.
+    pub fn delete_user(&mut self, user: &str) -> Result<Deleted, StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.error(e))?;
-        let mut removed = 0;
+        let mut removed = Deleted::default();
         {
             let mut table = txn.open_table(EVENTS).map_err(|e| self.error(e))?;
             let mut by_user = txn
@@ -135,32 +259,61 @@ impl EventStore {
                 let Some(bytes) = table.remove(seq).map_err(|e| self.error(e))? else {
                     continue;
                 };
-                removed += 1;
-                if let Some(id) = self.decode(seq, bytes.value())?.event_id {
+                removed.events += 1;
+                removed.last_seq = removed.last_seq.max(Some(seq));
+                if let Some(id) = decode(&self.path, seq, bytes.value())?.event_id {
                     ids.remove((user, id.as_str())).map_err(|e| self.error(e))?;
                 }
             }
+            let commit = self.commits + 1;
+            let mut meta = txn.open_table(META).map_err(|e| self.error(e))?;
+            meta.insert(COMMITS, commit).map_err(|e| self.error(e))?;
+            let mut deletions = txn.open_table(DELETIONS).map_err(|e| self.error(e))?;
+            deletions.insert(commit, user).map_err(|e| self.error(e))?;
         }
         txn.commit().map_err(|e| self.error(e))?;
+        self.commits += 1;
         Ok(removed)
     }
 
     /// Every stored event with its arrival number, in arrival order.
     pub fn events(&self) -> Result<Vec<(u64, Event)>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
-        let table = txn.open_table(EVENTS).map_err(|e| self.error(e))?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(|e| self.error(e))? {
-            let (k, v) = entry.map_err(|e| self.error(e))?;
-            let seq = k.value();
-            out.push((seq, self.decode(seq, v.value())?));
-        }
-        Ok(out)
+        self.log().events_from(0)
     }
 
     /// The stored events of `user` with their arrival numbers, in arrival
     /// order (through the per-user index: no scan of the log).
     pub fn events_of(&self, user: &str) -> Result<Vec<(u64, Event)>, StoreError> {
+        self.log().events_of(user, 0)
+    }
+
+    /// Events stored.
+    pub fn len(&self) -> Result<u64, StoreError> {
+        self.log().len()
+    }
+
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len()? == 0)
+    }
+}
+
+impl EventLog {
+    fn error(&self, e: impl std::fmt::Display) -> StoreError {
+        database_error(&self.path, e)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The store's identity (set when it was created).
+    pub fn store_id(&self) -> u64 {
+        self.id
+    }
+
+    /// The stored events of `user` numbered `from` or later, in arrival
+    /// order, through the per-user index.
+    pub fn events_of(&self, user: &str, from: u64) -> Result<Vec<(u64, Event)>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.error(e))?;
         let table = txn.open_table(EVENTS).map_err(|e| self.error(e))?;
         let by_user = txn
@@ -169,23 +322,71 @@ impl EventStore {
         let mut out = Vec::new();
         for seq in by_user.get(user).map_err(|e| self.error(e))? {
             let seq = seq.map_err(|e| self.error(e))?.value();
+            if seq < from {
+                continue;
+            }
             if let Some(v) = table.get(seq).map_err(|e| self.error(e))? {
-                out.push((seq, self.decode(seq, v.value())?));
+                out.push((seq, decode(&self.path, seq, v.value())?));
             }
         }
         Ok(out)
     }
 
-    fn decode(&self, seq: u64, bytes: &[u8]) -> Result<Event, StoreError> {
-        let record: Record = serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-            path: self.path.clone(),
-            seq,
-            message: e.to_string(),
+    /// Every stored event numbered `from` or later, in arrival order.
+    pub fn events_from(&self, from: u64) -> Result<Vec<(u64, Event)>, StoreError> {
+        let mut out = Vec::new();
+        self.for_each_event(from, |seq, event| {
+            out.push((seq, event));
+            Ok(())
         })?;
-        Ok(Event {
-            event_id: record.event_id,
-            ..Event::new(record.user, record.item, record.timestamp)
-        })
+        Ok(out)
+    }
+
+    /// Calls `f` on every stored event numbered `from` or later, in
+    /// arrival order, without holding them all in memory.
+    pub fn for_each_event(
+        &self,
+        from: u64,
+        mut f: impl FnMut(u64, Event) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let table = txn.open_table(EVENTS).map_err(|e| self.error(e))?;
+        for entry in table.range(from..).map_err(|e| self.error(e))? {
+            let (k, v) = entry.map_err(|e| self.error(e))?;
+            let seq = k.value();
+            f(seq, decode(&self.path, seq, v.value())?)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with every user that has stored events and the arrival
+    /// number of their last one, in user order; returns the number of
+    /// commits the pass saw (see [`EventStore::commits`]).
+    pub fn for_each_user(&self, mut f: impl FnMut(&str, u64)) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let commits = read_meta(&txn, COMMITS).map_err(|e| self.error(e))?;
+        let by_user = txn
+            .open_multimap_table(BY_USER)
+            .map_err(|e| self.error(e))?;
+        for entry in by_user.iter().map_err(|e| self.error(e))? {
+            let (user, mut seqs) = entry.map_err(|e| self.error(e))?;
+            if let Some(last) = seqs.next_back() {
+                f(user.value(), last.map_err(|e| self.error(e))?.value());
+            }
+        }
+        Ok(commits)
+    }
+
+    /// The users deleted by commits numbered above `commits`.
+    pub fn deleted_after(&self, commits: u64) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let table = txn.open_table(DELETIONS).map_err(|e| self.error(e))?;
+        let mut out = Vec::new();
+        for entry in table.range(commits + 1..).map_err(|e| self.error(e))? {
+            let (_, user) = entry.map_err(|e| self.error(e))?;
+            out.push(user.value().to_owned());
+        }
+        Ok(out)
     }
 
     /// Events stored.
@@ -196,9 +397,48 @@ impl EventStore {
         table.len().map_err(|e| self.error(e))
     }
 
-    pub fn is_empty(&self) -> Result<bool, StoreError> {
-        Ok(self.len()? == 0)
+    /// The arrival number the next stored event will get, as committed now.
+    pub fn position(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        read_meta(&txn, NEXT_SEQ).map_err(|e| self.error(e))
     }
+}
+
+fn read_meta(txn: &redb::ReadTransaction, key: &str) -> Result<u64, String> {
+    let meta = txn.open_table(META).map_err(|e| e.to_string())?;
+    let value = meta.get(key).map_err(|e| e.to_string())?;
+    Ok(value.map_or(0, |v| v.value()))
+}
+
+fn database_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Database {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+fn decode(path: &Path, seq: u64, bytes: &[u8]) -> Result<Event, StoreError> {
+    let record: Record = serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        path: path.to_owned(),
+        seq,
+        message: e.to_string(),
+    })?;
+    Ok(Event {
+        event_id: record.event_id,
+        ..Event::new(record.user, record.item, record.timestamp)
+    })
+}
+
+/// A store's identity: the creation time and the path hashed, unlikely to
+/// repeat for a store created again in the same place.
+fn new_store_id(path: &Path) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut bytes = nanos.to_le_bytes().to_vec();
+    bytes.extend_from_slice(path.to_string_lossy().as_bytes());
+    bytes.extend_from_slice(&std::process::id().to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64(&bytes)
 }
 
 #[cfg(test)]
@@ -238,14 +478,23 @@ mod tests {
             .map(|(s, e)| (s, e.item))
             .collect();
         assert_eq!(of_a, [(0, "1".to_owned()), (2, "3".to_owned())]);
-        assert_eq!(store.delete_user("a").unwrap_or_else(|e| panic!("{e}")), 2);
+        assert_eq!(
+            store.delete_user("a").unwrap_or_else(|e| panic!("{e}")),
+            Deleted {
+                events: 2,
+                last_seq: Some(2)
+            }
+        );
         assert!(
             store
                 .events_of("a")
                 .unwrap_or_else(|e| panic!("{e}"))
                 .is_empty()
         );
-        assert_eq!(store.delete_user("a").unwrap_or_else(|e| panic!("{e}")), 0);
+        assert_eq!(
+            store.delete_user("a").unwrap_or_else(|e| panic!("{e}")),
+            Deleted::default()
+        );
         store
             .append(&[Event::new("c", "4", None)])
             .unwrap_or_else(|e| panic!("{e}"));

@@ -70,7 +70,10 @@ fn anonymous_sequences_and_ids_have_limits() {
 fn a_full_queue_answers_503_with_retry_after() {
     let (dir, model) = common::model_dir("pop");
     let item = common::first_item(&model);
-    let options = ServiceOptions { queue_capacity: 1 };
+    let options = ServiceOptions {
+        queue_capacity: 1,
+        ..ServiceOptions::default()
+    };
     let server = std::sync::Arc::new(Server::start_with(
         &model,
         &dir.path().join("store"),

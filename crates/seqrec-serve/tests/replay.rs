@@ -105,6 +105,7 @@ fn online_state_through_http_equals_offline_replay_for_every_method() {
             seed: 7,
             compute: Compute::default(),
             cancel: Default::default(),
+            log_position: None,
         };
         spec.baselines.bpr_mf.sgd.epochs = 2;
         spec.baselines.seq_mf.sgd.epochs = 2;

@@ -26,6 +26,20 @@ pub struct ServeArgs {
     /// before more are refused with 503 and `Retry-After`.
     #[arg(long, default_value_t = seqrec_serve::ServiceOptions::default().queue_capacity)]
     pub queue_capacity: usize,
+    /// The most user states kept in memory (default: no bound). Beyond it
+    /// the least recently used leave memory and are rebuilt from the event
+    /// store when they come back: memory stays bounded, no user is reset.
+    #[arg(long)]
+    pub max_resident_users: Option<usize>,
+    /// Snapshot the users in memory after this many stored events (and
+    /// at every clean stop) into `snapshots/` of the store's directory, so
+    /// a start loads it and applies only the events after it.
+    #[arg(long, default_value_t = 100_000)]
+    pub snapshot_every: u64,
+    /// Take no snapshots (a start then rebuilds every user from the store
+    /// when first used).
+    #[arg(long)]
+    pub no_snapshots: bool,
     /// A file holding one bearer token for event ingestion and the admin
     /// routes alike (or give each its own with the two options below).
     #[arg(long, conflicts_with_all = ["events_token_file", "admin_token_file"])]
@@ -156,14 +170,18 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let store = EventStore::open(&store_dir)?;
     let options = seqrec_serve::ServiceOptions {
         queue_capacity: args.queue_capacity,
+        max_resident_users: args.max_resident_users,
+        snapshot_every: Some(args.snapshot_every),
+        snapshots: !args.no_snapshots,
     };
-    let (service, replayed) =
+    let (service, started) =
         Service::start_with(model, store, seqrec_serve::Start::WholeHistory, &options)?;
     tracing::info!(
-        replayed = replayed.replayed,
-        skipped_unknown_items = replayed.skipped_unknown_items,
+        resident_users = started.resident_users,
+        replayed = started.replayed,
+        log_position = started.log_position,
         store = %store_dir.display(),
-        "stored events replayed"
+        "model ready (other users are rebuilt from the store when first used)"
     );
     let http = seqrec_serve::HttpOptions {
         request_timeout: args.request_timeout,
@@ -252,8 +270,9 @@ fn spawn_reload_on_sighup(app: Arc<App>) {
             match app.reload(None).await {
                 Ok((dir, r)) => tracing::info!(
                     model = %dir.display(),
+                    resident_users = r.resident_users,
                     replayed = r.replayed,
-                    skipped_unknown_items = r.skipped_unknown_items,
+                    log_position = r.log_position,
                     "model reloaded (SIGHUP)"
                 ),
                 Err(e) => tracing::error!("reload failed: {e}"),

@@ -53,6 +53,7 @@ pub fn train(args: TrainArgs, common: &Common) -> Result<()> {
             settings.precision,
         )?,
         cancel: Default::default(),
+        log_position: None,
     };
     let titles = read_titles(&args.dataset, common)?;
     let bar = seqrec_runner::progress::training_bar(false);

@@ -70,6 +70,8 @@ pub struct App {
     /// Where the model directory being served is recorded (in the store's
     /// directory), so a restart can serve the model a reload left.
     serving_file: Option<PathBuf>,
+    /// The users this replica owns (`None`: all).
+    partition: Option<crate::partition::Partition>,
 }
 
 /// The file in a store's directory naming the model directory served.
@@ -100,6 +102,33 @@ impl App {
             draining: std::sync::atomic::AtomicBool::new(false),
             http: HttpOptions::default(),
             serving_file: None,
+            partition: None,
+        }
+    }
+
+    /// This app serving the users of `partition` only: requests about
+    /// other users are answered 421 with the partition that owns them.
+    pub fn with_partition(mut self, partition: crate::partition::Partition) -> App {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// 421 unless this replica owns `user` (`what` says where it was).
+    fn check_owner(&self, what: &str, user: &str) -> Result<(), ApiError> {
+        match self.partition {
+            Some(p) if !p.owns(user) => {
+                let owner = p.owner_of(user);
+                let mut error = ApiError::new(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    format!(
+                        "{what}: user `{user}` belongs to partition {owner}/{}; this replica serves {p}",
+                        p.count
+                    ),
+                );
+                error.owner = Some(owner);
+                Err(error)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -179,6 +208,8 @@ pub struct ApiError {
     status: StatusCode,
     kind: &'static str,
     message: String,
+    /// A misdirected request: the partition that owns the user.
+    owner: Option<u32>,
 }
 
 /// The kind of error a status means where nothing more precise is known.
@@ -190,6 +221,7 @@ pub(super) fn kind_of(status: StatusCode) -> &'static str {
         404 => "not-found",
         405 => "method-not-allowed",
         413 => "body-too-large",
+        421 => "wrong-partition",
         415 => "unsupported-media-type",
         422 => "invalid-input",
         503 => "unavailable",
@@ -203,6 +235,7 @@ impl ApiError {
             status,
             kind: kind_of(status),
             message: message.into(),
+            owner: None,
         }
     }
 
@@ -215,13 +248,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
+        let mut body = json!({
             "type": format!("urn:seqrec:problem:{}", self.kind),
             "title": self.status.canonical_reason().unwrap_or("Error"),
             "status": self.status.as_u16(),
             "detail": self.message,
             "error": self.message,
         });
+        if let Some(owner) = self.owner {
+            body["owner"] = json!(owner);
+        }
         let mut response = (self.status, Json(body)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -269,6 +305,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "shutting-down"),
             ServiceError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store-failed"),
             ServiceError::Load(_) => (StatusCode::INTERNAL_SERVER_ERROR, "model-load-failed"),
+            ServiceError::ReloadInProgress => (StatusCode::CONFLICT, "reload-in-progress"),
         };
         ApiError::new(status, e.to_string()).kind(kind)
     }

@@ -24,6 +24,7 @@ pub(super) async fn user_recommendations(
     let Query(q) = query?;
     check_k(q.k)?;
     check_id("user", &user)?;
+    app.check_owner("user", &user)?;
     let exclude: Vec<String> = q
         .exclude
         .iter()
@@ -96,6 +97,7 @@ pub(super) async fn batch_recommendations(
     }
     for (i, user) in body.users.iter().enumerate() {
         check_id(&format!("users[{i}]"), user)?;
+        app.check_owner(&format!("users[{i}]"), user)?;
     }
     let requests: Vec<RecommendRequest> = body
         .users

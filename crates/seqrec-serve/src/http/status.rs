@@ -11,12 +11,9 @@ pub(super) async fn health(State(app): State<Arc<App>>) -> Result<Response, ApiE
             crate::Health::WorkerStopped => (
                 "unavailable",
                 StatusCode::SERVICE_UNAVAILABLE,
-                Some("a worker thread has stopped: requests cannot be answered; restart the service"),
-            ),
-            crate::Health::Diverged => (
-                "diverged",
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some("stored events could not be applied: some users' state lacks them until a reload or restart (see the log)"),
+                Some(
+                    "a worker thread has stopped: requests cannot be answered; restart the service",
+                ),
             ),
         };
         Ok(app2.service.with_model(|m| {
@@ -57,8 +54,8 @@ pub(super) async fn live(State(app): State<Arc<App>>) -> Response {
     }
 }
 
-/// Readiness: the stored events are replayed (the port opens only after
-/// that), the service is not shutting down, and memory equals the store.
+/// Readiness: the model is loaded (the port opens only after that) and
+/// the service is not shutting down.
 pub(super) async fn ready(State(app): State<Arc<App>>) -> Response {
     let status = if app.is_draining() {
         "draining"
@@ -66,7 +63,6 @@ pub(super) async fn ready(State(app): State<Arc<App>>) -> Response {
         match app.service.health() {
             crate::Health::Ok => "ready",
             crate::Health::WorkerStopped => "unavailable",
-            crate::Health::Diverged => "diverged",
         }
     };
     let code = if status == "ready" {

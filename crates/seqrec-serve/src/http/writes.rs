@@ -38,6 +38,7 @@ pub(super) async fn add_events(
             }
             check_id(&format!("events[{i}].{field}"), value)?;
         }
+        app.check_owner(&format!("events[{i}]"), &e.user)?;
         let mut event = Event::new(e.user, e.item, e.timestamp);
         if let Some(id) = e.event_id {
             if id.is_empty() {
@@ -64,6 +65,7 @@ pub(super) async fn delete_user(
     Path(user): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_id("user", &user)?;
+    app.check_owner("user", &user)?;
     if app.service.delete_user(user.clone()).await? {
         Ok(Json(json!({ "user": user, "deleted": true })))
     } else {
@@ -110,6 +112,8 @@ pub(super) async fn reload(
     match app.reload(requested).await {
         Ok((dir, reloaded)) => Ok(Json(json!({
             "model": dir.display().to_string(),
+            "log_position": reloaded.log_position,
+            "resident_users": reloaded.resident_users,
             "replayed": reloaded.replayed,
             "skipped_unknown_items": reloaded.skipped_unknown_items,
         }))),

@@ -35,6 +35,7 @@ pub fn train_model(method: &str, out: &Path) {
         seed: 3,
         compute: Compute::default(),
         cancel: Default::default(),
+        log_position: None,
     };
     model_dir::train(&spec, &data, &request.options, None, out, None)
         .unwrap_or_else(|e| panic!("{method}: {e}"));
