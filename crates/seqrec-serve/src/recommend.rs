@@ -37,6 +37,9 @@ pub struct UserRecommendations {
     /// online): these are the recommendations of an empty state, and
     /// nothing was stored for them.
     pub cold_start: bool,
+    /// The version of the model that ranked them
+    /// ([`seqrec_runner::model_dir::LoadedModel::version`]).
+    pub model_version: String,
 }
 
 impl OnlineModel {
@@ -127,6 +130,7 @@ impl OnlineModel {
                 model.titles.as_ref(),
             ),
             cold_start,
+            model_version: model.version.clone(),
         }
     }
 }

@@ -165,3 +165,53 @@ fn a_repeated_event_id_is_answered_but_stored_and_applied_once() {
         json!({"accepted": 1, "duplicates": 0, "unknown_items": 0})
     );
 }
+
+#[test]
+fn every_recommendation_names_the_model_version_that_ranked_it() {
+    let (dir, model) = model_dir("pop");
+    let other = dir.path().join("other");
+    common::train_model("item-knn", &other);
+    let (users, items) = known_ids(&model);
+    let version = |dir: &std::path::Path| {
+        seqrec_serve::load_model(dir)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .version
+    };
+    let (first, second) = (version(&model), version(&other));
+    assert_eq!(first.len(), 16, "{first}");
+    assert_ne!(first, second);
+    let server = Server::start(&model, &dir.path().join("store"), Access::default());
+    let versions = |server: &Server| {
+        let single = get(server, &format!("/v1/users/{}/recommendations", users[0]));
+        let cold = get(server, "/v1/users/nobody/recommendations");
+        let batch = {
+            let body = json!({"users": [users[0], "nobody"]}).to_string();
+            let r = server.request("POST", "/v1/recommendations:batch", Some(body.as_bytes()));
+            json(&r)
+        };
+        let anonymous = {
+            let body = json!({"items": [items[0]]}).to_string();
+            json(&server.request("POST", "/v1/recommendations", Some(body.as_bytes())))
+        };
+        [
+            single["model_version"].clone(),
+            cold["model_version"].clone(),
+            batch["results"][0]["model_version"].clone(),
+            batch["results"][1]["model_version"].clone(),
+            anonymous["model_version"].clone(),
+        ]
+    };
+    assert!(
+        versions(&server).iter().all(|v| v == &json!(first)),
+        "{:?}",
+        versions(&server)
+    );
+    let body = json!({"model": other}).to_string();
+    let r = server.request("POST", "/v1/admin/reload", Some(body.as_bytes()));
+    assert_eq!(r.status, 200, "{:?}", json(&r));
+    assert!(
+        versions(&server).iter().all(|v| v == &json!(second)),
+        "{:?}",
+        versions(&server)
+    );
+}

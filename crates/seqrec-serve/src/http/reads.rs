@@ -60,7 +60,11 @@ fn check_exclude(exclude: &[String]) -> Result<(), ApiError> {
 }
 
 fn user_json(user: &str, answer: &UserRecommendations) -> Value {
-    let mut body = json!({ "user": user, "items": items_json(&answer.items) });
+    let mut body = json!({
+        "user": user,
+        "items": items_json(&answer.items),
+        "model_version": answer.model_version,
+    });
     if answer.cold_start {
         body["cold_start"] = json!(true);
     }
@@ -139,7 +143,10 @@ pub(super) async fn anonymous_recommendations(
     let model = app.service.shared_model();
     blocking(move || {
         let list = crate::recommend_anonymous(&model, &body.items, body.k)?;
-        Ok(Json(json!({ "items": items_json(&list) })))
+        Ok(Json(json!({
+            "items": items_json(&list),
+            "model_version": model.version,
+        })))
     })
     .await
 }
