@@ -55,4 +55,12 @@ pub enum ServiceError {
     Load(String),
     #[error("a reload is in progress; try again when it has finished")]
     ReloadInProgress,
+    #[error("{path}:{line}: {message}")]
+    Table {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
 }

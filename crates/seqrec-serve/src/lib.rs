@@ -29,6 +29,7 @@ mod anonymous;
 mod committer;
 mod error;
 mod event;
+pub mod export;
 pub mod http;
 pub mod metrics;
 mod online;

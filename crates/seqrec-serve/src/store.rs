@@ -343,20 +343,22 @@ impl EventLog {
     }
 
     /// Calls `f` on every stored event numbered `from` or later, in
-    /// arrival order, without holding them all in memory.
+    /// arrival order, without holding them all in memory; returns the log
+    /// position the pass saw (every event below it was offered).
     pub fn for_each_event(
         &self,
         from: u64,
         mut f: impl FnMut(u64, Event) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let position = read_meta(&txn, NEXT_SEQ).map_err(|e| self.error(e))?;
         let table = txn.open_table(EVENTS).map_err(|e| self.error(e))?;
         for entry in table.range(from..).map_err(|e| self.error(e))? {
             let (k, v) = entry.map_err(|e| self.error(e))?;
             let seq = k.value();
             f(seq, decode(&self.path, seq, v.value())?)?;
         }
-        Ok(())
+        Ok(position)
     }
 
     /// Calls `f` with every user that has stored events and the arrival

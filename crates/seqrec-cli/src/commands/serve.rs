@@ -2,14 +2,18 @@
 //! directory (see `seqrec-serve`).
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
+use seqrec_serve::partition::Partition;
 use seqrec_serve::{Access, App, EventStore, Service, load_model};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ServeArgs {
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
     /// The model directory to serve (written by `seqrec train`). Without
     /// it, the one the store last served (a reload's included).
     #[arg(long)]
@@ -75,6 +79,111 @@ pub struct ServeArgs {
     /// Worker threads of the HTTP runtime (default: the CPU count).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Serve only the users of partition i of N (`0/3`): the owner of a
+    /// user is the jump consistent hash of xxh3-64 of the user id into N
+    /// buckets; requests about other users are answered 421 with their
+    /// owner.
+    #[arg(long)]
+    pub partition: Option<Partition>,
+}
+
+/// What `seqrec serve` does besides serving.
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// Write a store's event log as a table that `seqrec data` and
+    /// `seqrec train` read (`user,item,timestamp,event_id,seq`), with a
+    /// manifest beside it (`<out>.export.json`) recording the log position
+    /// it ends at: a model trained on it applies only later events. The
+    /// store must not be open in a running service.
+    Export(ExportArgs),
+    /// Append an exported table to a store (moving users between
+    /// partitions); event ids are kept, so a second import of the same
+    /// table stores nothing twice.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, default_value = "serve-store")]
+    pub store: PathBuf,
+    /// The CSV table to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Only events numbered from here on (a previous export's log
+    /// position, for the events since).
+    #[arg(long, default_value_t = 0)]
+    pub after: u64,
+    /// Only the users of this partition (`i/N`).
+    #[arg(long)]
+    pub partition: Option<Partition>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[arg(long, default_value = "serve-store")]
+    pub store: PathBuf,
+    /// A table written by `seqrec serve export`.
+    #[arg(long)]
+    pub table: PathBuf,
+    /// Only the users of this partition (`i/N`).
+    #[arg(long)]
+    pub partition: Option<Partition>,
+}
+
+fn open_store(dir: &Path) -> Result<EventStore> {
+    EventStore::open(dir).with_context(|| {
+        format!(
+            "opening the store {} (a running service holds it: stop it first)",
+            dir.display()
+        )
+    })
+}
+
+fn export(args: &ExportArgs) -> Result<()> {
+    if !args.store.join("events.redb").exists() {
+        bail!("{} holds no event store", args.store.display());
+    }
+    let store = open_store(&args.store)?;
+    let partial = args.out.with_extension("csv.partial");
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let manifest = seqrec_serve::export::export(
+        &store.log(),
+        args.after,
+        args.partition,
+        &mut out,
+        &args.out,
+    )?;
+    drop(out);
+    std::fs::rename(&partial, &args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let manifest_path = seqrec_serve::export::manifest_path(&args.out);
+    std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest)?)
+        .with_context(|| format!("writing {}", manifest_path.display()))?;
+    eprintln!(
+        "{} events (arrival numbers {} to {}) written to {}; a model trained on it applies the store's events from {} on",
+        manifest.events,
+        manifest.from,
+        manifest.log_position,
+        args.out.display(),
+        manifest.log_position
+    );
+    Ok(())
+}
+
+fn import(args: &ImportArgs) -> Result<()> {
+    let mut store = open_store(&args.store)?;
+    let done = seqrec_serve::export::import(&mut store, &args.table, args.partition)?;
+    eprintln!(
+        "{} events read from {}: {} stored, {} already there (same event id), {} of other partitions left out",
+        done.read,
+        args.table.display(),
+        done.stored,
+        done.duplicates,
+        done.other_partitions
+    );
+    Ok(())
 }
 
 fn read_token(path: &PathBuf) -> Result<String> {
@@ -162,6 +271,11 @@ fn model_dir(args: &ServeArgs) -> Result<PathBuf> {
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
+    match &args.command {
+        Some(ServeCommand::Export(export_args)) => return export(export_args),
+        Some(ServeCommand::Import(import_args)) => return import(import_args),
+        None => {}
+    }
     let access = access_of(&args)?;
     let model_dir = model_dir(&args)?;
     check_store(&args.store, &model_dir)?;
@@ -190,9 +304,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
     if http.max_in_flight == 0 {
         bail!("--max-in-flight must be at least 1");
     }
+    let mut app = App::new(service, access, model_dir.clone());
+    if let Some(partition) = args.partition {
+        app = app.with_partition(partition);
+        tracing::info!(%partition, "serving one partition of the users");
+    }
     let app = Arc::new(
-        App::new(service, access, model_dir.clone())
-            .with_http(http)
+        app.with_http(http)
             .record_in(&store_dir)
             .map_err(anyhow::Error::msg)
             .context("recording the model served in the store's directory")?,

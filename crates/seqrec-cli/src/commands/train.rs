@@ -43,6 +43,15 @@ pub fn train(args: TrainArgs, common: &Common) -> Result<()> {
     let settings = args.settings.read(&args.dataset)?;
     let options = loading_options(args.options.as_deref(), settings.options.as_ref())?;
     let data = load_with(&args.dataset, options.clone(), common)?;
+    // A table exported from a service's store: the model records where
+    // the log it was trained on ends.
+    let manifest = seqrec_serve::export::read_manifest(std::path::Path::new(&args.dataset))?;
+    if let Some(m) = &manifest {
+        tracing::info!(
+            log_position = m.log_position,
+            "the dataset is an export of an event store: the model applies the store's events from its log position on"
+        );
+    }
     let spec = TrainSpec {
         method,
         gru: settings.gru,
@@ -53,7 +62,7 @@ pub fn train(args: TrainArgs, common: &Common) -> Result<()> {
             settings.precision,
         )?,
         cancel: Default::default(),
-        log_position: None,
+        log_position: manifest.map(|m| m.log_position),
     };
     let titles = read_titles(&args.dataset, common)?;
     let bar = seqrec_runner::progress::training_bar(false);

@@ -306,6 +306,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store-failed"),
             ServiceError::Load(_) => (StatusCode::INTERNAL_SERVER_ERROR, "model-load-failed"),
             ServiceError::ReloadInProgress => (StatusCode::CONFLICT, "reload-in-progress"),
+            ServiceError::Table { .. } | ServiceError::Io { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal-error")
+            }
         };
         ApiError::new(status, e.to_string()).kind(kind)
     }
