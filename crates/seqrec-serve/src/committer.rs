@@ -251,7 +251,10 @@ impl Committer {
             return;
         }
         let offered: Vec<Event> = jobs.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
-        let stored = match self.store.append(&offered) {
+        let started = std::time::Instant::now();
+        let appended = self.store.append(&offered);
+        self.metrics.observe_commit(started.elapsed().as_secs_f64());
+        let stored = match appended {
             Ok(stored) => stored,
             Err(e) => {
                 let message = e.to_string();
@@ -309,7 +312,10 @@ impl Committer {
         // used, and the answer must not invite a retry that would store
         // them twice.
         let applying = &all;
-        let outcome = match catch(|| model.apply_stored(applying, false)) {
+        let started = std::time::Instant::now();
+        let applied = catch(|| model.apply_stored(applying, false));
+        self.metrics.observe_apply(started.elapsed().as_secs_f64());
+        let outcome = match applied {
             Ok(Ok(_)) => None,
             Ok(Err(e)) => Some(e.to_string()),
             Err(panic) => Some(format!("panic: {panic}")),

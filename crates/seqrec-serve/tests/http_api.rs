@@ -152,7 +152,7 @@ fn events_and_recommendations_equal_the_in_process_model_and_survive_a_restart()
     assert!(text.contains("seqrec_users 40"), "{text}");
     assert!(
         text.contains(
-            "seqrec_requests_total{route=\"/v1/users/{user}/recommendations\",status=\"200\"} 1"
+            "http_requests_total{method=\"GET\",route=\"/v1/users/{user}/recommendations\",code=\"200\"} 1"
         ),
         "{text}"
     );

@@ -88,17 +88,7 @@ fn a_full_queue_answers_503_with_retry_after() {
             server.request("POST", "/v1/events", Some(body.to_string().as_bytes()))
         }
     };
-    let stored = |server: &Server| {
-        server
-            .app
-            .service
-            .metrics
-            .render(0)
-            .lines()
-            .find_map(|l| l.strip_prefix("seqrec_events_stored "))
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let stored = |server: &Server| server.app.service.metrics.events_stored();
     // Hold the model: the committer stores the first write, then waits
     // for the model to apply it; the second write waits in the queue.
     let hold = common::hold_model(&server.app);
@@ -140,7 +130,7 @@ fn a_full_queue_answers_503_with_retry_after() {
     assert_eq!(first.join().unwrap_or(0), 200);
     assert_eq!(second.join().unwrap_or(0), 200);
     assert_eq!(post("fourth").status, 200);
-    let metrics = server.app.service.metrics.render(0);
+    let metrics = server.app.service.metrics.render(&Default::default());
     for line in [
         "seqrec_requests_refused_busy_total 1",
         "seqrec_queue_depth{queue=\"writes\"} 0",

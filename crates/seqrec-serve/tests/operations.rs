@@ -114,10 +114,81 @@ fn requests_carry_ids_and_a_slow_one_ends_at_the_request_timeout() {
         "{took:?}"
     );
     drop(hold);
-    let metrics = app.service.metrics.render(0);
+    let metrics = app.service.metrics.render(&Default::default());
     assert!(
-        metrics.contains("route=\"/v1/users/{user}/recommendations\",status=\"503\"} 1"),
+        metrics.contains("route=\"/v1/users/{user}/recommendations\",code=\"503\"} 1"),
         "{metrics}"
     );
     assert_eq!(server.stop_draining(), Drain::Complete);
+}
+
+#[test]
+fn every_route_is_in_the_openapi_document_and_every_documented_route_answers() {
+    let (dir, model) = common::model_dir("pop");
+    let server = Server::start(&model, &dir.path().join("store"), Access::default());
+    let r = server.request("GET", "/v1/openapi.json", None);
+    assert_eq!(r.status, 200);
+    let doc = json(&r);
+    assert_eq!(
+        doc["openapi"].as_str().map(|v| &v[..2]),
+        Some("3."),
+        "{doc}"
+    );
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap_or_else(|| panic!("{doc}")) {
+        for method in item.as_object().map(|o| o.keys()).into_iter().flatten() {
+            documented.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    documented.sort();
+    let mut want: Vec<(String, String)> = [
+        ("GET", "/v1/health"),
+        ("GET", "/v1/health/live"),
+        ("GET", "/v1/health/ready"),
+        ("POST", "/v1/events"),
+        ("GET", "/v1/users/{user}/recommendations"),
+        ("DELETE", "/v1/users/{user}"),
+        ("POST", "/v1/recommendations"),
+        ("POST", "/v1/recommendations:batch"),
+        ("POST", "/v1/admin/reload"),
+        ("GET", "/metrics"),
+        ("GET", "/v1/openapi.json"),
+    ]
+    .iter()
+    .map(|(m, p)| (m.to_string(), p.to_string()))
+    .collect();
+    want.sort();
+    assert_eq!(documented, want);
+    // Each documented operation is routed (no `no-such-route`, no 405).
+    for (method, path) in &documented {
+        let path = path.replace("{user}", "someone");
+        let body = (method == "POST" && path != "/v1/admin/reload").then_some(b"{}".as_slice());
+        let r = request(server.addr, method, &path, body, &[]);
+        let kind = r
+            .json()
+            .ok()
+            .and_then(|v| v["type"].as_str().map(str::to_owned));
+        assert_ne!(r.status, 405, "{method} {path}");
+        assert_ne!(
+            kind.as_deref(),
+            Some("urn:seqrec:problem:no-such-route"),
+            "{method} {path}"
+        );
+    }
+    // Undocumented paths are not routed.
+    let r = server.request("GET", "/v1/nothing", None);
+    assert_eq!(json(&r)["type"], "urn:seqrec:problem:no-such-route");
+    // The bodies are described by their types.
+    for schema in [
+        "RecommendationsOut",
+        "EventsIn",
+        "EventsOut",
+        "Problem",
+        "BatchIn",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "{schema} missing"
+        );
+    }
 }

@@ -140,7 +140,7 @@ fn a_repeated_event_id_is_answered_but_stored_and_applied_once() {
         post(&server, again),
         json!({"accepted": 2, "duplicates": 1, "unknown_items": 0})
     );
-    let metrics = server.app.service.metrics.render(0);
+    let metrics = server.app.service.metrics.render(&Default::default());
     assert!(metrics.contains("seqrec_events_stored 4"), "{metrics}");
     let after = get(&server, "/v1/users/ann/recommendations?k=8");
     server.stop();

@@ -271,7 +271,7 @@ fn online_state_through_http_equals_offline_replay_for_every_method() {
         // Reads shared scoring passes: the metrics saw passes of several.
         let metrics = server.request("GET", "/metrics", None);
         let text = String::from_utf8_lossy(&metrics.body).into_owned();
-        let single = metric(&text, "seqrec_read_batch_requests_bucket{le=\"1\"}");
+        let single = metric(&text, "seqrec_read_batch_requests_bucket{le=\"1.0\"}");
         let passes = metric(&text, "seqrec_read_batch_requests_count");
         assert!(
             passes > 0.0 && single < passes,

@@ -201,3 +201,42 @@ fn events_written_while_reloads_build_are_counted_once() {
     let replayed: Vec<Value> = users.iter().map(|u| top(&fresh, u)).collect();
     assert_eq!(live, replayed);
 }
+
+#[test]
+fn preloading_every_user_in_batched_rounds_equals_rebuilding_them_one_by_one() {
+    let (dir, model) = common::model_dir("gru");
+    let store = dir.path().join("store");
+    let (users, events) = events(&model, 4);
+    let server = Server::start(&model, &store, Access::default());
+    post(&server, &events);
+    server.stop();
+    let opened = EventStore::open(&store).unwrap_or_else(|e| panic!("{e}"));
+    let open = || {
+        let loaded = load_model(&model).unwrap_or_else(|e| panic!("{e}"));
+        OnlineModel::over_log(loaded, Start::WholeHistory, opened.log(), None)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (mut lazy, mut preloaded) = (open(), open());
+    let applied = preloaded.preload().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(applied.accepted, events.len());
+    // Every user with stored events is in memory now (the data's others are not).
+    assert_eq!(preloaded.resident_users(), users.len());
+    for user in &users {
+        let want = lazy
+            .recommend(user, 10, true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got = preloaded
+            .recommend(user, 10, true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ids = |r: &seqrec_serve::UserRecommendations| -> Vec<String> {
+            r.items.iter().map(|i| i.item.clone()).collect()
+        };
+        assert_eq!(ids(&got), ids(&want), "{user}");
+        for (g, w) in got.items.iter().zip(&want.items) {
+            assert!(
+                (g.score - w.score).abs() <= 1e-5 * w.score.abs().max(1.0),
+                "{user}: {g:?} {w:?}"
+            );
+        }
+    }
+}

@@ -119,12 +119,14 @@ pub(super) async fn guard(State(app): State<Arc<App>>, request: Request, next: N
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
-    let class = route_class(request.method(), &route);
+    let method = request.method().clone();
+    let class = route_class(&method, &route);
     let response = match refusal(&app.access, class, request.headers()) {
         Some(refused) => refused,
         None => next.run(request).await,
     };
     app.service.metrics.observe_request(
+        method.as_str(),
         &route,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),

@@ -11,9 +11,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -22,15 +20,13 @@ use std::time::Instant;
 mod access;
 mod layers;
 mod reads;
+pub mod schema;
 mod status;
 mod writes;
 
 pub use access::Access;
 use access::guard;
 pub use layers::HttpOptions;
-use reads::{anonymous_recommendations, batch_recommendations, user_recommendations};
-use status::{health, live, metrics, ready};
-use writes::{add_events, delete_user, reload};
 
 /// The largest request body taken.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -189,8 +185,12 @@ impl App {
         let load_from = dir.clone();
         let model = tokio::task::spawn_blocking(move || crate::load_model(&load_from))
             .await
-            .map_err(|e| ServiceError::Load(e.to_string()))??;
-        let reloaded = self.service.reload(model).await?;
+            .map_err(|e| ServiceError::Load(e.to_string()))
+            .and_then(|loaded| loaded)
+            .inspect_err(|_| self.service.metrics.observe_reload(false))?;
+        let reloaded = self.service.reload(model).await;
+        self.service.metrics.observe_reload(reloaded.is_ok());
+        let reloaded = reloaded?;
         *self.model_dir.lock().unwrap_or_else(|p| p.into_inner()) = dir.clone();
         if let Err(e) = self.record(&dir) {
             tracing::warn!(error = %e, "could not record the model served: a restart without --model would serve the former one");
@@ -320,22 +320,61 @@ impl From<ServeError> for ApiError {
     }
 }
 
+/// The API's description; the paths come from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "seqrec serve", description = "Online next-item recommendation over a seqrec model directory."),
+    components(schemas(schema::Problem)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every route with its handler, and the OpenAPI document they make: a
+/// route exists only through its annotated handler, so none can be left
+/// out of the document.
+fn routes() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(status::health))
+        .routes(routes!(status::live))
+        .routes(routes!(status::ready))
+        .routes(routes!(writes::add_events))
+        .routes(routes!(reads::user_recommendations))
+        .routes(routes!(writes::delete_user))
+        .routes(routes!(reads::anonymous_recommendations))
+        .routes(routes!(reads::batch_recommendations))
+        .routes(routes!(writes::reload))
+        .routes(routes!(status::metrics))
+        .routes(routes!(status::openapi))
+        .split_for_parts()
+}
+
+/// The OpenAPI document as served (built once).
+pub fn openapi_json() -> String {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOCUMENT
+        .get_or_init(|| routes().1.to_pretty_json().unwrap_or_default())
+        .clone()
+}
+
 /// The routes, with the body limit, access control and metrics.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/health/live", get(live))
-        .route("/v1/health/ready", get(ready))
-        .route("/v1/events", post(add_events))
-        .route(
-            "/v1/users/{user}/recommendations",
-            get(user_recommendations),
-        )
-        .route("/v1/users/{user}", delete(delete_user))
-        .route("/v1/recommendations", post(anonymous_recommendations))
-        .route("/v1/recommendations:batch", post(batch_recommendations))
-        .route("/v1/admin/reload", post(reload))
-        .route("/metrics", get(metrics))
+    routes()
+        .0
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Outermost last: ids and the access log see everything; the guard
@@ -389,10 +428,4 @@ fn check_k(k: usize) -> Result<(), ApiError> {
         .kind("invalid-k"));
     }
     Ok(())
-}
-
-fn items_json(list: &[seqrec_runner::model_dir::Recommendation]) -> Vec<Value> {
-    list.iter()
-        .map(|r| json!({ "item": r.item, "score": r.score, "title": r.title }))
-        .collect()
 }

@@ -2,25 +2,31 @@
 //! a cold start for an unknown user), a batch of users in one scoring
 //! pass, and the top items after an anonymous sequence.
 
+use super::schema::{
+    AnonymousIn, AnonymousOut, BatchIn, BatchOut, ItemOut, Problem, RecommendQuery,
+    RecommendationsOut,
+};
 use super::*;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RecommendQuery {
-    #[serde(default = "default_k")]
-    k: usize,
-    #[serde(default)]
-    exclude_seen: bool,
-    /// Item ids to leave out, comma-separated.
-    #[serde(default)]
-    exclude: Option<String>,
-}
-
+/// A user's top `k` now.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{user}/recommendations",
+    tag = "recommendations",
+    params(("user" = String, Path, description = "The user's id"), RecommendQuery),
+    responses(
+        (status = 200, description = "The user's top items (an unknown user: a cold start)", body = RecommendationsOut),
+        (status = 400, description = "A bad query or k", body = Problem),
+        (status = 421, description = "The user belongs to another partition", body = Problem),
+        (status = 422, description = "An id over 256 bytes, or too many exclusions", body = Problem),
+        (status = 503, description = "Busy or shutting down", body = Problem),
+    )
+)]
 pub(super) async fn user_recommendations(
     State(app): State<Arc<App>>,
     Path(user): Path<String>,
     query: Result<Query<RecommendQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecommendationsOut>, ApiError> {
     let Query(q) = query?;
     check_k(q.k)?;
     check_id("user", &user)?;
@@ -40,7 +46,7 @@ pub(super) async fn user_recommendations(
         exclude,
     };
     let answer = app.service.recommend(request).await?;
-    Ok(Json(user_json(&user, &answer)))
+    Ok(Json(user_out(&user, answer)))
 }
 
 /// The most items one request may exclude.
@@ -59,35 +65,44 @@ fn check_exclude(exclude: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn user_json(user: &str, answer: &UserRecommendations) -> Value {
-    let mut body = json!({
-        "user": user,
-        "items": items_json(&answer.items),
-        "model_version": answer.model_version,
-    });
-    if answer.cold_start {
-        body["cold_start"] = json!(true);
+fn items_out(list: Vec<seqrec_runner::model_dir::Recommendation>) -> Vec<ItemOut> {
+    list.into_iter()
+        .map(|r| ItemOut {
+            item: r.item,
+            score: r.score,
+            title: r.title,
+        })
+        .collect()
+}
+
+fn user_out(user: &str, answer: UserRecommendations) -> RecommendationsOut {
+    RecommendationsOut {
+        user: user.to_owned(),
+        items: items_out(answer.items),
+        model_version: answer.model_version,
+        cold_start: answer.cold_start.then_some(true),
     }
-    body
 }
 
 /// The most users of one batch read.
 pub const MAX_BATCH_USERS: usize = 1000;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct BatchIn {
-    users: Vec<String>,
-    #[serde(default = "default_k")]
-    k: usize,
-    #[serde(default)]
-    exclude_seen: bool,
-}
-
+/// Several users' top items in one scoring pass.
+#[utoipa::path(
+    post,
+    path = "/v1/recommendations:batch",
+    tag = "recommendations",
+    request_body = BatchIn,
+    responses(
+        (status = 200, description = "One result per user, in order, each as the single read answers it", body = BatchOut),
+        (status = 421, description = "A user belongs to another partition", body = Problem),
+        (status = 422, description = "No users, more than 1,000, or a bad id", body = Problem),
+    )
+)]
 pub(super) async fn batch_recommendations(
     State(app): State<Arc<App>>,
     body: Result<Json<BatchIn>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BatchOut>, ApiError> {
     let Json(body) = body?;
     check_k(body.k)?;
     if body.users.is_empty() || body.users.len() > MAX_BATCH_USERS {
@@ -115,25 +130,28 @@ pub(super) async fn batch_recommendations(
         let answers = app.service.recommend_batch(&requests);
         let mut results = Vec::with_capacity(answers.len());
         for (request, answer) in requests.iter().zip(answers) {
-            results.push(user_json(&request.user, &answer?));
+            results.push(user_out(&request.user, answer?));
         }
-        Ok(Json(json!({ "results": results })))
+        Ok(Json(BatchOut { results }))
     })
     .await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct AnonymousIn {
-    items: Vec<String>,
-    #[serde(default = "default_k")]
-    k: usize,
-}
-
+/// The top items after an anonymous sequence (nothing stored).
+#[utoipa::path(
+    post,
+    path = "/v1/recommendations",
+    tag = "recommendations",
+    request_body = AnonymousIn,
+    responses(
+        (status = 200, description = "The top items", body = AnonymousOut),
+        (status = 422, description = "More than 1,000 items, or a bad id", body = Problem),
+    )
+)]
 pub(super) async fn anonymous_recommendations(
     State(app): State<Arc<App>>,
     body: Result<Json<AnonymousIn>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AnonymousOut>, ApiError> {
     let Json(body) = body?;
     check_k(body.k)?;
     // `recommend_anonymous` refuses a sequence over its cap.
@@ -143,10 +161,10 @@ pub(super) async fn anonymous_recommendations(
     let model = app.service.shared_model();
     blocking(move || {
         let list = crate::recommend_anonymous(&model, &body.items, body.k)?;
-        Ok(Json(json!({
-            "items": items_json(&list),
-            "model_version": model.version,
-        })))
+        Ok(Json(AnonymousOut {
+            items: items_out(list),
+            model_version: model.version.clone(),
+        }))
     })
     .await
 }

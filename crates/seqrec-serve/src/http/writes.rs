@@ -1,31 +1,28 @@
 //! Writes: events, deleting a user, reloading the model.
 
+use super::schema::{DeletedOut, EventsIn, EventsOut, Problem, ReloadIn, ReloadOut};
 use super::*;
 
-/// One event of `POST /v1/events`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct EventIn {
-    user: String,
-    item: String,
-    #[serde(default)]
-    timestamp: Option<i64>,
-    /// The sender's id of the event: a repeat of a user's id is answered
-    /// (counted in `duplicates`) but never stored or applied twice.
-    #[serde(default)]
-    event_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct EventsIn {
-    events: Vec<EventIn>,
-}
-
+/// Stores events durably, then applies them.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    request_body = EventsIn,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Durable and applied", body = EventsOut),
+        (status = 400, description = "Malformed JSON", body = Problem),
+        (status = 401, description = "A token is needed", body = Problem),
+        (status = 421, description = "A user belongs to another partition", body = Problem),
+        (status = 422, description = "A malformed event (nothing stored)", body = Problem),
+        (status = 503, description = "Busy (Retry-After) or shutting down", body = Problem),
+    )
+)]
 pub(super) async fn add_events(
     State(app): State<Arc<App>>,
     body: Result<Json<EventsIn>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventsOut>, ApiError> {
     let Json(body) = body?;
     let mut events = Vec::with_capacity(body.events.len());
     for (i, e) in body.events.into_iter().enumerate() {
@@ -53,39 +50,62 @@ pub(super) async fn add_events(
         events.push(event);
     }
     let applied = app.service.add_events(events).await?;
-    Ok(Json(json!({
-        "accepted": applied.accepted,
-        "duplicates": applied.duplicates,
-        "unknown_items": applied.unknown_items,
-    })))
+    Ok(Json(EventsOut {
+        accepted: applied.accepted,
+        duplicates: applied.duplicates,
+        unknown_items: applied.unknown_items,
+    }))
 }
 
+/// Removes a user's stored events, event ids and state durably.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{user}",
+    tag = "admin",
+    params(("user" = String, Path, description = "The user's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = DeletedOut),
+        (status = 403, description = "Admin routes are off", body = Problem),
+        (status = 404, description = "The service does not know the user", body = Problem),
+        (status = 421, description = "The user belongs to another partition", body = Problem),
+    )
+)]
 pub(super) async fn delete_user(
     State(app): State<Arc<App>>,
     Path(user): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeletedOut>, ApiError> {
     check_id("user", &user)?;
     app.check_owner("user", &user)?;
     if app.service.delete_user(user.clone()).await? {
-        Ok(Json(json!({ "user": user, "deleted": true })))
+        Ok(Json(DeletedOut {
+            user,
+            deleted: true,
+        }))
     } else {
         Err(ServeError::UnknownUser(user).into())
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ReloadIn {
-    /// Another model directory (default: the one being served).
-    #[serde(default)]
-    model: Option<PathBuf>,
-}
-
+/// Loads a model directory and swaps it in (writes go on meanwhile).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/reload",
+    tag = "admin",
+    request_body(content = Option<ReloadIn>, description = "Empty: reload the model being served"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Swapped in", body = ReloadOut),
+        (status = 409, description = "Another reload is being prepared", body = Problem),
+        (status = 415, description = "A body that is not JSON", body = Problem),
+        (status = 422, description = "The directory does not load (the model served is unchanged)", body = Problem),
+    )
+)]
 pub(super) async fn reload(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReloadOut>, ApiError> {
     // Only an empty body means "the model being served": a body that is
     // not declared JSON is refused, never taken for no body.
     let requested = if body.iter().all(u8::is_ascii_whitespace) {
@@ -110,13 +130,13 @@ pub(super) async fn reload(
             .model
     };
     match app.reload(requested).await {
-        Ok((dir, reloaded)) => Ok(Json(json!({
-            "model": dir.display().to_string(),
-            "log_position": reloaded.log_position,
-            "resident_users": reloaded.resident_users,
-            "replayed": reloaded.replayed,
-            "skipped_unknown_items": reloaded.skipped_unknown_items,
-        }))),
+        Ok((dir, reloaded)) => Ok(Json(ReloadOut {
+            model: dir.display().to_string(),
+            log_position: reloaded.log_position,
+            resident_users: reloaded.resident_users,
+            replayed: reloaded.replayed,
+            skipped_unknown_items: reloaded.skipped_unknown_items,
+        })),
         // The details (paths, file contents) stay in the server's log.
         Err(ServiceError::Load(e)) => {
             tracing::error!(error = %e, "reload refused: the model directory could not be loaded");
