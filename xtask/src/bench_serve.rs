@@ -44,6 +44,24 @@ pub struct ServeBench {
     /// Where the model, stores and report go (default target/bench-serve).
     #[arg(long)]
     workdir: Option<PathBuf>,
+    /// Instead of the table: the soak (mixed reads and writes over a
+    /// store of `--soak-users` users, the server killed with SIGKILL at
+    /// random moments and restarted; checks the store against the
+    /// acknowledged writes and the memory against `--rss-bound-mib`).
+    #[arg(long)]
+    soak: bool,
+    #[arg(long, default_value_t = 64)]
+    pub(crate) soak_clients: usize,
+    #[arg(long, default_value_t = 60)]
+    pub(crate) soak_seconds: u64,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) soak_users: usize,
+    /// The server's bound on users in memory during the soak.
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) max_resident_users: usize,
+    /// The most resident memory the server may reach during the soak.
+    #[arg(long, default_value_t = 2048.0)]
+    pub(crate) rss_bound_mib: f64,
 }
 
 /// The server process, killed when dropped.
@@ -70,7 +88,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> Result<SocketAddr> {
+pub(crate) fn free_port() -> Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?)
 }
@@ -158,7 +176,7 @@ fn model(seqrec: &Path, args: &ServeBench, workdir: &Path) -> Result<PathBuf> {
 }
 
 /// Item ids the model knows: the top 1000 of an empty anonymous sequence.
-fn known_items(addr: SocketAddr) -> Result<Vec<String>> {
+pub(crate) fn known_items(addr: SocketAddr) -> Result<Vec<String>> {
     let mut c = Connection::open(addr)?;
     let r = c.request(
         "POST",
@@ -245,6 +263,14 @@ pub fn run(args: ServeBench) -> Result<()> {
     cargo(&["build", "--release", "--quiet", "-p", "seqrec-cli"])?;
     let seqrec = seqrec_binary(Profile::Release)?;
     let model = model(&seqrec, &args, &workdir)?;
+    if args.soak {
+        return crate::bench_soak::run(
+            &seqrec,
+            &model,
+            &workdir,
+            &crate::bench_soak::settings(&args),
+        );
+    }
     let budget = Budget {
         warmup: Duration::from_secs(1),
         measure: Duration::from_secs(args.seconds),

@@ -6,6 +6,7 @@
 mod bench;
 mod bench_gru;
 mod bench_serve;
+mod bench_soak;
 mod fetch;
 mod gpu_check;
 mod load;
