@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 use crate::online::{Applied, Event, OnlineModel, Start};
 use crate::snapshot;
 use crate::store::{Deleted, EventLog, EventStore, Stored};
-use crate::sync::{catch, lock};
+use crate::sync::{Gate, catch, lock};
 use seqrec_runner::model_dir::LoadedModel;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -150,6 +150,8 @@ pub(crate) struct Committer {
     pub(crate) since_snapshot: u64,
     /// The snapshot being written, if any.
     pub(crate) writing: Option<JoinHandle<()>>,
+    /// Closed by a test to hold reloads' builds.
+    pub(crate) reload_gate: Arc<Gate>,
 }
 
 impl Committer {
@@ -355,9 +357,11 @@ impl Committer {
                 self.pending = Some(Vec::new());
                 let residency = self.residency.clone();
                 let log = self.store.log();
+                let gate = Arc::clone(&self.reload_gate);
                 let spawned = std::thread::Builder::new()
                     .name("seqrec-reload".to_owned())
                     .spawn(move || {
+                        gate.wait_open();
                         let built =
                             catch(|| build(*model, &residency, log)).unwrap_or_else(|panic| {
                                 Err(ServiceError::Load(format!(

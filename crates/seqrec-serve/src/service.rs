@@ -23,7 +23,7 @@ use crate::online::{Applied, Event, OnlineModel, Start};
 use crate::reader::{ReadReply, read_loop, score};
 use crate::recommend::{RecommendRequest, UserRecommendations};
 use crate::store::EventStore;
-use crate::sync::lock;
+use crate::sync::{Gate, lock};
 use seqrec_runner::model_dir::LoadedModel;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -39,6 +39,19 @@ pub struct Service {
     queue_capacity: usize,
     threads: Mutex<Vec<JoinHandle<()>>>,
     pub metrics: Arc<Metrics>,
+    reload_gate: Arc<Gate>,
+}
+
+/// Reloads' builds wait while this is held (tests only: see
+/// [`Service::hold_reloads`]).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct HeldReloads(Arc<Gate>);
+
+impl Drop for HeldReloads {
+    fn drop(&mut self) {
+        self.0.open();
+    }
 }
 
 /// How a service runs.
@@ -142,9 +155,11 @@ impl Service {
                 .spawn(f)
                 .map_err(|e| ServiceError::Load(format!("starting the {name} thread: {e}")))
         };
+        let reload_gate = Arc::new(Gate::default());
         let committer = {
             let model = Arc::clone(&model);
             let metrics = Arc::clone(&metrics);
+            let reload_gate = Arc::clone(&reload_gate);
             spawn(
                 "seqrec-committer",
                 Box::new(move || {
@@ -156,6 +171,7 @@ impl Service {
                         pending: None,
                         since_snapshot: 0,
                         writing: None,
+                        reload_gate,
                     }
                     .run(rx)
                 }),
@@ -178,6 +194,7 @@ impl Service {
                 queue_capacity: options.queue_capacity,
                 threads: Mutex::new(vec![committer, reader]),
                 metrics,
+                reload_gate,
             },
             replayed,
         ))
@@ -238,6 +255,14 @@ impl Service {
             back,
         })?;
         answer.await.map_err(|_| ServiceError::Stopped)?
+    }
+
+    /// Holds every reload's build (on its own thread) until the returned
+    /// value is dropped: tests show that writes and reads go on meanwhile.
+    #[doc(hidden)]
+    pub fn hold_reloads(&self) -> HeldReloads {
+        self.reload_gate.close();
+        HeldReloads(Arc::clone(&self.reload_gate))
     }
 
     /// Whether the service can answer.

@@ -21,3 +21,33 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// A gate the tests close to hold work at one point (a reload's build),
+/// to show what goes on meanwhile. Open unless a test closed it.
+#[derive(Debug, Default)]
+pub(crate) struct Gate {
+    closed: Mutex<bool>,
+    opened: std::sync::Condvar,
+}
+
+impl Gate {
+    pub(crate) fn close(&self) {
+        *lock(&self.closed) = true;
+    }
+
+    pub(crate) fn open(&self) {
+        *lock(&self.closed) = false;
+        self.opened.notify_all();
+    }
+
+    /// Returns once the gate is open.
+    pub(crate) fn wait_open(&self) {
+        let mut closed = lock(&self.closed);
+        while *closed {
+            closed = self
+                .opened
+                .wait(closed)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+}

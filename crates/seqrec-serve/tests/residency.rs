@@ -240,3 +240,54 @@ fn preloading_every_user_in_batched_rounds_equals_rebuilding_them_one_by_one() {
         }
     }
 }
+
+#[test]
+fn writes_and_reads_go_on_while_a_reload_builds() {
+    let (dir, model) = common::model_dir("gru");
+    let store = dir.path().join("store");
+    let (users, events) = events(&model, 4);
+    let server = std::sync::Arc::new(Server::start(&model, &store, Access::default()));
+    let (first, rest) = events.split_at(events.len() / 2);
+    post(&server, first);
+    let held = server.app.service.hold_reloads();
+    let reload = {
+        let server = std::sync::Arc::clone(&server);
+        std::thread::spawn(move || server.request("POST", "/v1/admin/reload", None).status)
+    };
+    // The reload is building (held): a second one is refused, and every
+    // write and read is answered meanwhile.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = server.request("POST", "/v1/admin/reload", None);
+        if r.status == 409 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first reload never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for event in rest {
+        post(&server, std::slice::from_ref(event));
+    }
+    let during: Vec<Value> = users.iter().map(|u| top(&server, u)).collect();
+    assert!(
+        !reload.is_finished(),
+        "the reload did not wait for the gate"
+    );
+    drop(held);
+    assert_eq!(reload.join().unwrap_or(0), 200);
+    // Swapped in with what was written meanwhile, each event once.
+    let after: Vec<Value> = users.iter().map(|u| top(&server, u)).collect();
+    assert_eq!(after, during);
+    let count = user_count(&server);
+    match std::sync::Arc::try_unwrap(server) {
+        Ok(server) => server.stop(),
+        Err(_) => panic!("the server is still shared"),
+    }
+    let fresh = Server::start(&model, &store, Access::default());
+    assert_eq!(user_count(&fresh), count);
+    let replayed: Vec<Value> = users.iter().map(|u| top(&fresh, u)).collect();
+    assert_eq!(replayed, after);
+}
