@@ -192,6 +192,51 @@ fn three_partitions_survive_kill_9_and_an_export_trains_a_model_that_counts_noth
         let want_items: Vec<&str> = want.items.iter().map(|r| r.item.as_str()).collect();
         assert_eq!(got_items, want_items, "{user}");
     }
+    let before: Vec<Value> = users
+        .iter()
+        .filter(|u| owner(u) == 0)
+        .map(|u| top(addr, u))
+        .collect();
+    server.kill().expect("stop");
+    server.wait().expect("stopped");
+
+    // Retention: the events the retrained model's data holds may go, no
+    // further; its users are unchanged.
+    let position = manifest["log_position"].as_u64().expect("a position");
+    let prune = |before: u64| {
+        seqrec(
+            &[
+                "serve",
+                "prune",
+                "--store",
+                &stores[0].to_string_lossy(),
+                "--before",
+                &before.to_string(),
+                "--model",
+                &retrained.to_string_lossy(),
+            ],
+            &cache,
+        )
+    };
+    let refused = prune(position + 1);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("passes the log position"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_ok(&prune(position));
+    let (mut server, addr) = start(&retrained, &stores[0], "0/3");
+    let after: Vec<Value> = users
+        .iter()
+        .filter(|u| owner(u) == 0)
+        .map(|u| top(addr, u))
+        .collect();
+    assert_eq!(after, before);
+    // Every event was below the position: the store is empty now.
+    let metrics = call(addr, "GET", "/metrics", None);
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(text.contains("seqrec_events_stored 0"), "{text}");
     server.kill().expect("stop");
     server.wait().expect("stopped");
 }

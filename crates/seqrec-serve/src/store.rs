@@ -276,6 +276,53 @@ impl EventStore {
         Ok(removed)
     }
 
+    /// Removes every event numbered below `before` durably (in
+    /// transactions of up to 100,000 events), with their index entries and
+    /// event ids: a retry of such an event would be stored again. Returns
+    /// how many were removed. Arrival numbers are never given again.
+    pub fn prune_before(&mut self, before: u64) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        loop {
+            let txn = self.db.begin_write().map_err(|e| self.error(e))?;
+            let done = {
+                let mut table = txn.open_table(EVENTS).map_err(|e| self.error(e))?;
+                let mut by_user = txn
+                    .open_multimap_table(BY_USER)
+                    .map_err(|e| self.error(e))?;
+                let mut ids = txn.open_table(EVENT_IDS).map_err(|e| self.error(e))?;
+                let mut batch = Vec::new();
+                for entry in table
+                    .range(..before)
+                    .map_err(|e| self.error(e))?
+                    .take(100_000)
+                {
+                    let (k, v) = entry.map_err(|e| self.error(e))?;
+                    batch.push((k.value(), decode(&self.path, k.value(), v.value())?));
+                }
+                for (seq, event) in &batch {
+                    table.remove(*seq).map_err(|e| self.error(e))?;
+                    by_user
+                        .remove(event.user.as_str(), *seq)
+                        .map_err(|e| self.error(e))?;
+                    if let Some(id) = &event.event_id {
+                        ids.remove((event.user.as_str(), id.as_str()))
+                            .map_err(|e| self.error(e))?;
+                    }
+                }
+                removed += batch.len() as u64;
+                let mut meta = txn.open_table(META).map_err(|e| self.error(e))?;
+                meta.insert(COMMITS, self.commits + 1)
+                    .map_err(|e| self.error(e))?;
+                batch.len() < 100_000
+            };
+            txn.commit().map_err(|e| self.error(e))?;
+            self.commits += 1;
+            if done {
+                return Ok(removed);
+            }
+        }
+    }
+
     /// Every stored event with its arrival number, in arrival order.
     pub fn events(&self) -> Result<Vec<(u64, Event)>, StoreError> {
         self.log().events_from(0)
@@ -511,5 +558,40 @@ mod tests {
         // Arrival numbers keep growing after a delete.
         assert_eq!(users, [(1, "b".to_owned()), (3, "c".to_owned())]);
         assert_eq!(store.len().unwrap_or_else(|e| panic!("{e}")), 2);
+        // Pruning below 2 removes b's event, its index entry and its id.
+        let mut store = store;
+        store
+            .append(&[Event::new("b", "5", None).with_id("x")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(store.prune_before(2).unwrap_or_else(|e| panic!("{e}")), 1);
+        let left: Vec<u64> = store
+            .events()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(left, [3, 4]);
+        assert_eq!(
+            store.events_of("b").unwrap_or_else(|e| panic!("{e}")).len(),
+            1
+        );
+        assert_eq!(store.prune_before(5).unwrap_or_else(|e| panic!("{e}")), 2);
+        assert!(
+            store
+                .events_of("b")
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty()
+        );
+        // The id went with its event: the same id is new again.
+        let again = store
+            .append(&[Event::new("b", "5", None).with_id("x")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            again,
+            [Stored::New {
+                seq: 5,
+                previous: None
+            }]
+        );
     }
 }

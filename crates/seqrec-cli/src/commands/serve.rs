@@ -100,6 +100,25 @@ pub enum ServeCommand {
     /// partitions); event ids are kept, so a second import of the same
     /// table stores nothing twice.
     Import(ImportArgs),
+    /// Remove the stored events numbered below `--before` (the log is
+    /// kept whole otherwise). Only events a model's data already holds
+    /// may go: `--before` may not pass the log position of the model
+    /// served (the store's record, or `--model`). Their event ids go with
+    /// them. The store must not be open in a running service.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[arg(long, default_value = "serve-store")]
+    pub store: PathBuf,
+    /// The first arrival number to keep.
+    #[arg(long)]
+    pub before: u64,
+    /// The model whose log position bounds `--before` (default: the one
+    /// the store records as served).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +187,37 @@ fn export(args: &ExportArgs) -> Result<()> {
         manifest.log_position,
         args.out.display(),
         manifest.log_position
+    );
+    Ok(())
+}
+
+fn prune(args: &PruneArgs) -> Result<()> {
+    let model = match (
+        &args.model,
+        seqrec_serve::recorded_model(&args.store).map_err(anyhow::Error::msg)?,
+    ) {
+        (Some(model), _) => model.clone(),
+        (None, Some(recorded)) => recorded,
+        (None, None) => bail!(
+            "{} records no model served: give --model DIR, the model whose log position bounds --before",
+            args.store.display()
+        ),
+    };
+    let saved = seqrec_runner::model_dir::read_saved(&model)?;
+    let position = saved.log_position.unwrap_or(0);
+    if args.before > position {
+        bail!(
+            "--before {} passes the log position of {} ({position}): the events from there on are what it applies to its users. Train a model on an export (`seqrec serve export`) first; its log position is how far pruning may go",
+            args.before,
+            model.display()
+        );
+    }
+    let mut store = open_store(&args.store)?;
+    let removed = store.prune_before(args.before)?;
+    eprintln!(
+        "{removed} events numbered below {} removed from {}",
+        args.before,
+        args.store.display()
     );
     Ok(())
 }
@@ -274,6 +324,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     match &args.command {
         Some(ServeCommand::Export(export_args)) => return export(export_args),
         Some(ServeCommand::Import(import_args)) => return import(import_args),
+        Some(ServeCommand::Prune(prune_args)) => return prune(prune_args),
         None => {}
     }
     let access = access_of(&args)?;
