@@ -4,10 +4,10 @@
 //! at several numbers of concurrent clients. Server and clients share the
 //! machine's cores, as they would on one box.
 
-use crate::load::{self, Budget, Connection, LoadFigures};
+use crate::load::{self, Budget, Connection, LoadFigures, free_port, known_items};
 use crate::process::{Profile, cargo, data_dir, seqrec_binary, target_dir};
 use anyhow::{Context, Result, bail};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -86,11 +86,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-pub(crate) fn free_port() -> Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?)
 }
 
 fn start_server(
@@ -175,32 +170,6 @@ fn model(seqrec: &Path, args: &ServeBench, workdir: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// Item ids the model knows: the top 1000 of an empty anonymous sequence.
-pub(crate) fn known_items(addr: SocketAddr) -> Result<Vec<String>> {
-    let mut c = Connection::open(addr)?;
-    let r = c.request(
-        "POST",
-        "/v1/recommendations",
-        Some(br#"{"items":[],"k":1000}"#),
-    )?;
-    if r.status != 200 {
-        bail!("anonymous recommendations answered {}", r.status);
-    }
-    let v: serde_json::Value = serde_json::from_slice(&r.body)?;
-    let items: Vec<String> = v["items"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|i| i["item"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    if items.is_empty() {
-        bail!("the model returned no items");
-    }
-    Ok(items)
-}
-
 fn event_body(user: usize, item: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "events": [{"user": format!("bench-{user}"), "item": item}]
@@ -264,12 +233,15 @@ pub fn run(args: ServeBench) -> Result<()> {
     let seqrec = seqrec_binary(Profile::Release)?;
     let model = model(&seqrec, &args, &workdir)?;
     if args.soak {
-        return crate::bench_soak::run(
-            &seqrec,
-            &model,
-            &workdir,
-            &crate::bench_soak::settings(&args),
-        );
+        let soak = crate::bench_soak::Soak {
+            clients: args.soak_clients,
+            seconds: args.soak_seconds,
+            users: args.soak_users,
+            max_resident_users: args.max_resident_users,
+            rss_bound_mib: args.rss_bound_mib,
+            seed: 2017,
+        };
+        return crate::bench_soak::run(&seqrec, &model, &workdir, &soak);
     }
     let budget = Budget {
         warmup: Duration::from_secs(1),

@@ -8,8 +8,7 @@
 //! beyond what was attempted. The server's resident memory is sampled
 //! throughout and must stay under the stated bound.
 
-use crate::bench_serve::{ServeBench, free_port, known_items};
-use crate::load::{Connection, Pick};
+use crate::load::{Connection, Pick, free_port, known_items};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -425,16 +424,4 @@ pub(crate) fn run(seqrec: &Path, model: &Path, workdir: &Path, soak: &Soak) -> R
         bail!("the soak was too short to kill the server even once");
     }
     Ok(())
-}
-
-/// The soak's settings from the bench's flags.
-pub(crate) fn settings(args: &ServeBench) -> Soak {
-    Soak {
-        clients: args.soak_clients,
-        seconds: args.soak_seconds,
-        users: args.soak_users,
-        max_resident_users: args.max_resident_users,
-        rss_bound_mib: args.rss_bound_mib,
-        seed: 2017,
-    }
 }

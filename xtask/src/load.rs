@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result, bail};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -211,6 +211,38 @@ where
         p99_ms: quantile(0.99),
         errors,
     })
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?)
+}
+
+/// Item ids the model knows: the top 1000 of an empty anonymous sequence.
+pub fn known_items(addr: SocketAddr) -> Result<Vec<String>> {
+    let mut c = Connection::open(addr)?;
+    let r = c.request(
+        "POST",
+        "/v1/recommendations",
+        Some(br#"{"items":[],"k":1000}"#),
+    )?;
+    if r.status != 200 {
+        bail!("anonymous recommendations answered {}", r.status);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+    let items: Vec<String> = v["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["item"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if items.is_empty() {
+        bail!("the model returned no items");
+    }
+    Ok(items)
 }
 
 #[cfg(test)]

@@ -48,6 +48,13 @@ pub struct Service {
 #[derive(Debug)]
 pub struct HeldReloads(Arc<Gate>);
 
+impl HeldReloads {
+    /// Reload builds that have reached the gate since the service began.
+    pub fn waiting(&self) -> usize {
+        self.0.arrived()
+    }
+}
+
 impl Drop for HeldReloads {
     fn drop(&mut self) {
         self.0.open();

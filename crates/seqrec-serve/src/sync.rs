@@ -28,6 +28,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Gate {
     closed: Mutex<bool>,
     opened: std::sync::Condvar,
+    /// Threads that have reached the gate so far.
+    arrived: std::sync::atomic::AtomicUsize,
 }
 
 impl Gate {
@@ -40,8 +42,14 @@ impl Gate {
         self.opened.notify_all();
     }
 
+    pub(crate) fn arrived(&self) -> usize {
+        self.arrived.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Returns once the gate is open.
     pub(crate) fn wait_open(&self) {
+        self.arrived
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut closed = lock(&self.closed);
         while *closed {
             closed = self

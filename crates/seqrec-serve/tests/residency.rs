@@ -254,20 +254,18 @@ fn writes_and_reads_go_on_while_a_reload_builds() {
         let server = std::sync::Arc::clone(&server);
         std::thread::spawn(move || server.request("POST", "/v1/admin/reload", None).status)
     };
-    // The reload is building (held): a second one is refused, and every
-    // write and read is answered meanwhile.
+    // The reload is building (held at the gate): a second one is refused,
+    // and every write and read is answered meanwhile.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let r = server.request("POST", "/v1/admin/reload", None);
-        if r.status == 409 {
-            break;
-        }
+    while held.waiting() == 0 {
         assert!(
             std::time::Instant::now() < deadline,
-            "the first reload never started"
+            "the reload never began to build"
         );
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    let r = server.request("POST", "/v1/admin/reload", None);
+    assert_eq!(r.status, 409, "{:?}", r.json());
     for event in rest {
         post(&server, std::slice::from_ref(event));
     }
