@@ -98,6 +98,13 @@ fn the_gpu_check_dry_run_reports_every_step() {
     assert_eq!(ml10m.len(), 4, "the four GRUs: {rows:#?}");
     for r in &ml10m {
         assert!(r["train_tuples_per_second"].as_f64().unwrap() > 0.0);
+        // Kernel launches were counted per window, products among them.
+        let kernels = &r["kernels_per_window"];
+        assert!(kernels["total"].as_f64().unwrap_or(0.0) > 0.0, "{r:#}");
+        assert!(
+            kernels["by_kind"]["products"].as_f64().unwrap_or(0.0) > 0.0,
+            "{r:#}"
+        );
         assert!(r["eval_events"].as_u64().unwrap() > 0);
         assert_eq!(r["device"]["backend"], GPU);
         // The compiler path is reported (SPIR-V, or the WGSL fallback).

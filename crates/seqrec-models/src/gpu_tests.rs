@@ -428,3 +428,72 @@ fn a_device_index_past_the_last_lists_the_devices() {
     let first = GPU.open(Some(0)).unwrap();
     assert_eq!(first.info, gpu.info);
 }
+
+/// The kernels each of the first 10 training windows launches on the GPU
+/// backend (counted on this thread through cubecl's launch observer).
+fn window_kernels(variant: GruVariant, split: &Split) -> Vec<crate::kernels::KernelCounts> {
+    let counting = crate::kernels::count_kernels();
+    let counter = Arc::clone(&counting.counter);
+    let marks = Arc::new(Mutex::new(vec![counter.counts()]));
+    let sink = Arc::clone(&marks);
+    let options = TrainOptions {
+        backend: GPU,
+        precision: Precision::Fp32,
+        max_windows_per_epoch: Some(10),
+        skip_validation: true,
+        observer: Some(WindowObserver::new(move |_| {
+            sink.lock().unwrap().push(counter.counts());
+        })),
+        ..TrainOptions::default()
+    };
+    fit(variant, &params(), split, 3, &options).unwrap();
+    drop(counting);
+    let marks = marks.lock().unwrap().clone();
+    marks.windows(2).map(|w| w[1].since(&w[0])).collect()
+}
+
+/// Kernel launches per training window, by kind, for every variant:
+/// within a stated bound, so a change that adds kernels to the step shows
+/// here. (Windows differ by a few launches: a lane whose user's sequence
+/// ends is reset, which takes kernels of its own.) The bounds are today's counts at this shape (hidden 16,
+/// 8 lanes, 5 steps) and are lowered as kernels are fused.
+#[test]
+fn kernel_launches_per_window_stay_within_their_bound() {
+    use crate::kernels::KernelKind;
+    let Some(_) = gpu() else { return };
+    let split = random_split(30, 40, 25);
+    for (variant, bound) in GruVariant::ALL.into_iter().zip(KERNELS_PER_WINDOW_BOUND) {
+        let windows = window_kernels(variant, &split);
+        assert_eq!(windows.len(), 10, "{variant:?}");
+        // The first windows compile kernels and warm caches: steady from the third.
+        let steady = &windows[2..];
+        let totals: Vec<usize> = steady.iter().map(|c| c.total()).collect();
+        let most = totals.iter().copied().max().unwrap_or(0);
+        let kinds = steady[0].by_kind();
+        eprintln!(
+            "{variant:?}: {} to {most} launches per window ({} in the first steady one)",
+            totals.iter().copied().min().unwrap_or(0),
+            KernelKind::ALL
+                .iter()
+                .map(|k| format!("{} {}", kinds[k], k.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for (name, n) in &steady[0].by_name {
+            eprintln!("    {n:>4} × {name} ({})", KernelKind::of(name).name());
+        }
+        assert!(totals[0] > 0, "{variant:?}: no launch counted");
+        assert!(kinds[&KernelKind::Product] > 0, "{variant:?}: {kinds:?}");
+        assert!(
+            most <= bound,
+            "{variant:?}: {most} launches in a window, over the bound of {bound} ({totals:?})"
+        );
+    }
+}
+
+/// The most kernel launches a training window may take, per variant (in
+/// `GruVariant::ALL`'s order), at `params()`'s shape: the counts measured
+/// on lavapipe on 2026-12-05 (489, 566, 755 and 931 at most over eight
+/// steady windows) with a margin of about 2% for windows with more lane
+/// resets. Lower them as kernels are fused; raise them only knowingly.
+const KERNELS_PER_WINDOW_BOUND: [usize; 4] = [500, 580, 770, 950];

@@ -34,6 +34,7 @@ mod gpu_tests;
 mod host_adam;
 #[doc(hidden)] // For `benches/matmul_shapes.rs`; not part of the API.
 pub mod host_matmul;
+pub mod kernels;
 pub mod lanes;
 pub mod memory;
 pub mod model;

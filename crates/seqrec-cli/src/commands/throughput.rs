@@ -78,6 +78,11 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
         };
         let marks = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&marks);
+        // Kernel launches per window (cubecl backends; none elsewhere).
+        let counting = seqrec_models::kernels::count_kernels();
+        let counter = Arc::clone(&counting.counter);
+        let kernel_marks = Arc::new(Mutex::new(vec![counter.counts()]));
+        let kernel_sink = Arc::clone(&kernel_marks);
         let mut options = compute.train_options(None, false, None);
         options.max_windows_per_epoch = Some(args.warmup + args.windows);
         options.skip_validation = true;
@@ -85,11 +90,19 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
             if let Ok(mut m) = sink.lock() {
                 m.push((Instant::now(), w.tuples, w.loss));
             }
+            if let Ok(mut k) = kernel_sink.lock() {
+                k.push(counter.counts());
+            }
         }));
         let started = Instant::now();
         let fitted = seqrec_models::fit(variant, &params, split, 2017, &options)
             .with_context(|| format!("training {name}"))?;
+        drop(counting);
         let marks = marks.lock().map(|m| m.clone()).unwrap_or_default();
+        let kernels = kernels_per_window(
+            &kernel_marks.lock().map(|k| k.clone()).unwrap_or_default(),
+            args.warmup,
+        );
         if marks.len() <= args.warmup {
             bail!(
                 "{name}: only {} windows in an epoch of {}; lower --warmup",
@@ -156,9 +169,42 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
             "eval_events": eval_events,
             "eval_seconds": eval_seconds,
             "eval_events_per_second": eval_events as f64 / eval_seconds.max(1e-9),
+            "kernels_per_window": kernels,
         });
         writeln!(out, "{line}")?;
         out.flush()?;
     }
     Ok(())
+}
+
+/// The kernels launched per timed window, by kind and by name, from the
+/// counter's readings after each window (`null` where nothing was
+/// counted: a CPU backend, or a build without a GPU backend).
+fn kernels_per_window(
+    marks: &[seqrec_models::kernels::KernelCounts],
+    warmup: usize,
+) -> serde_json::Value {
+    let windows: Vec<_> = marks.windows(2).map(|w| w[1].since(&w[0])).collect();
+    let timed = windows.get(warmup..).unwrap_or_default();
+    if timed.iter().all(|c| c.total() == 0) {
+        return serde_json::Value::Null;
+    }
+    let n = timed.len().max(1) as f64;
+    let mut by_kind = serde_json::Map::new();
+    for kind in seqrec_models::kernels::KernelKind::ALL {
+        let sum: usize = timed.iter().map(|c| c.by_kind()[&kind]).sum();
+        by_kind.insert(kind.name().to_owned(), json!(sum as f64 / n));
+    }
+    let total: usize = timed.iter().map(|c| c.total()).sum();
+    let mut by_name: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+    for c in timed {
+        for (name, count) in &c.by_name {
+            *by_name.entry(name.clone()).or_default() += *count as f64 / n;
+        }
+    }
+    json!({
+        "total": total as f64 / n,
+        "by_kind": by_kind,
+        "by_name": by_name,
+    })
 }
