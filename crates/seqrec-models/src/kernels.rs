@@ -108,9 +108,9 @@ impl KernelCounts {
     }
 }
 
-/// Counts the kernels launched by one thread (the one that started the
-/// counting: work issued elsewhere, other tests' for instance, is not
-/// counted) while it is installed.
+/// Counts the kernels launched while it is installed: by one thread (the
+/// one that started the counting, so work issued elsewhere, other tests'
+/// for instance, is not counted) or by every thread.
 #[derive(Debug)]
 pub struct KernelCounter {
     counts: Mutex<KernelCounts>,
@@ -118,14 +118,14 @@ pub struct KernelCounter {
         not(any(feature = "vulkan", feature = "cuda", feature = "wgpu")),
         allow(dead_code)
     )]
-    thread: std::thread::ThreadId,
+    thread: Option<std::thread::ThreadId>,
 }
 
 impl Default for KernelCounter {
     fn default() -> Self {
         KernelCounter {
             counts: Mutex::default(),
-            thread: std::thread::current().id(),
+            thread: Some(std::thread::current().id()),
         }
     }
 }
@@ -167,7 +167,7 @@ impl std::fmt::Debug for Counting {
 #[cfg(any(feature = "vulkan", feature = "cuda", feature = "wgpu"))]
 impl burn::cubecl::logging::LaunchObserver for KernelCounter {
     fn launched(&self, kernel: &'static str) {
-        if std::thread::current().id() == self.thread {
+        if self.thread.is_none_or(|t| t == std::thread::current().id()) {
             self.add(kernel);
         }
     }
@@ -177,7 +177,20 @@ impl burn::cubecl::logging::LaunchObserver for KernelCounter {
 /// in a build without a GPU backend). One counting at a time per process:
 /// a second replaces the first while it lives.
 pub fn count_kernels() -> Counting {
-    let counter = Arc::new(KernelCounter::default());
+    counting(KernelCounter::default())
+}
+
+/// Starts counting the kernels every thread of the process launches (work
+/// spread over a thread pool, as evaluation is).
+pub fn count_all_kernels() -> Counting {
+    counting(KernelCounter {
+        thread: None,
+        ..KernelCounter::default()
+    })
+}
+
+fn counting(counter: KernelCounter) -> Counting {
+    let counter = Arc::new(counter);
     Counting {
         #[cfg(any(feature = "vulkan", feature = "cuda", feature = "wgpu"))]
         _observation: burn::cubecl::logging::LaunchObservation::new(counter.clone()),

@@ -121,6 +121,7 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
             .last()
             .map_or(0.0, |m| m.0.duration_since(since).as_secs_f64());
         let tuples: usize = timed.iter().map(|m| m.1).sum();
+        let eval_counting = seqrec_models::kernels::count_all_kernels();
         let (eval_events, eval_seconds) = if args.eval_users > 0 {
             let begun = Instant::now();
             let report = evaluate(
@@ -135,6 +136,28 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
         } else {
             (0, 0.0)
         };
+        let eval_launches = eval_counting.counter.counts();
+        drop(eval_counting);
+        // The evaluator's batches: the scorer's preferred size, else the default.
+        let eval_batch = seqrec_core::Scorer::preferred_batch_size(&fitted.scorer)
+            .unwrap_or(EvalConfig::default().batch_size)
+            .max(1);
+        let eval_batches = eval_events.div_ceil(eval_batch);
+        let kernels_per_eval_batch = (eval_launches.total() > 0 && eval_batches > 0).then(|| {
+            let mut by_kind = serde_json::Map::new();
+            for (kind, n) in eval_launches.by_kind() {
+                by_kind.insert(
+                    kind.name().to_owned(),
+                    json!(n as f64 / eval_batches as f64),
+                );
+            }
+            json!({
+                "batch_size": eval_batch,
+                "batches": eval_batches,
+                "total": eval_launches.total() as f64 / eval_batches as f64,
+                "by_kind": by_kind,
+            })
+        });
         // The output layer's rows per chunk on this device (the PyTorch
         // reference of the GPU check uses the same on the LastFM shape).
         let items = split.catalogue_size();
@@ -170,6 +193,7 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
             "eval_seconds": eval_seconds,
             "eval_events_per_second": eval_events as f64 / eval_seconds.max(1e-9),
             "kernels_per_window": kernels,
+            "kernels_per_eval_batch": kernels_per_eval_batch,
         });
         writeln!(out, "{line}")?;
         out.flush()?;
