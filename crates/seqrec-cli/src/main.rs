@@ -39,7 +39,8 @@ enum Command {
     /// The top items for a user from a saved model, with titles where the
     /// dataset has them.
     Recommend(commands::train::RecommendArgs),
-    /// Run a preset (methods × datasets × seeds) into results/PRESET/:
+    /// Run a preset (methods × datasets × seeds) into runs/PRESET/ (not
+    /// tracked) and compare it with the published results/PRESET/:
     /// Table 2 beside the paper, significance, claims, plots.
     Reproduce(commands::reproduce::ReproduceArgs),
     /// The devices each GRU backend of this build finds (adapter, shader

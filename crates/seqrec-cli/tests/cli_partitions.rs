@@ -12,44 +12,19 @@ use seqrec_serve::partition::Partition;
 use seqrec_serve::testing::{Response, request};
 use seqrec_serve::{OnlineModel, Start, load_model};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 fn start(model: &Path, store: &Path, partition: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seqrec"))
-        .args(["serve", "--model"])
-        .arg(model)
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--threads",
-            "2",
-            "--partition",
-            partition,
-        ])
-        .arg("--store")
-        .arg(store)
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("seqrec serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines.next().expect("an address line").expect("stderr");
-        if let Some(rest) = line.split("http://").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .parse()
-                .expect("an address");
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    common::start_serve(&[
+        "--model".into(),
+        model.into(),
+        "--store".into(),
+        store.into(),
+        "--partition".into(),
+        partition.into(),
+    ])
 }
 
 fn call(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Response {

@@ -8,37 +8,18 @@ mod common;
 use common::{assert_fails_with, assert_ok, generate_ml10m, seqrec};
 use seqrec_serve::testing::{Response, request};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 /// Starts `seqrec serve` on a free port; returns the child and its address.
 fn start(model: &Path, store: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seqrec"))
-        .args(["serve", "--model"])
-        .arg(model)
-        .args(["--addr", "127.0.0.1:0", "--threads", "2", "--store"])
-        .arg(store)
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("seqrec serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("seqrec serve printed its address")
-            .expect("stderr line");
-        if let Some(rest) = line.split("http://").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap_or_default();
-            break addr.parse().expect("an address");
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    common::start_serve(&[
+        "--model".into(),
+        model.into(),
+        "--store".into(),
+        store.into(),
+    ])
 }
 
 fn call(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Response {

@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use seqrec_data::{DatasetName, LoadRequest, load};
-//! let request = LoadRequest::new("../shared/datasets");
+//! let request = LoadRequest::new("datasets");
 //! let data = load(&DatasetName::Ml100k, &request)?;
 //! println!("{} users, {} items", data.split.users(), data.split.catalogue_size());
 //! # Ok::<(), seqrec_data::DataError>(())

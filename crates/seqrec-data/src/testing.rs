@@ -4,10 +4,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The data root holding `ml-100k/u.data` and `ml-latest-small/ratings.csv`:
-/// `$SEQREC_DATA_DIR` (a relative path is taken from the workspace root,
-/// since cargo runs tests from each package's directory), else
-/// `../shared/datasets` beside the workspace.
+/// The data root holding `ml-100k/u.data` and `ml-latest-small/ratings.csv`,
+/// by the CLI's rule: `$SEQREC_DATA_DIR` (a relative path is taken from the
+/// workspace root, since cargo runs tests from each package's directory),
+/// else `datasets/` in the workspace (where `cargo xtask fetch-data` puts
+/// the files).
 ///
 /// Without the files this prints a loud `REAL-DATA TEST NOT RUN` notice
 /// and returns `None`; under CI (`CI` or `SEQREC_REQUIRE_DATA` set) it
@@ -17,7 +18,7 @@ pub fn movielens_data_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("SEQREC_DATA_DIR").filter(|d| !d.is_empty()) {
         Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
         Some(d) => workspace.join(d),
-        None => workspace.join("../shared/datasets"),
+        None => workspace.join("datasets"),
     };
     if dir.join("ml-100k/u.data").exists() && dir.join("ml-latest-small/ratings.csv").exists() {
         return Some(dir);

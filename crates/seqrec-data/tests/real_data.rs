@@ -1,5 +1,5 @@
-//! Exact statistics of the real MovieLens files in `../shared/datasets`
-//! (or `$SEQREC_DATA_DIR`). The expected numbers were computed independently
+//! Exact statistics of the real MovieLens files in `$SEQREC_DATA_DIR` (or
+//! `datasets/`). The expected numbers were computed independently
 //! with a 20-line Python script applying spec §2.3/§2.5 (sort by (timestamp,
 //! item), floors, drop unseen validation/test items); it is reproduced in
 //! `docs/data.md`.

@@ -6,28 +6,10 @@
 
 mod common;
 
-use common::{Server, json};
+use common::{Server, post_events as post, top_unseen as top};
 use seqrec_serve::{Access, Event, EventStore, Service, ServiceOptions, Start, load_model};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::Path;
-
-fn post(server: &Server, events: &[(String, String)]) {
-    let body = json!({
-        "events": events.iter().map(|(u, i)| json!({"user": u, "item": i})).collect::<Vec<_>>()
-    });
-    let r = server.request("POST", "/v1/events", Some(body.to_string().as_bytes()));
-    assert_eq!(r.status, 200, "{:?}", json(&r));
-}
-
-fn top(server: &Server, user: &str) -> Value {
-    let r = server.request(
-        "GET",
-        &format!("/v1/users/{user}/recommendations?k=10&exclude_seen=true"),
-        None,
-    );
-    assert_eq!(r.status, 200, "{user}: {:?}", json(&r));
-    json(&r)
-}
 
 fn options(snapshots: bool) -> ServiceOptions {
     ServiceOptions {

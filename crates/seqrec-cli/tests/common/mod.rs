@@ -71,3 +71,32 @@ pub fn generate_ml10m(root: &Path, users: usize, events: usize, cache: &Path) {
     );
     assert_ok(&out);
 }
+
+/// Starts `seqrec serve ARGS --addr 127.0.0.1:0 --threads 2` and waits
+/// for the address it prints; its stderr keeps being drained.
+pub fn start_serve(args: &[std::ffi::OsString]) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_seqrec"))
+        .arg("serve")
+        .args(args)
+        .args(["--addr", "127.0.0.1:0", "--threads", "2"])
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("seqrec serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("seqrec serve printed its address")
+            .expect("stderr line");
+        if let Some(rest) = line.split("http://").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap_or_default();
+            break addr.parse().expect("an address");
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}

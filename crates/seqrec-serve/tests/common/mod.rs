@@ -151,6 +151,29 @@ impl Drop for Server {
     }
 }
 
+/// Posts `(user, item)` events in one request; panics unless 200.
+pub fn post_events(server: &Server, events: &[(String, String)]) {
+    let body = serde_json::json!({
+        "events": events
+            .iter()
+            .map(|(u, i)| serde_json::json!({"user": u, "item": i}))
+            .collect::<Vec<_>>()
+    });
+    let r = server.request("POST", "/v1/events", Some(body.to_string().as_bytes()));
+    assert_eq!(r.status, 200, "{:?}", json(&r));
+}
+
+/// A user's top 10 without the items they consumed; panics unless 200.
+pub fn top_unseen(server: &Server, user: &str) -> Value {
+    let r = server.request(
+        "GET",
+        &format!("/v1/users/{user}/recommendations?k=10&exclude_seen=true"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{user}: {:?}", json(&r));
+    json(&r)
+}
+
 /// The model lock held on another thread until dropped, so that requests
 /// needing the model wait: how the tests make a request stuck.
 pub struct ModelHold {
