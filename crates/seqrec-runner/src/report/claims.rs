@@ -98,14 +98,16 @@ pub fn claims(
                     .iter()
                     .find(|c| c.a == g.method && c.b == standard.method)
                     .map(|c| {
-                        let verdict = if c.wilcoxon.p_value < alpha {
-                            "significant"
+                        let verdict = if c.significant {
+                            "significant: both tests agree"
+                        } else if c.wilcoxon.p_value < alpha {
+                            "not significant: the bootstrap interval contains 0"
                         } else {
                             "not significant"
                         };
                         format!(
-                            ", Wilcoxon p = {:.3} ({verdict} at {alpha})",
-                            c.wilcoxon.p_value
+                            ", Wilcoxon p = {:.3}, bootstrap [{:+.5}, {:+.5}] ({verdict} at {alpha})",
+                            c.wilcoxon.p_value, c.bootstrap.low, c.bootstrap.high
                         )
                     })
                     .unwrap_or_default();

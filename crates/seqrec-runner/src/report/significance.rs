@@ -31,6 +31,17 @@ pub struct Comparison {
     pub wilcoxon: Wilcoxon,
     /// Interval of the mean per-user difference a - b.
     pub bootstrap: Bootstrap,
+    /// The difference is called significant only when both tests agree:
+    /// the Wilcoxon p-value is below the level and the bootstrap interval
+    /// leaves out 0. (Absent in results written before the rule: false.)
+    #[serde(default)]
+    pub significant: bool,
+}
+
+/// The claim rule: significant at `alpha` only when the Wilcoxon test and
+/// the bootstrap interval agree.
+pub fn both_agree(wilcoxon: &Wilcoxon, bootstrap: &Bootstrap, alpha: f64) -> bool {
+    wilcoxon.p_value < alpha && (bootstrap.low > 0.0 || bootstrap.high < 0.0)
 }
 
 /// Each user's test MRR@20 of `method`, averaged over its seeds.
@@ -114,6 +125,7 @@ pub fn compare(
         users: test.users,
         mean_a: test.mean_a,
         mean_b: test.mean_b,
+        significant: both_agree(&test.wilcoxon, &test.bootstrap, config.significance.alpha),
         wilcoxon: test.wilcoxon,
         bootstrap: test.bootstrap,
     })
@@ -158,4 +170,34 @@ pub(super) fn comparisons(
         )?);
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    fn bootstrap(low: f64, high: f64) -> Bootstrap {
+        Bootstrap {
+            mean_difference: (low + high) / 2.0,
+            low,
+            high,
+            confidence: 0.95,
+            resamples: 100,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn significant_only_when_both_tests_agree() {
+        let wilcoxon = |p_value: f64| Wilcoxon {
+            p_value,
+            ..seqrec_metrics::significance::wilcoxon_signed_rank(&[1.0, 2.0], &[0.0, 0.0])
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert!(both_agree(&wilcoxon(0.01), &bootstrap(0.001, 0.02), 0.05));
+        assert!(both_agree(&wilcoxon(0.01), &bootstrap(-0.02, -0.001), 0.05));
+        // The case of the issue: Wilcoxon says yes, the interval holds 0.
+        assert!(!both_agree(&wilcoxon(0.01), &bootstrap(-0.001, 0.02), 0.05));
+        assert!(!both_agree(&wilcoxon(0.2), &bootstrap(0.001, 0.02), 0.05));
+    }
 }

@@ -176,12 +176,12 @@ fn dataset_section(md: &mut String, dataset: &DatasetResults, out: &Path) {
     if !dataset.comparisons.is_empty() {
         let _ = writeln!(
             md,
-            "Significance: per-user test MRR@20 (each user's mean, seeds averaged per user), two-sided Wilcoxon signed-rank test and paired bootstrap interval of the mean difference (spec §3).\n\n| compared | question | users | mean a | mean b | Wilcoxon p | bootstrap interval of a − b |\n|---|---|---|---|---|---|---|"
+            "Significance: per-user test MRR@20 (each user's mean, seeds averaged per user), two-sided Wilcoxon signed-rank test and paired bootstrap interval of the mean difference (spec §3). A difference is called significant only when both agree: p below the level and an interval that leaves out 0.\n\n| compared | question | users | mean a | mean b | Wilcoxon p | bootstrap interval of a − b | significant |\n|---|---|---|---|---|---|---|---|"
         );
         for c in &dataset.comparisons {
             let _ = writeln!(
                 md,
-                "| {} vs {} | {} | {} | {:.5} | {:.5} | {} | [{:+.5}, {:+.5}] ({:.0}%) |",
+                "| {} vs {} | {} | {} | {:.5} | {:.5} | {} | [{:+.5}, {:+.5}] ({:.0}%) | {} |",
                 c.a,
                 c.b,
                 c.question,
@@ -191,7 +191,8 @@ fn dataset_section(md: &mut String, dataset: &DatasetResults, out: &Path) {
                 p_value(c.wilcoxon.p_value),
                 c.bootstrap.low,
                 c.bootstrap.high,
-                100.0 * c.bootstrap.confidence
+                100.0 * c.bootstrap.confidence,
+                if c.significant { "yes" } else { "no" }
             );
         }
         md.push('\n');
