@@ -12,7 +12,8 @@ use std::process::Command;
 
 #[derive(Debug, clap::Args)]
 pub struct ReproduceArgs {
-    /// quick (default; CPU, under 30 minutes), paper (full data, GPU) or ci.
+    /// quick (default; CPU: about half an hour of running, after a release
+    /// build of about 20 minutes on 2 cores), paper (full data, GPU) or ci.
     #[arg(long, default_value = "quick")]
     preset: String,
     /// Only these datasets of the preset (comma-separated).
@@ -31,6 +32,10 @@ pub struct ReproduceArgs {
     /// The GRUs' products: fp32, tf32 (the default) or tf32-emulated.
     #[arg(long)]
     precision: Option<String>,
+    /// Train GRUs on a CPU backend even where the estimate says it takes
+    /// days (refused otherwise).
+    #[arg(long)]
+    allow_slow_cpu: bool,
     /// Re-run finished cells.
     #[arg(long)]
     force: bool,
@@ -98,6 +103,9 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     }
     if let Some(precision) = &args.precision {
         command.args(["--precision", precision]);
+    }
+    if args.allow_slow_cpu {
+        command.arg("--allow-slow-cpu");
     }
     if args.force {
         command.arg("--force");
