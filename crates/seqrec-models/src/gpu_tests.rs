@@ -432,6 +432,15 @@ fn a_device_index_past_the_last_lists_the_devices() {
 /// The kernels each of the first 10 training windows launches on the GPU
 /// backend (counted on this thread through cubecl's launch observer).
 fn window_kernels(variant: GruVariant, split: &Split) -> Vec<crate::kernels::KernelCounts> {
+    window_kernels_of(variant, split, &params())
+}
+
+/// [`window_kernels`] with `params`.
+fn window_kernels_of(
+    variant: GruVariant,
+    split: &Split,
+    params: &GruParams,
+) -> Vec<crate::kernels::KernelCounts> {
     let counting = crate::kernels::count_kernels();
     let counter = Arc::clone(&counting.counter);
     let marks = Arc::new(Mutex::new(vec![counter.counts()]));
@@ -446,10 +455,42 @@ fn window_kernels(variant: GruVariant, split: &Split) -> Vec<crate::kernels::Ker
         })),
         ..TrainOptions::default()
     };
-    fit(variant, &params(), split, 3, &options).unwrap();
+    fit(variant, params, split, 3, &options).unwrap();
     drop(counting);
     let marks = marks.lock().unwrap().clone();
     marks.windows(2).map(|w| w[1].since(&w[0])).collect()
+}
+
+/// Element-wise launches per step (forward and backward): the difference
+/// between windows of 10 and of 5 steps, over 5, against the floor the
+/// cell's equations allow. The floor: a step's products with h are where
+/// element-wise work must stop (products over the inputs are batched over
+/// the window); the standard and linear cells need one stage after the
+/// gate product (gates, `r * h`) and one after the candidate product
+/// (`k`, the new state), the rectified and attentional ones a third
+/// (κ's thresholds, or the attention gate and its mix, feed a product of
+/// their own); the backward pass mirrors them.
+#[test]
+fn element_wise_launches_per_step_are_measured_against_the_floor() {
+    use crate::kernels::KernelKind;
+    let Some(_) = gpu() else { return };
+    let split = random_split(30, 40, 25);
+    for (variant, floor) in GruVariant::ALL.into_iter().zip([4, 4, 6, 6]) {
+        let element_wise = |window: usize| {
+            let p = GruParams { window, ..params() };
+            window_kernels_of(variant, &split, &p)[2..]
+                .iter()
+                .map(|c| c.by_kind()[&KernelKind::ElementWise])
+                .min()
+                .unwrap_or(0)
+        };
+        let (five, ten) = (element_wise(5), element_wise(10));
+        assert!(ten > five, "{variant:?}: {five} → {ten}");
+        let per_step = (ten - five) as f64 / 5.0;
+        eprintln!("{variant:?}: {per_step:.1} element-wise launches per step (floor {floor})");
+        // Below the floor would mean the counting misses launches.
+        assert!(per_step >= f64::from(floor), "{variant:?}: {per_step}");
+    }
 }
 
 /// Kernel launches per training window, by kind, for every variant:
