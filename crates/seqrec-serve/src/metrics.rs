@@ -12,7 +12,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use std::sync::atomic::AtomicU64;
 
 /// Upper bounds of the latency buckets, in seconds (100 µs to 30 s).
 const LATENCY_BUCKETS: [f64; 17] = [
@@ -57,14 +56,14 @@ struct BuildLabels {
     version: &'static str,
 }
 
-fn histogram(buckets: &'static [f64]) -> impl Fn() -> Histogram + Clone {
-    move || Histogram::new(buckets.iter().copied())
-}
-
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
+}
+
+fn batches() -> Histogram {
+    Histogram::new(BATCH_BUCKETS)
 }
 
 /// What the model reports at a scrape (read under its lock by the caller).
@@ -97,7 +96,7 @@ pub struct Metrics {
     snapshot_seconds: Histogram,
     users: Gauge,
     resident_users: Gauge,
-    evictions: Counter<u64, AtomicU64>,
+    evictions: Gauge,
     model: Family<ModelLabels, Gauge>,
 }
 
@@ -109,7 +108,6 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let batches = histogram(&BATCH_BUCKETS);
         let mut m = Metrics {
             registry: Registry::default(),
             requests: Family::default(),
@@ -127,7 +125,7 @@ impl Metrics {
             snapshot_seconds: latency(),
             users: Gauge::default(),
             resident_users: Gauge::default(),
-            evictions: Counter::default(),
+            evictions: Gauge::default(),
             model: Family::default(),
         };
         let r = &mut m.registry;
@@ -208,7 +206,7 @@ impl Metrics {
         );
         r.register(
             "seqrec_user_evictions",
-            "Users whose state left memory under the bound (rebuilt from the store when used).",
+            "Users whose state left memory under the bound since the model served was loaded (rebuilt from the store when used).",
             m.evictions.clone(),
         );
         r.register(
@@ -323,8 +321,8 @@ impl Metrics {
     pub fn render(&self, model: &ModelState) -> String {
         self.users.set(model.users as i64);
         self.resident_users.set(model.resident_users as i64);
-        let seen = self.evictions.get();
-        self.evictions.inc_by(model.evictions.saturating_sub(seen));
+        // A gauge: a reload starts a new model's count at 0.
+        self.evictions.set(model.evictions as i64);
         let labels = ModelLabels {
             version: model.version.clone(),
             method: model.method.clone(),

@@ -372,26 +372,17 @@ impl OnlineModel {
             return Ok(Applied::default());
         };
         let mut total = Applied::default();
-        let mut chunk: Vec<(u64, Event)> = Vec::new();
-        let mut failed = None;
-        let from = self.from;
-        let store_error = |e: crate::error::StoreError| ServeError::Scoring(e.to_string());
-        log.for_each_event(from, |seq, event| {
-            chunk.push((seq, event));
-            if chunk.len() == PRELOAD_CHUNK {
-                if let Err(e) = self.preload_chunk(&chunk, &mut total) {
-                    failed = Some(e);
-                    return Err(crate::error::StoreError::Database {
-                        path: log.path().to_owned(),
-                        message: "preloading stopped".to_owned(),
-                    });
-                }
-                chunk.clear();
-            }
-            Ok(())
-        })
-        .map_err(|e| failed.take().unwrap_or_else(|| store_error(e)))?;
-        self.preload_chunk(&chunk, &mut total)?;
+        let mut next = self.from;
+        loop {
+            let chunk = log
+                .events_in(next, PRELOAD_CHUNK)
+                .map_err(|e| ServeError::Scoring(e.to_string()))?;
+            let Some((last, _)) = chunk.last() else {
+                break;
+            };
+            next = last + 1;
+            self.preload_chunk(&chunk, &mut total)?;
+        }
         self.users.evict_over_capacity();
         Ok(total)
     }

@@ -381,11 +381,19 @@ impl EventLog {
 
     /// Every stored event numbered `from` or later, in arrival order.
     pub fn events_from(&self, from: u64) -> Result<Vec<(u64, Event)>, StoreError> {
+        self.events_in(from, usize::MAX)
+    }
+
+    /// At most `limit` stored events numbered `from` or later, in arrival
+    /// order (a log read in pieces).
+    pub fn events_in(&self, from: u64, limit: usize) -> Result<Vec<(u64, Event)>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let table = txn.open_table(EVENTS).map_err(|e| self.error(e))?;
         let mut out = Vec::new();
-        self.for_each_event(from, |seq, event| {
-            out.push((seq, event));
-            Ok(())
-        })?;
+        for entry in table.range(from..).map_err(|e| self.error(e))?.take(limit) {
+            let (k, v) = entry.map_err(|e| self.error(e))?;
+            out.push((k.value(), decode(&self.path, k.value(), v.value())?));
+        }
         Ok(out)
     }
 
