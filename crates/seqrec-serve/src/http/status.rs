@@ -79,10 +79,14 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Result<Response, Api
     )
 )]
 pub(super) async fn live(State(app): State<Arc<App>>) -> Response {
-    let (code, status) = match app.service.health() {
-        crate::Health::WorkerStopped => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        crate::Health::Ok => (StatusCode::OK, "ok"),
-    };
+    match app.service.health() {
+        crate::Health::WorkerStopped => probe(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        crate::Health::Ok => probe(StatusCode::OK, "ok"),
+    }
+}
+
+/// A probe's answer.
+fn probe(code: StatusCode, status: &str) -> Response {
     let body = ProbeOut {
         status: status.to_owned(),
     };
@@ -114,10 +118,7 @@ pub(super) async fn ready(State(app): State<Arc<App>>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = ProbeOut {
-        status: status.to_owned(),
-    };
-    (code, Json(body)).into_response()
+    probe(code, status)
 }
 
 /// The API's OpenAPI 3.1 document, generated from the handlers' types.
