@@ -29,7 +29,8 @@ pub struct ReproduceArgs {
     /// with that feature).
     #[arg(long)]
     backend: Option<String>,
-    /// The GRUs' products: fp32, tf32 (the default) or tf32-emulated.
+    /// The GRUs' products: fp32, tf32 (the default), bf16 (cuda only),
+    /// tf32-emulated or bf16-emulated.
     #[arg(long)]
     precision: Option<String>,
     /// Train GRUs on a CPU backend even where the estimate says it takes

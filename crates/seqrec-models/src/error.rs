@@ -36,6 +36,9 @@ pub enum GruError {
         index: usize,
         available: Vec<String>,
     },
+    /// A precision the backend cannot compute (`bf16` off CUDA).
+    #[error("{0}")]
+    UnsupportedPrecision(String),
     /// The GPU stack failed (it reports by panicking; caught and named).
     #[error("backend `{backend}` failed while {what}: {message}")]
     BackendFailed {

@@ -103,6 +103,10 @@ pub enum OperandRounding {
     /// is exact in fp32, so only the accumulation order can differ from
     /// the hardware's.
     Tf32,
+    /// Rounds both operands to bf16 first ([`round_bf16`]): bf16 operands
+    /// with fp32 accumulation, emulated (the product of two bf16 values is
+    /// exact in fp32 too).
+    Bf16,
 }
 
 impl OperandRounding {
@@ -111,6 +115,7 @@ impl OperandRounding {
         match self {
             OperandRounding::Exact => x,
             OperandRounding::Tf32 => round_tf32(x),
+            OperandRounding::Bf16 => round_bf16(x),
         }
     }
 }
@@ -120,12 +125,28 @@ impl OperandRounding {
 /// overflows that fp32 holds (a value rounded past `f32::MAX` becomes
 /// infinite, as in IEEE rounding). NaN and infinities pass unchanged.
 pub fn round_tf32(x: f32) -> f32 {
+    round_mantissa(x, 13)
+}
+
+/// `x` rounded to bf16: 7 explicit mantissa bits, to nearest with ties to
+/// even, fp32's exponent range (bf16 is fp32's upper half), returned as
+/// f32. NaN and infinities pass unchanged.
+pub fn round_bf16(x: f32) -> f32 {
+    round_mantissa(x, 16)
+}
+
+/// `x` with its lowest `dropped` mantissa bits rounded away (to nearest,
+/// ties to even): adding half an ulp of the kept part, less one unless the
+/// lowest kept bit is odd, carries into the kept bits exactly when the
+/// dropped part exceeds half, or equals it and the kept part is odd.
+fn round_mantissa(x: f32, dropped: u32) -> f32 {
     if !x.is_finite() {
         return x;
     }
     let bits = x.to_bits();
-    let lowest_kept = (bits >> 13) & 1;
-    f32::from_bits((bits + 0x0FFF + lowest_kept) & !0x1FFF)
+    let lowest_kept = (bits >> dropped) & 1;
+    let half_less_one = (1u32 << (dropped - 1)) - 1;
+    f32::from_bits((bits + half_less_one + lowest_kept) & !((1u32 << dropped) - 1))
 }
 
 /// `c` (row-major `a.rows × b.cols`) = `a · b`, or `c + a · b` with
@@ -152,13 +173,13 @@ pub fn matmul_parallel(
     product(c, a, b, accumulate, gemm::Parallelism::Rayon(0), rounding)
 }
 
-/// A row-major copy of `view` with every element rounded to TF32.
-fn rounded_copy(view: MatRef<'_>) -> Result<Vec<f32>, GruError> {
+/// A row-major copy of `view` with every element rounded as `rounding` says.
+fn rounded_copy(view: MatRef<'_>, rounding: OperandRounding) -> Result<Vec<f32>, GruError> {
     view.check()?;
     let mut out = Vec::with_capacity(view.rows * view.cols);
     for i in 0..view.rows {
         for j in 0..view.cols {
-            out.push(round_tf32(
+            out.push(rounding.apply(
                 view.data[i * view.row_stride + j * view.col_stride],
             ));
         }
@@ -174,10 +195,10 @@ fn product(
     parallelism: gemm::Parallelism,
     rounding: OperandRounding,
 ) -> Result<(), GruError> {
-    if rounding == OperandRounding::Tf32 {
-        // An emulation for measuring TF32's effect, not a fast path: the
-        // operands are copied on every call.
-        let (ra, rb) = (rounded_copy(a)?, rounded_copy(b)?);
+    if rounding != OperandRounding::Exact {
+        // An emulation for measuring a precision's effect, not a fast
+        // path: the operands are copied on every call.
+        let (ra, rb) = (rounded_copy(a, rounding)?, rounded_copy(b, rounding)?);
         let a = MatRef::row_major(&ra, a.rows, a.cols)?;
         let b = MatRef::row_major(&rb, b.rows, b.cols)?;
         return product(c, a, b, accumulate, parallelism, OperandRounding::Exact);
@@ -302,8 +323,8 @@ impl StepWeight {
         let rounded;
         let a = match self.rounding {
             OperandRounding::Exact => a,
-            OperandRounding::Tf32 => {
-                rounded = rounded_copy(a)?;
+            rounding @ (OperandRounding::Tf32 | OperandRounding::Bf16) => {
+                rounded = rounded_copy(a, rounding)?;
                 MatRef::row_major(&rounded, a.rows, a.cols)?
             }
         };
@@ -473,6 +494,53 @@ mod tests {
 
     fn view(d: &[f32], rows: usize, cols: usize) -> MatRef<'_> {
         MatRef::row_major(d, rows, cols).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn bf16_rounding_keeps_seven_mantissa_bits_to_nearest_even() {
+        let ulp = 2f32.powi(-7);
+        assert_eq!(round_bf16(1.0 + ulp), 1.0 + ulp);
+        assert_eq!(round_bf16(1.0 + 0.49 * ulp), 1.0);
+        assert_eq!(round_bf16(1.0 + 0.51 * ulp), 1.0 + ulp);
+        // Ties go to the even neighbour: down from 1, up from 1 + ulp.
+        assert_eq!(round_bf16(1.0 + 0.5 * ulp), 1.0);
+        assert_eq!(round_bf16(1.0 + 1.5 * ulp), 1.0 + 2.0 * ulp);
+        assert_eq!(round_bf16(-(1.0 + 0.51 * ulp)), -(1.0 + ulp));
+        // π = 1.5707963…·2; bf16 keeps 1.5703125 (0x4049 as bf16 bits).
+        assert_eq!(round_bf16(std::f32::consts::PI), 2.0 * 1.570_312_5);
+        assert_eq!(round_bf16(std::f32::consts::PI).to_bits() >> 16, 0x4049);
+        // 0.1 is 0x3DCCCCCD in fp32; its bf16 is 0x3DCD (rounded up).
+        assert_eq!(round_bf16(0.1).to_bits(), 0x3DCD_0000);
+        assert_eq!(round_bf16(f32::MAX), f32::INFINITY);
+        assert!(round_bf16(f32::NAN).is_nan());
+        assert_eq!(round_bf16(0.0), 0.0);
+        // Coarser than TF32: what bf16 keeps, TF32 keeps too.
+        for x in [0.1f32, 3.3, -7.77e-5, 1234.5678] {
+            assert_eq!(round_tf32(round_bf16(x)), round_bf16(x));
+            assert!((round_bf16(x) - x).abs() <= x.abs() * 2f32.powi(-8));
+        }
+    }
+
+    #[test]
+    fn bf16_products_multiply_the_rounded_operands() {
+        let a = [0.1f32, 1.0 / 3.0, -2.7, 0.017];
+        let b = [3.3f32, -0.55, 1e-3, 7.1];
+        let mut got = vec![0.0; 4];
+        
+        matmul(&mut got, view(&a, 2, 2), view(&b, 2, 2), false, OperandRounding::Bf16)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ra: Vec<f32> = a.iter().map(|&x| round_bf16(x)).collect();
+        let rb: Vec<f32> = b.iter().map(|&x| round_bf16(x)).collect();
+        for i in 0..2 {
+            for j in 0..2 {
+                let want = ra[2 * i] * rb[j] + ra[2 * i + 1] * rb[2 + j];
+                assert!((got[2 * i + j] - want).abs() <= 1e-6 * want.abs().max(1.0));
+            }
+        }
+        let mut exact = vec![0.0; 4];
+        matmul(&mut exact, view(&a, 2, 2), view(&b, 2, 2), false, OperandRounding::Exact)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(got, exact, "rounding changed nothing");
     }
 
     #[test]

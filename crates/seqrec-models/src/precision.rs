@@ -7,7 +7,7 @@
 //! (10-bit mantissa) and fp32 accumulation, as PyTorch's
 //! `allow_tf32=True`. burn's tensor API has no switch for it, so
 //! [`Precision::Fp32`] computes products through a backend extension
-//! ([`Fp32Matmul`]): on the cubecl backends it launches cubek's
+//! ([`PrecisionMatmul`]): on the cubecl backends it launches cubek's
 //! register-tiled unit routine — the one the automatic strategy falls back
 //! to where there are no tensor cores — with plain f32 throughout; the CPU
 //! backends are fp32 either way. Under autodiff its backward products are
@@ -21,6 +21,14 @@
 //! and on the CPU the scoring recurrence and training with the soft
 //! threshold) round the operands of the forward product with tensor
 //! operations (Veltkamp's split), but not those of its backward.
+//!
+//! [`Precision::Bf16`] multiplies bf16 operands with fp32 accumulation
+//! into fp32 outputs (as PyTorch's bf16 autocast does for products);
+//! everything else (element-wise work, weights, optimiser state, the loss)
+//! stays fp32. It runs on CUDA only; [`Precision::check_backend`] refuses
+//! it elsewhere. [`Precision::Bf16Emulated`] is its measuring instrument on
+//! any backend, as the TF32 emulation is: operands rounded to bf16, then
+//! multiplied in fp32.
 
 use crate::GruError;
 use crate::host_matmul::OperandRounding;
@@ -43,16 +51,31 @@ pub enum Precision {
     /// TF32 does to the results (`docs/precision.md`).
     #[serde(rename = "tf32-emulated")]
     Tf32Emulated,
+    /// bf16 operands (8 significant bits), fp32 accumulation and fp32
+    /// outputs, forward and backward; CUDA only.
+    Bf16,
+    /// bf16 emulated on any backend: operands rounded to bf16, products and
+    /// sums in fp32 (`docs/precision.md`).
+    #[serde(rename = "bf16-emulated")]
+    Bf16Emulated,
 }
 
 impl Precision {
-    pub const ALL: [Precision; 3] = [Precision::Fp32, Precision::Tf32, Precision::Tf32Emulated];
+    pub const ALL: [Precision; 5] = [
+        Precision::Fp32,
+        Precision::Tf32,
+        Precision::Tf32Emulated,
+        Precision::Bf16,
+        Precision::Bf16Emulated,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Precision::Fp32 => "fp32",
             Precision::Tf32 => "tf32",
             Precision::Tf32Emulated => "tf32-emulated",
+            Precision::Bf16 => "bf16",
+            Precision::Bf16Emulated => "bf16-emulated",
         }
     }
 
@@ -63,19 +86,34 @@ impl Precision {
             .ok_or_else(|| GruError::Unknown {
                 kind: "precision",
                 name: name.to_owned(),
-                known: "fp32, tf32, tf32-emulated",
+                known: "fp32, tf32, tf32-emulated, bf16, bf16-emulated",
             })
     }
 
     /// What products actually are on a device: TF32 only where asked for
     /// and the device has TF32 tensor cores ([`crate::DeviceInfo::tf32`]).
-    /// The emulation is what it is everywhere.
+    /// The emulations are what they are everywhere, and bf16 runs only
+    /// where [`Precision::check_backend`] let it.
     pub fn effective(self, device_has_tf32: bool) -> Precision {
         match self {
             Precision::Tf32 if device_has_tf32 => Precision::Tf32,
-            Precision::Tf32Emulated => Precision::Tf32Emulated,
-            _ => Precision::Fp32,
+            Precision::Tf32 | Precision::Fp32 => Precision::Fp32,
+            other => other,
         }
+    }
+
+    /// Refuses a precision the backend cannot compute: bf16 products need
+    /// CUDA (cubek's tensor-core routines with bf16 operands; the other
+    /// backends would have to emulate them, which `bf16-emulated` says
+    /// openly).
+    pub fn check_backend(self, backend: crate::Backend) -> Result<(), GruError> {
+        if self == Precision::Bf16 && backend != crate::Backend::Cuda {
+            return Err(GruError::UnsupportedPrecision(format!(
+                "precision `bf16` runs on the cuda backend only, not on `{backend}`; \
+                 `--precision bf16-emulated` measures its effect on any backend"
+            )));
+        }
+        Ok(())
     }
 
     /// Whether results at this precision can differ from the default's
@@ -85,20 +123,24 @@ impl Precision {
         match self {
             Precision::Tf32 => false,
             Precision::Fp32 => !cpu_backend,
-            Precision::Tf32Emulated => true,
+            Precision::Tf32Emulated | Precision::Bf16 | Precision::Bf16Emulated => true,
         }
     }
 
     /// Whether a run should name its precision: always on a GPU, on the
-    /// CPU only for the emulation (fp32 and tf32 are the same there).
+    /// CPU only where it changes the numbers (fp32 and tf32 are the same
+    /// there).
     pub fn worth_naming(self, cpu_backend: bool) -> bool {
-        !cpu_backend || self == Precision::Tf32Emulated
+        !cpu_backend || !matches!(self, Precision::Fp32 | Precision::Tf32)
     }
 
-    /// What the host products (`host_matmul`) do to their operands.
+    /// What the host products (`host_matmul`) do to their operands (the
+    /// host paths run on the CPU backends, where `bf16` is refused; were
+    /// they reached, they would compute what it means).
     pub fn host_rounding(self) -> OperandRounding {
         match self {
             Precision::Tf32Emulated => OperandRounding::Tf32,
+            Precision::Bf16 | Precision::Bf16Emulated => OperandRounding::Bf16,
             Precision::Fp32 | Precision::Tf32 => OperandRounding::Exact,
         }
     }
@@ -109,6 +151,11 @@ impl Precision {
             Precision::Tf32 => a.matmul(b),
             Precision::Fp32 => fp32_matmul(a, b),
             Precision::Tf32Emulated => fp32_matmul(round_tf32(a), round_tf32(b)),
+            Precision::Bf16 => Tensor::from_dispatch(burn::backend::Dispatch::matmul_bf16(
+                a.into_dispatch(),
+                b.into_dispatch(),
+            )),
+            Precision::Bf16Emulated => fp32_matmul(round_bf16(a), round_bf16(b)),
         }
     }
 }
@@ -132,6 +179,16 @@ pub fn round_tf32<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     c.clone() - (c - x)
 }
 
+/// Every element rounded to bf16 (8 significant bits), as [`round_tf32`]
+/// does for TF32: with `c = (2¹⁶ + 1)·x`, `c − (c − x)` keeps 24 − 16 = 8
+/// significant bits, to nearest; the gradient is exactly 1. Equal to
+/// [`host_matmul::round_bf16`](crate::host_matmul::round_bf16) except
+/// perhaps at exact ties. Values above about 5·10³³ would overflow.
+pub fn round_bf16<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let c = x.clone() * 65537.0;
+    c.clone() - (c - x)
+}
+
 impl std::fmt::Display for Precision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -139,7 +196,7 @@ impl std::fmt::Display for Precision {
 }
 
 mod extension;
-pub use extension::Fp32Matmul;
+pub use extension::PrecisionMatmul;
 
 #[cfg(test)]
 mod tests;

@@ -124,8 +124,10 @@ fn read_settings(config: Option<&Bound<'_, PyAny>>, dataset: &str) -> Result<Met
 /// a GPU backend this build has; default: the config's, else `flex`),
 /// `device` which of its devices, `precision` how a GPU computes its
 /// matrix products (`tf32`: TF32 tensor cores where the device has them;
-/// `fp32`: IEEE fp32 throughout; `tf32-emulated`: TF32's rounding emulated
-/// on any device; default: the config's, else `tf32`). A GRU training estimated to take more
+/// `fp32`: IEEE fp32 throughout; `bf16`: bf16 operands with fp32
+/// accumulation, cuda only; `tf32-emulated`, `bf16-emulated`: that
+/// format's rounding emulated on any device; default: the config's, else
+/// `tf32`). A GRU training estimated to take more
 /// than 12 hours on the CPU is refused unless `allow_slow_cpu`. Shows a
 /// progress bar (tqdm when installed) unless `progress=False`; Ctrl-C
 /// stops the fit within a fraction of a second with `KeyboardInterrupt`.

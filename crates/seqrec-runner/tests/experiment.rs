@@ -253,6 +253,8 @@ fn the_cell_hash_changes_with_the_precision_only_where_results_can() {
         let default = hash(backend, Precision::Tf32, gru);
         let emulated = hash(backend, Precision::Tf32Emulated, gru);
         assert_ne!(default, emulated, "{backend}");
+        let bf16 = hash(backend, Precision::Bf16Emulated, gru);
+        assert!(bf16 != default && bf16 != emulated, "{backend}");
         let fp32 = hash(backend, Precision::Fp32, gru);
         assert_eq!(default == fp32, backend.is_cpu(), "{backend}");
         assert_eq!(

@@ -77,11 +77,14 @@ pub struct ComputeArgs {
     /// 12 hours (refused otherwise, with the estimate).
     #[arg(long)]
     pub allow_slow_cpu: bool,
-    /// How GRU matrix products are computed on a GPU: tf32 (TF32 tensor
-    /// cores with fp32 accumulation where the device has them: CUDA on
-    /// Ampere and newer; fp32 elsewhere) or fp32 (IEEE fp32 everywhere, no
-    /// tensor cores). The CPU backends are fp32 either way. Default: tf32,
-    /// or what the preset or saved model says.
+    /// How GRU matrix products are computed: tf32 (TF32 tensor cores with
+    /// fp32 accumulation where the device has them: CUDA on Ampere and
+    /// newer; fp32 elsewhere), fp32 (IEEE fp32 everywhere, no tensor
+    /// cores), bf16 (bf16 operands, fp32 accumulation and outputs; cuda
+    /// only), or tf32-emulated / bf16-emulated (that format's operand
+    /// rounding on any backend, to measure its effect on results; slower).
+    /// The CPU backends are fp32 for tf32 and fp32. Default: tf32, or what
+    /// the preset or saved model says.
     #[arg(long)]
     pub precision: Option<String>,
 }
@@ -94,7 +97,7 @@ impl ComputeArgs {
         default: Backend,
         default_precision: Option<Precision>,
     ) -> Result<Compute> {
-        Ok(Compute {
+        let compute = Compute {
             backend: match &self.backend {
                 Some(name) => Backend::parse(name)?,
                 None => default,
@@ -105,7 +108,9 @@ impl ComputeArgs {
                 Some(name) => Precision::parse(name)?,
                 None => default_precision.unwrap_or_default(),
             },
-        })
+        };
+        compute.precision.check_backend(compute.backend)?;
+        Ok(compute)
     }
 }
 

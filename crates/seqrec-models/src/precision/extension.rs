@@ -1,47 +1,73 @@
-//! [`Fp32Matmul`]: the fp32 product as a burn backend extension, for every
-//! backend seqrec runs on, with its backward pass under autodiff.
+//! [`PrecisionMatmul`]: the fp32 and the bf16 products as a burn backend
+//! extension, for every backend seqrec runs on, with their backward passes
+//! under autodiff.
 // ndarray is deprecated in burn 0.22 but is a backend the project was asked
 // for; the extension macro's generated dispatch names it too.
 #![allow(deprecated)]
 
 use burn::backend::Backend;
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 
-/// A matrix product computed in IEEE fp32 on every backend.
+/// Matrix products at a stated precision on every backend.
 #[burn::backend::backend_extension(
     Cube: cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda")),
     Flex,
     NdArray,
     Autodiff
 )]
-pub trait Fp32Matmul: Backend {
-    /// `lhs · rhs` of two rank-2 float tensors.
+pub trait PrecisionMatmul: Backend {
+    /// `lhs · rhs` of two rank-2 float tensors in IEEE fp32.
     fn matmul_fp32(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `lhs · rhs` with both operands rounded to bf16, summed in fp32 into
+    /// an fp32 result. On CUDA cubek's tensor-core routine reads bf16
+    /// copies; elsewhere (only reached when a caller skips
+    /// [`crate::Precision::check_backend`]) the rounding is computed.
+    fn matmul_bf16(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
-impl Fp32Matmul for burn::backend::Flex {
-    fn matmul_fp32(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
-        <Self as burn::backend::ops::FloatTensorOps<Self>>::float_matmul(lhs, rhs)
-    }
-}
+/// The CPU backends' products are fp32 already; bf16 rounds first.
+macro_rules! host_precision_matmul {
+    ($backend:ty) => {
+        impl PrecisionMatmul for $backend {
+            fn matmul_fp32(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+                <Self as FloatTensorOps<Self>>::float_matmul(lhs, rhs)
+            }
 
-impl Fp32Matmul for burn::backend::NdArray {
-    fn matmul_fp32(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
-        <Self as burn::backend::ops::FloatTensorOps<Self>>::float_matmul(lhs, rhs)
-    }
+            fn matmul_bf16(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+                <Self as FloatTensorOps<Self>>::float_matmul(
+                    round_bf16::<Self>(lhs),
+                    round_bf16::<Self>(rhs),
+                )
+            }
+        }
+    };
+}
+host_precision_matmul!(burn::backend::Flex);
+host_precision_matmul!(burn::backend::NdArray);
+
+/// [`crate::precision::round_bf16`] on a backend's primitive tensor.
+fn round_bf16<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    let c = B::float_mul_scalar(x.clone(), 65537.0.into());
+    B::float_sub(c.clone(), B::float_sub(c, x))
 }
 
 #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda"))]
-impl Fp32Matmul for burn::backend::Cube {
+impl PrecisionMatmul for burn::backend::Cube {
     fn matmul_fp32(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
         cube::matmul_fp32(lhs, rhs)
+    }
+
+    fn matmul_bf16(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        cube::matmul_bf16(lhs, rhs)
     }
 }
 
 #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda"))]
 mod cube {
     use burn::backend::cubecl::dtype_to_storage_type;
-    use burn_cubecl::kernel::into_contiguous;
+    use burn::tensor::DType;
+    use burn_cubecl::kernel::{cast, into_contiguous};
     use burn_cubecl::kernel::matmul::init_matmul_output;
     use burn_cubecl::tensor::CubeTensor;
     use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
@@ -52,14 +78,15 @@ mod cube {
 
     /// cubek's unit routine with f32 in every stage and register.
     pub(super) fn matmul_fp32(lhs: CubeTensor, rhs: CubeTensor) -> CubeTensor {
+        let unit = Strategy::MultiLevel(multi_level::Strategy::SimpleUnit(Default::default()));
         let out = init_matmul_output(&lhs, &rhs, lhs.dtype);
-        if launch(&lhs, &rhs, &out).is_ok() {
+        if launch(&unit, &lhs, &rhs, &out).is_ok() {
             return out;
         }
         // The routine takes row- and column-major operands; any other
         // layout (a strided view) is copied once.
         let (lhs, rhs) = (into_contiguous(lhs), into_contiguous(rhs));
-        if let Err(e) = launch(&lhs, &rhs, &out) {
+        if let Err(e) = launch(&unit, &lhs, &rhs, &out) {
             // Not expected: this is the routine every device falls back to.
             // A panic here is turned into an error by `device::guarded`.
             panic!("the fp32 matrix product cannot run on this device: {e:?}");
@@ -67,23 +94,42 @@ mod cube {
         out
     }
 
+    /// bf16 copies of both operands (rounded to nearest even by the cast),
+    /// multiplied by cubek's automatic routine (tensor cores where the
+    /// device has bf16 ones) with an fp32 accumulator into an fp32 result:
+    /// `MatmulElems::from_globals` accumulates in f32 whenever the output
+    /// is f32.
+    pub(super) fn matmul_bf16(lhs: CubeTensor, rhs: CubeTensor) -> CubeTensor {
+        let (lhs, rhs) = (cast(lhs, DType::BF16), cast(rhs, DType::BF16));
+        let out = init_matmul_output(&lhs, &rhs, DType::F32);
+        if let Err(e) = launch(&Strategy::Auto, &lhs, &rhs, &out) {
+            // `Precision::check_backend` admits bf16 on CUDA only, where
+            // cubek has bf16 routines; a panic becomes an error in `guarded`.
+            panic!("the bf16 matrix product cannot run on this device: {e:?}");
+        }
+        out
+    }
+
     fn launch(
+        strategy: &Strategy,
         lhs: &CubeTensor,
         rhs: &CubeTensor,
         out: &CubeTensor,
     ) -> Result<(), cubek::matmul::definition::MatmulSetupError> {
-        let storage = dtype_to_storage_type(lhs.dtype);
+        let (lhs_type, rhs_type) = (
+            dtype_to_storage_type(lhs.dtype),
+            dtype_to_storage_type(rhs.dtype),
+        );
         let mut dtypes = MatmulElems::from_globals(&MatmulGlobalElems {
-            lhs: storage,
-            rhs: dtype_to_storage_type(rhs.dtype),
+            lhs: lhs_type,
+            rhs: rhs_type,
             out: dtype_to_storage_type(out.dtype),
         });
-        let strategy = Strategy::MultiLevel(multi_level::Strategy::SimpleUnit(Default::default()));
         launch_ref(
-            &strategy,
+            strategy,
             &out.client,
-            InputBinding::new(lhs.clone().binding(), storage),
-            InputBinding::new(rhs.clone().binding(), dtype_to_storage_type(rhs.dtype)),
+            InputBinding::new(lhs.clone().binding(), lhs_type),
+            InputBinding::new(rhs.clone().binding(), rhs_type),
             out.clone().binding(),
             &mut dtypes,
         )
@@ -91,7 +137,7 @@ mod cube {
 }
 
 mod autodiff {
-    use super::Fp32Matmul;
+    use super::PrecisionMatmul;
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
     use burn::backend::autodiff::grads::Gradients;
@@ -99,11 +145,32 @@ mod autodiff {
     use burn::backend::autodiff::{Autodiff, NodeId};
     use burn::backend::tensor::FloatTensor;
 
-    /// The backward of `lhs · rhs`: `g · rhsᵀ` and `lhsᵀ · g`, both fp32.
-    #[derive(Debug)]
-    struct MatmulFp32Backward;
+    /// Which of the extension's products.
+    #[derive(Clone, Copy, Debug)]
+    enum Product {
+        Fp32,
+        Bf16,
+    }
 
-    impl<B: Fp32Matmul> Backward<B, 2> for MatmulFp32Backward {
+    impl Product {
+        fn apply<B: PrecisionMatmul>(
+            self,
+            lhs: FloatTensor<B>,
+            rhs: FloatTensor<B>,
+        ) -> FloatTensor<B> {
+            match self {
+                Product::Fp32 => B::matmul_fp32(lhs, rhs),
+                Product::Bf16 => B::matmul_bf16(lhs, rhs),
+            }
+        }
+    }
+
+    /// The backward of `lhs · rhs`: `g · rhsᵀ` and `lhsᵀ · g`, at the
+    /// forward product's precision (as autocast computes them).
+    #[derive(Debug)]
+    struct MatmulBackward(Product);
+
+    impl<B: PrecisionMatmul> Backward<B, 2> for MatmulBackward {
         /// The operands each gradient needs (the other side's).
         type State = (Option<NodeId>, Option<NodeId>);
 
@@ -113,6 +180,7 @@ mod autodiff {
             grads: &mut Gradients,
             checkpointer: &mut Checkpointer,
         ) {
+            let product = self.0;
             let (lhs, rhs) = ops.state;
             let lhs: Option<FloatTensor<B>> = lhs.map(|id| checkpointer.retrieve_node_output(id));
             let rhs: Option<FloatTensor<B>> = rhs.map(|id| checkpointer.retrieve_node_output(id));
@@ -121,36 +189,49 @@ mod autodiff {
                 ops.node,
                 grads,
                 |grad| match rhs {
-                    Some(rhs) => B::matmul_fp32(grad, B::float_transpose(rhs)),
+                    Some(rhs) => product.apply::<B>(grad, B::float_transpose(rhs)),
                     None => unreachable!("the right operand is kept whenever the left is tracked"),
                 },
                 |grad| match lhs {
-                    Some(lhs) => B::matmul_fp32(B::float_transpose(lhs), grad),
+                    Some(lhs) => product.apply::<B>(B::float_transpose(lhs), grad),
                     None => unreachable!("the left operand is kept whenever the right is tracked"),
                 },
             );
         }
     }
 
-    impl<B: Fp32Matmul, C: CheckpointStrategy> Fp32Matmul for Autodiff<B, C> {
-        fn matmul_fp32(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
-            let (lhs_tracked, rhs_tracked) = (lhs.is_tracked(), rhs.is_tracked());
-            match MatmulFp32Backward
-                .prepare::<C>([lhs.node(), rhs.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(mut prep) => {
-                    // ∂/∂lhs needs rhs and ∂/∂rhs needs lhs.
-                    let lhs_state = rhs_tracked.then(|| prep.checkpoint(&lhs));
-                    let rhs_state = lhs_tracked.then(|| prep.checkpoint(&rhs));
-                    let out = B::matmul_fp32(lhs.into_primitive(), rhs.into_primitive());
-                    prep.finish((lhs_state, rhs_state), out)
-                }
-                OpsKind::UnTracked(prep) => {
-                    prep.finish(B::matmul_fp32(lhs.into_primitive(), rhs.into_primitive()))
-                }
+    /// The tracked product: operands kept for the backward where needed.
+    fn tracked<B: PrecisionMatmul, C: CheckpointStrategy>(
+        product: Product,
+        lhs: FloatTensor<Autodiff<B, C>>,
+        rhs: FloatTensor<Autodiff<B, C>>,
+    ) -> FloatTensor<Autodiff<B, C>> {
+        let (lhs_tracked, rhs_tracked) = (lhs.is_tracked(), rhs.is_tracked());
+        match MatmulBackward(product)
+            .prepare::<C>([lhs.node(), rhs.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                // ∂/∂lhs needs rhs and ∂/∂rhs needs lhs.
+                let lhs_state = rhs_tracked.then(|| prep.checkpoint(&lhs));
+                let rhs_state = lhs_tracked.then(|| prep.checkpoint(&rhs));
+                let out = product.apply::<B>(lhs.into_primitive(), rhs.into_primitive());
+                prep.finish((lhs_state, rhs_state), out)
             }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(product.apply::<B>(lhs.into_primitive(), rhs.into_primitive()))
+            }
+        }
+    }
+
+    impl<B: PrecisionMatmul, C: CheckpointStrategy> PrecisionMatmul for Autodiff<B, C> {
+        fn matmul_fp32(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+            tracked::<B, C>(Product::Fp32, lhs, rhs)
+        }
+
+        fn matmul_bf16(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+            tracked::<B, C>(Product::Bf16, lhs, rhs)
         }
     }
 }

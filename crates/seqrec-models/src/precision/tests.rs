@@ -17,8 +17,11 @@ fn names_parse_back_and_unknown_ones_list_the_choices() {
         assert_eq!(Precision::parse(p.name()).unwrap(), p);
         assert_eq!(p.to_string(), p.name());
     }
-    let err = Precision::parse("bf16").unwrap_err().to_string();
-    assert!(err.contains("bf16") && err.contains("fp32, tf32"), "{err}");
+    let err = Precision::parse("fp16").unwrap_err().to_string();
+    assert!(
+        err.contains("fp16") && err.contains("fp32, tf32") && err.contains("bf16-emulated"),
+        "{err}"
+    );
     assert_eq!(Precision::default(), Precision::Tf32);
 }
 
@@ -104,12 +107,48 @@ fn the_emulation_is_effective_everywhere_and_changes_cpu_results() {
     );
 }
 
-/// The tensor rounding (Veltkamp's split, float operations only) agrees
-/// with the host's bit rounding; at an exact tie either neighbour is right.
 #[test]
-fn tensor_rounding_to_tf32_equals_the_host_rounding() {
-    use crate::host_matmul::round_tf32 as host_round;
-    let device = Device::flex();
+fn bf16_runs_on_cuda_only_and_its_emulation_everywhere() {
+    use crate::Backend;
+    for backend in Backend::ALL {
+        assert_eq!(
+            Precision::Bf16.check_backend(backend).is_ok(),
+            backend == Backend::Cuda,
+            "{backend}"
+        );
+        for p in [Precision::Fp32, Precision::Tf32, Precision::Tf32Emulated] {
+            assert!(p.check_backend(backend).is_ok(), "{p} on {backend}");
+        }
+        assert!(Precision::Bf16Emulated.check_backend(backend).is_ok());
+    }
+    let message = Precision::Bf16
+        .check_backend(Backend::Wgpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("`bf16`")
+            && message.contains("cuda")
+            && message.contains("`wgpu`")
+            && message.contains("bf16-emulated"),
+        "{message}"
+    );
+    for p in [Precision::Bf16, Precision::Bf16Emulated] {
+        assert_eq!(p.effective(true), p);
+        assert_eq!(p.effective(false), p);
+        assert!(p.differs_from_default(true) && p.worth_naming(true));
+        assert_eq!(p.host_rounding(), OperandRounding::Bf16);
+    }
+    assert!(!Precision::Fp32.worth_naming(true) && Precision::Fp32.worth_naming(false));
+    assert_eq!(
+        toml::from_str::<std::collections::BTreeMap<String, Precision>>("p = \"bf16-emulated\"")
+            .unwrap()["p"],
+        Precision::Bf16Emulated
+    );
+}
+
+/// Random values over many magnitudes, ties of a format dropping `dropped`
+/// mantissa bits and their neighbours, a negative, zero, a tiny normal.
+fn rounding_probes(dropped: u32) -> Vec<f32> {
     let mut rng = seqrec_core::SeqRng::new(11);
     let mut values: Vec<f32> = (0..4000)
         .map(|i| {
@@ -117,36 +156,57 @@ fn tensor_rounding_to_tf32_equals_the_host_rounding() {
             x * 10f32.powi(i % 9 - 4)
         })
         .collect();
-    // Hand-picked: a tie (1 + half a TF32 step), just above and below it,
-    // a negative, zero, a tiny normal.
-    let step = 2f32.powi(-10);
+    let step = 2f32.powi(dropped as i32 - 23);
     values.extend([1.0 + 0.5 * step, 1.0 + 0.500_1 * step, 1.0 + 0.499_9 * step]);
     values.extend([-std::f32::consts::PI, 0.0, 1e-30]);
-    let got = floats(round_tf32(tensor(1, values.len(), &values, &device)));
+    values
+}
+
+/// The tensor rounding (Veltkamp's split, float operations only) agrees
+/// with the host's bit rounding; at an exact tie either neighbour is right.
+fn tensor_rounding_equals_host_rounding(
+    tensor_round: fn(Tensor<2>) -> Tensor<2>,
+    host_round: fn(f32) -> f32,
+    dropped: u32,
+) {
+    let device = Device::flex();
+    let values = rounding_probes(dropped);
+    let got = floats(tensor_round(tensor(1, values.len(), &values, &device)));
+    let (mask, half) = ((1u32 << dropped) - 1, 1u32 << (dropped - 1));
     let mut ties = 0;
     for (&x, &y) in values.iter().zip(&got) {
         let want = host_round(x);
         if y != want {
             // Only a tie may differ, and then to its other neighbour.
-            let tie = x.to_bits() & 0x1FFF == 0x1000;
+            let tie = x.to_bits() & mask == half;
             assert!(tie, "{x:e}: tensor {y:e}, host {want:e}");
-            assert_eq!(host_round(y), y, "{x:e}: {y:e} is no TF32 value");
+            assert_eq!(host_round(y), y, "{x:e}: {y:e} has too many bits");
             ties += 1;
         }
-        assert_eq!(
-            host_round(y),
-            y,
-            "{x:e} → {y:e} has more than 10 mantissa bits"
-        );
+        assert_eq!(host_round(y), y, "{x:e} → {y:e} has too many mantissa bits");
     }
     assert!(ties <= 2, "{ties} ties differ");
+    let step = 2f32.powi(dropped as i32 - 23);
     assert_eq!(host_round(1.0 + 0.500_1 * step), 1.0 + step);
 }
 
-/// Emulated TF32 on a CPU backend: the product of the rounded operands
-/// (as the host kernels compute it), not the exact product.
 #[test]
-fn the_emulated_product_multiplies_tf32_operands() {
+fn tensor_rounding_to_tf32_equals_the_host_rounding() {
+    tensor_rounding_equals_host_rounding(round_tf32, crate::host_matmul::round_tf32, 13);
+}
+
+#[test]
+fn tensor_rounding_to_bf16_equals_the_host_rounding() {
+    tensor_rounding_equals_host_rounding(round_bf16, crate::host_matmul::round_bf16, 16);
+}
+
+/// An emulated precision on a CPU backend: the product of the rounded
+/// operands (as the host kernels compute it), not the exact product; the
+/// gap to fp32 lies in `expected_gap` (the format's operand error).
+fn emulated_product_multiplies_rounded_operands(
+    precision: Precision,
+    expected_gap: std::ops::Range<f32>,
+) -> Vec<f32> {
     use crate::host_matmul::{MatRef, matmul};
     let device = Device::flex();
     let mut rng = seqrec_core::SeqRng::new(3);
@@ -161,20 +221,47 @@ fn the_emulated_product_multiplies_tf32_operands() {
         MatRef::row_major(&a, m, k).unwrap(),
         MatRef::row_major(&b, k, n).unwrap(),
         false,
-        OperandRounding::Tf32,
+        precision.host_rounding(),
     )
     .unwrap();
-    let emulated = product(Precision::Tf32Emulated);
+    let emulated = product(precision);
     let exact = product(Precision::Fp32);
-    let gap = |x: &[f32], y: &[f32]| {
-        x.iter()
-            .zip(y)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0f32, f32::max)
-    };
     // Same operands, sums in another order: fp32 rounding apart.
     assert!(gap(&emulated, &host) < 1e-6, "{}", gap(&emulated, &host));
-    // TF32's operand error is ~2⁻¹¹ relative: far above fp32's.
-    let tf32_gap = gap(&emulated, &exact);
-    assert!(tf32_gap > 1e-5 && tf32_gap < 1e-2, "{tf32_gap}");
+    let format_gap = gap(&emulated, &exact);
+    assert!(expected_gap.contains(&format_gap), "{precision}: {format_gap}");
+    emulated
+}
+
+fn gap(x: &[f32], y: &[f32]) -> f32 {
+    x.iter()
+        .zip(y)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0f32, f32::max)
+}
+
+/// TF32's operand error is ~2⁻¹¹ relative: far above fp32's.
+#[test]
+fn the_emulated_product_multiplies_tf32_operands() {
+    emulated_product_multiplies_rounded_operands(Precision::Tf32Emulated, 1e-5..1e-2);
+}
+
+/// bf16's operand error is ~2⁻⁹ relative, eight times TF32's; `bf16` on a
+/// CPU backend (reached only past `check_backend`) computes the same.
+#[test]
+fn the_emulated_product_multiplies_bf16_operands() {
+    let tf32 = emulated_product_multiplies_rounded_operands(Precision::Tf32Emulated, 1e-5..1e-2);
+    let bf16 = emulated_product_multiplies_rounded_operands(Precision::Bf16Emulated, 1e-4..5e-2);
+    let exact = {
+        let device = Device::flex();
+        let mut rng = seqrec_core::SeqRng::new(3);
+        let a: Vec<f32> = (0..9 * 40).map(|_| rng.next_f64() as f32 - 0.5).collect();
+        let b: Vec<f32> = (0..40 * 13).map(|_| rng.next_f64() as f32 - 0.5).collect();
+        let run = |p: Precision| {
+            floats(p.matmul(tensor(9, 40, &a, &device), tensor(40, 13, &b, &device)))
+        };
+        assert!(gap(&run(Precision::Bf16), &bf16) < 1e-6);
+        run(Precision::Fp32)
+    };
+    assert!(gap(&bf16, &exact) > 2.0 * gap(&tf32, &exact));
 }

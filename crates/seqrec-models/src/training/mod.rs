@@ -96,6 +96,7 @@ pub fn fit(
     options: &TrainOptions,
 ) -> Result<FittedGru, GruError> {
     params.validate()?;
+    options.precision.check_backend(options.backend)?;
     check_cpu_time(
         variant,
         params,
@@ -414,6 +415,7 @@ pub fn load_scorer(
     device_index: Option<usize>,
     precision: Precision,
 ) -> Result<(GruScorer, CheckpointState), GruError> {
+    precision.check_backend(backend)?;
     let checkpoint = crate::checkpoint::Checkpoint::load(path)?;
     let state = checkpoint.state.clone();
     let device = backend.open(device_index)?.device;

@@ -407,11 +407,13 @@ fn host_window_equals_the_burn_path_for_every_variant() {
     }
 }
 
-/// `tf32-emulated` reaches the host training path: every variant's window
-/// loss and gradients move by TF32's rounding (about 2⁻¹¹ relative), no
-/// more, and do move.
+/// `tf32-emulated` and `bf16-emulated` reach the host training path: every
+/// variant's window loss and gradients move by the format's rounding
+/// (about 2⁻¹¹ relative for TF32, 2⁻⁹ for bf16), no more, and do move;
+/// bf16 moves them further than TF32.
 #[test]
-fn emulated_tf32_moves_host_windows_by_tf32_rounding_only() {
+fn emulated_precisions_move_host_windows_by_their_rounding_only() {
+    use crate::Precision;
     let inner = Device::flex();
     let device = inner.clone().autodiff();
     let windows = host_test_windows();
@@ -448,21 +450,36 @@ fn emulated_tf32_moves_host_windows_by_tf32_rounding_only() {
                 .collect();
             (loss.into_scalar::<f32>(), values)
         };
-        let (exact_loss, exact) = run(crate::Precision::Tf32);
-        let (tf32_loss, tf32) = run(crate::Precision::Tf32Emulated);
-        let gap = (exact_loss - tf32_loss).abs() / exact_loss.abs();
-        assert!(gap < 1e-3, "{variant:?}: loss {tf32_loss} vs {exact_loss}");
-        let mut moved = gap > 0.0;
-        for (k, (want, got)) in exact.iter().zip(&tf32).enumerate() {
-            let scale = want.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
-            for (x, y) in want.iter().zip(got) {
-                assert!(
-                    (x - y).abs() <= 1e-2 * scale,
-                    "{variant:?} [{k}]: {y} vs {x}"
-                );
-                moved |= x != y;
+        let (exact_loss, exact) = run(Precision::Tf32);
+        // The largest gradient change relative to its parameter's scale.
+        let mut moved_by = Vec::new();
+        for (precision, tolerance) in [
+            (Precision::Tf32Emulated, 1e-2f32),
+            (Precision::Bf16Emulated, 8e-2),
+        ] {
+            let (loss, grads) = run(precision);
+            let gap = (exact_loss - loss).abs() / exact_loss.abs();
+            assert!(
+                gap < tolerance / 10.0,
+                "{variant:?} {precision}: loss {loss} vs {exact_loss}"
+            );
+            let mut largest = gap;
+            for (k, (want, got)) in exact.iter().zip(&grads).enumerate() {
+                let scale = want.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
+                for (x, y) in want.iter().zip(got) {
+                    let change = (x - y).abs() / scale;
+                    assert!(change <= tolerance, "{variant:?} {precision} [{k}]: {y} vs {x}");
+                    largest = largest.max(change);
+                }
             }
+            assert!(largest > 0.0, "{variant:?}: {precision} changed nothing");
+            moved_by.push(largest);
         }
-        assert!(moved, "{variant:?}: the emulation changed nothing");
+        assert!(
+            moved_by[1] > moved_by[0],
+            "{variant:?}: bf16 moved the window by {} and TF32 by {}",
+            moved_by[1],
+            moved_by[0]
+        );
     }
 }

@@ -87,9 +87,10 @@ def fit(
     """Fits one of ``METHODS`` on the training part of ``dataset`` (as
     ``seqrec train``). ``config``: settings in the preset schema (dict or TOML
     path). ``precision``: a GPU's matrix products, ``"tf32"`` (tensor cores
-    where the device has them; the default), ``"fp32"``, or
-    ``"tf32-emulated"`` (TF32's rounding emulated on any device, to measure
-    its effect; slower). Ctrl-C stops it
+    where the device has them; the default), ``"fp32"``, ``"bf16"`` (bf16
+    operands, fp32 accumulation; cuda only), or ``"tf32-emulated"`` /
+    ``"bf16-emulated"`` (that format's rounding emulated on any device, to
+    measure its effect; slower). Ctrl-C stops it
     with KeyboardInterrupt."""
 
 class Model:

@@ -288,6 +288,9 @@ impl ExperimentConfig {
             return bad("[significance] alpha must lie in (0, 1)".into());
         }
         self.check.validate(&self.evaluation.cutoffs)?;
+        self.precision
+            .check_backend(self.backend)
+            .map_err(|e| RunnerError::Config(e.to_string()))?;
         let mut names: Vec<&str> = self.datasets.iter().map(|d| d.name.as_str()).collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {

@@ -347,10 +347,20 @@ fn precision_is_a_top_level_key_written_only_when_not_the_default() {
     assert_eq!(quick.precision, Precision::Tf32);
     assert!(!quick.to_toml().expect("toml").contains("precision"));
 
+    let bad = ExperimentConfig::from_toml(&text.replace("fp32", "fp16")).expect_err("fp16");
+    let message = bad.to_string();
+    assert!(
+        message.contains("fp16") && message.contains("fp32") && message.contains("tf32"),
+        "{message}"
+    );
+    // bf16 products need CUDA: a CPU preset asking for them is refused.
     let bad = ExperimentConfig::from_toml(&text.replace("fp32", "bf16")).expect_err("bf16");
     let message = bad.to_string();
     assert!(
-        message.contains("bf16") && message.contains("fp32") && message.contains("tf32"),
+        message.contains("cuda") && message.contains("bf16-emulated"),
         "{message}"
     );
+    let emulated = ExperimentConfig::from_toml(&text.replace("fp32", "bf16-emulated"))
+        .expect("bf16-emulated runs anywhere");
+    assert_eq!(emulated.precision, Precision::Bf16Emulated);
 }
