@@ -14,11 +14,11 @@ import os
 import platform
 import subprocess
 
-# The paper's training speed (TensorFlow, one K80), spec and README.
+# The paper's training speed (TensorFlow, one K80): the book's specification §6.
 PAPER_TUPLES_PER_SECOND = {"gru": 24917, "attentional-user-gru": 22822}
 PAPER_EPOCHS = 10
 QUALITY_TOLERANCE = 0.005
-# Issue #12's GPU targets on the ML-10M shape (hidden 1000, 1000 lanes).
+# The GPU speed targets on the ML-10M shape (hidden 1000, 1000 lanes).
 TARGET_FP32_RATIO = 1.0
 TARGET_TF32_RATIO = 1.5
 TARGET_TF32_TUPLES = {"gru": 500_000, "user-based": 400_000}
@@ -211,8 +211,8 @@ def against_pytorch(r, torch, shape, torch_prefix):
 
 
 def targets(rows, torch, gpus):
-    """seqrec cuda against PyTorch CUDA at the same precision, with issue
-    #12's goals: the ML-10M shape, and LastFM's with the same chunked
+    """seqrec cuda against PyTorch CUDA at the same precision, with the
+    speed goals: the ML-10M shape, and LastFM's with the same chunked
     output layer."""
     out = []
     peak_name, peak = fp32_peak(gpus)

@@ -331,7 +331,7 @@ pub fn run(args: SetupCudaArgs) -> Result<()> {
         println!("  warning: {w}");
     }
     println!(
-        "  next: cargo build --release -p seqrec-cli --features cuda (no network needed; running needs an NVIDIA driver, see the README)"
+        "  next: cargo build --release -p seqrec-cli --features cuda (no network needed; running needs an NVIDIA driver, see docs/book/src/gpus.md)"
     );
     Ok(())
 }

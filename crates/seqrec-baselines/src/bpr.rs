@@ -1,4 +1,4 @@
-//! What BPR-MF and sequential MF share: the SGD settings of spec §5, the
+//! What BPR-MF and sequential MF share: the SGD settings of specification §5, the
 //! negative sampler, the factor tables and the one BPR step.
 
 use crate::training_data::TrainingData;

@@ -1,4 +1,4 @@
-//! BPR matrix factorisation (spec §5): score(j | u) = p_u · q_j + b_j, the
+//! BPR matrix factorisation (specification §5): score(j | u) = p_u · q_j + b_j, the
 //! same ranking for every query of a user (time-agnostic). Trained by plain
 //! sequential SGD over all training events, shuffled each epoch, one
 //! uniformly sampled negative per positive.

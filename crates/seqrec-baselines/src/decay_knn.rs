@@ -1,4 +1,4 @@
-//! Exponentially decaying item-kNN (Ding and Li 2005; spec §5):
+//! Exponentially decaying item-kNN (Ding and Li 2005; specification §5):
 //! score(j) = Σ_s exp(-λ age_s) sim(h_s, j) over the whole history, with
 //! the item-kNN neighbour lists.
 //!

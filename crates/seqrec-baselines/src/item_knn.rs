@@ -1,4 +1,4 @@
-//! Item-kNN (spec §5): the score of j is sim(last item, j) if j is among the
+//! Item-kNN (specification §5): the score of j is sim(last item, j) if j is among the
 //! last item's neighbours, else 0. Only the last item matters (the paper's
 //! reading of Hidasi et al. 2016).
 

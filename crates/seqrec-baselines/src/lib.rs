@@ -1,4 +1,4 @@
-//! Classic baselines (spec §5): POP, item-kNN, exponentially decaying
+//! Classic baselines (specification §5): POP, item-kNN, exponentially decaying
 //! item-kNN, BPR-MF and sequential MF. Every algorithm has the same shape: a
 //! validated `XxxParams` (serde, unknown keys rejected) whose `fit` returns
 //! the fitted model, which implements [`seqrec_core::Scorer`].

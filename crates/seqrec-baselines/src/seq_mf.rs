@@ -1,4 +1,4 @@
-//! Sequential MF (Karatzoglou 2011; spec §5): the user vector is augmented
+//! Sequential MF (Karatzoglou 2011; specification §5): the user vector is augmented
 //! by the mean of context factors of the last `window` items,
 //! score(j | u, h) = q_j · (p_u + (1/w) Σ_{s≤w} y_{h_(m-s+1)}) + b_j,
 //! dividing by w even when fewer items precede. Trained with BPR on

@@ -1,4 +1,4 @@
-//! Item-item cosine similarity on binary user incidence (spec §5), kept as
+//! Item-item cosine similarity on binary user incidence (specification §5), kept as
 //! the top-k neighbour lists both kNN baselines use.
 
 use crate::training_data::TrainingData;
@@ -60,7 +60,7 @@ impl Neighbours {
     /// users; each item keeps its `k` most similar items with positive
     /// similarity, never itself. Similarities are compared exactly (as
     /// integers: c1² n2 vs c2² n1), and equal ones at the cut go to the
-    /// smaller item id, which is the smaller original id (spec §2.3).
+    /// smaller item id, which is the smaller original id (specification §2.3).
     /// `None` when `cancel` was raised: each item's list checks it first,
     /// so a cancelled fit stops within one item per thread.
     pub(crate) fn fit(data: &TrainingData, k: usize, cancel: &Cancel) -> Option<Self> {

@@ -114,8 +114,14 @@ fn bad_gru_settings_are_clear_errors() {
     );
     fails_with(
         "[gru]\nepochs = 1\n",
+        &["--precision", "fp16"],
+        "unknown precision `fp16`",
+    );
+    // bf16 products need CUDA; the message points at the emulation.
+    fails_with(
+        "[gru]\nepochs = 1\n",
         &["--precision", "bf16"],
-        "unknown precision `bf16`",
+        "precision `bf16` runs on the cuda backend only, not on `flex`; `--precision bf16-emulated`",
     );
     #[cfg(not(feature = "cuda"))]
     fails_with(

@@ -163,7 +163,7 @@ fn the_gpu_check_dry_run_reports_every_step() {
     eprintln!("dry run: {}", report["reproducible"]);
 }
 
-/// The report's comparison with PyTorch and issue #12's goals, from step
+/// The report's comparison with PyTorch and the speed goals, from step
 /// records as a GPU machine would write them (no GPU needed): rows pair by
 /// shape, method and precision; the goals and the fp32 peak share follow.
 #[test]

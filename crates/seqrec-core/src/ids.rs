@@ -1,7 +1,7 @@
 //! Dense identifiers.
 //!
 //! Users and items are renumbered densely from 0 in ascending order of their
-//! original key (spec §2.3), so a `u32` indexes every per-user or per-item
+//! original key (specification §2.3), so a `u32` indexes every per-user or per-item
 //! table directly. The mapping back to the original ids is a [`Vocabulary`](crate::Vocabulary).
 
 use serde::{Deserialize, Serialize};

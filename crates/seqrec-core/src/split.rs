@@ -1,4 +1,4 @@
-//! The 90/5/5 chronological split of spec §2.5.
+//! The 90/5/5 chronological split of specification §2.5.
 
 use crate::{CoreError, ItemId, UserId, UserSequences};
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ pub struct SplitConfig {
     /// Resolved to six decimals so that `0.9 * n` has no floating-point surprise.
     pub train_fraction: f64,
     /// Remove validation and test events whose item never occurs in training
-    /// (spec §2.5: yes). They leave the histories too.
+    /// (specification §2.5: yes). They leave the histories too.
     pub remove_unseen: bool,
 }
 
@@ -109,7 +109,7 @@ pub struct SplitOutcome {
 }
 
 impl Split {
-    /// Splits ordered sequences over items `0..items` per spec §2.5.
+    /// Splits ordered sequences over items `0..items` per specification §2.5.
     pub fn compute(
         sequences: &UserSequences,
         items: usize,

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 /// Original keys of users or items, indexed by dense id and sorted ascending
 /// (numerically for integers, byte-wise for text, field by field for pairs),
-/// which is exactly the numbering rule of spec §2.3. Lookups are binary searches.
+/// which is exactly the numbering rule of specification §2.3. Lookups are binary searches.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Vocabulary {
     /// Numeric ids (MovieLens user and movie ids).

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatasetOptions {
-    /// The 90/5/5 split (spec §2.5).
+    /// The 90/5/5 split (specification §2.5).
     pub split: SplitConfig,
-    /// LastFM 1K item key and subsample (spec §2.2).
+    /// LastFM 1K item key and subsample (specification §2.2).
     pub lastfm: LastFmOptions,
-    /// Column names and formats of a generic table (spec §2.4).
+    /// Column names and formats of a generic table (specification §2.4).
     pub table: TableOptions,
     /// Replaces the built-in preset of a synthetic dataset (sizes, seed, structure).
     pub synthetic: Option<SyntheticConfig>,
@@ -43,7 +43,7 @@ pub enum Subsample {
     None,
 }
 
-/// LastFM 1K options (spec §2.2).
+/// LastFM 1K options (specification §2.2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LastFmOptions {
@@ -94,7 +94,7 @@ impl TimestampFormat {
     }
 }
 
-/// Generic table options (spec §2.4).
+/// Generic table options (specification §2.4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TableOptions {

@@ -1,5 +1,5 @@
 //! Raw events as parsed from a file, and their numbering and ordering into
-//! per-user sequences (spec §2.3).
+//! per-user sequences (specification §2.3).
 
 use rayon::prelude::*;
 use seqrec_core::{ItemId, UserSequences, Vocabulary, cmp_pair};
@@ -92,7 +92,7 @@ impl RawEvents {
 
     /// Numbers users and items in ascending original key and orders each
     /// user's events by (timestamp, item key), keeping file order for events
-    /// equal in both (spec §2.3).
+    /// equal in both (specification §2.3).
     pub(crate) fn order(self) -> OrderedEvents {
         let (users, user_ids) = densify(self.users);
         let (items, item_ids) = densify(self.items);

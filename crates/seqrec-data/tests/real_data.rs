@@ -1,8 +1,8 @@
 //! Exact statistics of the real MovieLens files in `$SEQREC_DATA_DIR` (or
 //! `datasets/`). The expected numbers were computed independently
-//! with a 20-line Python script applying spec §2.3/§2.5 (sort by (timestamp,
+//! with a 20-line Python script applying specification §2.3/§2.5 (sort by (timestamp,
 //! item), floors, drop unseen validation/test items); it is reproduced in
-//! `docs/data.md`.
+//! `docs/book/src/data.md`.
 //!
 //! Without the data these tests print a loud notice; under CI (`CI` or
 //! `SEQREC_REQUIRE_DATA` set) missing data is a failure.

@@ -1,4 +1,4 @@
-//! The evaluator: walks a split part per spec §3, asks a [`Scorer`] for
+//! The evaluator: walks a split part per specification §3, asks a [`Scorer`] for
 //! full-catalogue scores in batches, ranks each target, and averages.
 //!
 //! Every rank is stored in its event's slot and the metrics are summed in
@@ -20,10 +20,10 @@ use std::collections::BTreeMap;
 pub struct EvalConfig {
     /// Cutoffs k of MRR@k, Recall@k, NDCG@k (ascending, positive).
     pub cutoffs: Vec<usize>,
-    /// How ties with the target are counted (spec §3: pessimistic).
+    /// How ties with the target are counted (specification §3: pessimistic).
     pub tie_rule: TieRule,
     /// Leave items already in the history out of the ranking (the target is
-    /// always ranked). Spec §3: off.
+    /// always ranked). Specification §3: off.
     pub exclude_seen: bool,
     /// Queries per scorer call.
     pub batch_size: usize,

@@ -1,4 +1,4 @@
-//! Evaluation for seqrec (spec §3): one evaluator for every [`Scorer`](seqrec_core::Scorer),
+//! Evaluation for seqrec (specification §3): one evaluator for every [`Scorer`](seqrec_core::Scorer),
 //! full-catalogue ranking with an explicit [`TieRule`], MRR@k, Recall@k and
 //! NDCG@k as micro and macro averages, per-user values, and paired
 //! significance tests.

@@ -2,7 +2,7 @@
 //! exactly the same evaluator: a file of ranked lists or score rows for the
 //! exported split becomes a [`Scorer`].
 //!
-//! Format (CSV with a header; see `docs/evaluation.md`): one line per
+//! Format (CSV with a header; see `docs/book/src/evaluation.md`): one line per
 //! evaluated event, keyed by `user_index` and `position` (the event's index
 //! in the user's full sequence, both as written by `seqrec data export`),
 //! and either

@@ -1,4 +1,4 @@
-//! The rank of a target in one score row (spec §3).
+//! The rank of a target in one score row (specification §3).
 
 use serde::{Deserialize, Serialize};
 
@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TieRule {
-    /// Ties count against the target: rank = 1 + higher + equal (spec §3).
+    /// Ties count against the target: rank = 1 + higher + equal (specification §3).
     /// A scorer that gives every item the same score gets the last rank.
     #[default]
     Pessimistic,

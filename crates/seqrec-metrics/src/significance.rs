@@ -1,4 +1,4 @@
-//! Paired significance tests over per-user values (spec §3): the Wilcoxon
+//! Paired significance tests over per-user values (specification §3): the Wilcoxon
 //! signed-rank test and a seeded paired bootstrap interval of the mean
 //! difference.
 

@@ -3,7 +3,7 @@
 //! product read back to the host), the `gemm` crate on host slices
 //! (`host_matmul`, the output layer) and, for comparison, `matrixmultiply`
 //! (the output layer's kernel before). The same shapes in PyTorch:
-//! `benches/torch_matmul_shapes.py`. What it showed is in the README ("GRU
+//! `benches/torch_matmul_shapes.py`. What it showed is in the book ("GRU
 //! training and evaluation on the CPU").
 //!
 //! ```text

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     /// burn's `flex` CPU backend (the default: faster than ndarray here,
-    /// see the README's measurements).
+    /// see the book's Performance chapter).
     #[default]
     Flex,
     /// burn's `ndarray` CPU backend.

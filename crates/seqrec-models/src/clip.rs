@@ -1,4 +1,4 @@
-//! Clipping of all gradients together to a global L2 norm (spec §4.5).
+//! Clipping of all gradients together to a global L2 norm (specification §4.5).
 //! burn's `GradientClipping::Norm` clips each tensor on its own, which is a
 //! different (and weaker) rule.
 

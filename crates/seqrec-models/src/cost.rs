@@ -16,7 +16,7 @@ pub struct TrainingCost {
     pub tuples: u64,
 }
 
-/// Arithmetic rate of the `flex` backend per CPU core, from the README's
+/// Arithmetic rate of the `flex` backend per CPU core, from the book's
 /// measurements at hidden 1000 (standard GRU 798 tuples/s ≈ 72 GFLOP/s,
 /// attentional 679 ≈ 85 GFLOP/s, on 2 cores of the development machine).
 pub const FLEX_FLOPS_PER_CORE: f64 = 37.5e9;
@@ -145,7 +145,7 @@ pub fn cpu_cores() -> usize {
 mod tests {
     use super::*;
 
-    /// The README's measurement: a standard GRU at hidden 1000 on 8,917
+    /// The book's measurement (Performance): a standard GRU at hidden 1000 on 8,917
     /// items trained 798 tuples/s on 2 cores; the rate must reproduce it.
     #[test]
     fn the_flop_count_matches_the_measured_cpu_rate() {

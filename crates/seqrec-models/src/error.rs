@@ -19,7 +19,7 @@ pub enum GruError {
     },
     /// A backend this build was compiled without.
     #[error(
-        "backend `{0}` is not compiled in; rebuild with `--features {0}` (see \"GPU backends\" in the README)"
+        "backend `{0}` is not compiled in; rebuild with `--features {0}` (see docs/book/src/gpus.md)"
     )]
     BackendMissing(&'static str),
     /// The backend is compiled in but this machine cannot run it (no

@@ -281,13 +281,13 @@ fn the_fp32_product_matches_the_cpu_and_burns_own() {
     within("∂b", &got_b, &want_b);
 }
 
-/// The TF32 emulation on the device: its tensor rounding gives the host's
-/// TF32 values (up to exact ties), so its product equals the host
+/// An emulated precision on the device: its tensor rounding gives the
+/// host's values (up to exact ties), so its product equals the host
 /// kernel's product of rounded operands within fp32 rounding.
-#[test]
-fn the_emulated_tf32_product_on_the_device_rounds_like_the_host() {
-    use crate::host_matmul::{MatRef, OperandRounding, matmul, round_tf32};
+fn emulated_product_on_the_device_rounds_like_the_host(precision: Precision, dropped: u32) {
+    use crate::host_matmul::{MatRef, matmul};
     let Some(gpu) = gpu() else { return };
+    let rounding = precision.host_rounding();
     let mut rng = SeqRng::new(17);
     let (m, k, n) = (21, 45, 17);
     let mut values = |count: usize| -> Vec<f32> {
@@ -300,22 +300,26 @@ fn the_emulated_tf32_product_on_the_device_rounds_like_the_host() {
         Tensor::<2>::from_data(TensorData::new(data.to_vec(), shape), &gpu.device)
     };
     let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
-    let rounded = read(crate::precision::round_tf32(on(&a, [m, k])));
+    let rounded = read(match precision {
+        Precision::Tf32Emulated => crate::precision::round_tf32(on(&a, [m, k])),
+        _ => crate::precision::round_bf16(on(&a, [m, k])),
+    });
+    let (mask, half) = ((1u32 << dropped) - 1, 1u32 << (dropped - 1));
     let ties = a
         .iter()
         .zip(&rounded)
-        .filter(|(x, y)| round_tf32(**x) != **y)
-        .inspect(|(x, _)| assert_eq!(x.to_bits() & 0x1FFF, 0x1000, "{x:e} is no tie"))
+        .filter(|(x, y)| rounding.apply(**x) != **y)
+        .inspect(|(x, _)| assert_eq!(x.to_bits() & mask, half, "{x:e} is no tie"))
         .count();
     assert!(ties <= 1, "{ties} ties");
-    let got = read(Precision::Tf32Emulated.matmul(on(&a, [m, k]), on(&b, [k, n])));
+    let got = read(precision.matmul(on(&a, [m, k]), on(&b, [k, n])));
     let mut want = vec![0f32; m * n];
     matmul(
         &mut want,
         MatRef::row_major(&a, m, k).unwrap(),
         MatRef::row_major(&b, k, n).unwrap(),
         false,
-        OperandRounding::Tf32,
+        rounding,
     )
     .unwrap();
     let worst = got
@@ -323,7 +327,17 @@ fn the_emulated_tf32_product_on_the_device_rounds_like_the_host() {
         .zip(&want)
         .map(|(x, y)| (x - y).abs())
         .fold(0f32, f32::max);
-    assert!(worst <= 1e-5, "differs by {worst}");
+    assert!(worst <= 1e-5, "{precision} differs by {worst}");
+}
+
+#[test]
+fn the_emulated_tf32_product_on_the_device_rounds_like_the_host() {
+    emulated_product_on_the_device_rounds_like_the_host(Precision::Tf32Emulated, 13);
+}
+
+#[test]
+fn the_emulated_bf16_product_on_the_device_rounds_like_the_host() {
+    emulated_product_on_the_device_rounds_like_the_host(Precision::Bf16Emulated, 16);
 }
 
 #[test]

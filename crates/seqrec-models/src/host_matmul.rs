@@ -179,9 +179,7 @@ fn rounded_copy(view: MatRef<'_>, rounding: OperandRounding) -> Result<Vec<f32>,
     let mut out = Vec::with_capacity(view.rows * view.cols);
     for i in 0..view.rows {
         for j in 0..view.cols {
-            out.push(rounding.apply(
-                view.data[i * view.row_stride + j * view.col_stride],
-            ));
+            out.push(rounding.apply(view.data[i * view.row_stride + j * view.col_stride]));
         }
     }
     Ok(out)
@@ -526,9 +524,15 @@ mod tests {
         let a = [0.1f32, 1.0 / 3.0, -2.7, 0.017];
         let b = [3.3f32, -0.55, 1e-3, 7.1];
         let mut got = vec![0.0; 4];
-        
-        matmul(&mut got, view(&a, 2, 2), view(&b, 2, 2), false, OperandRounding::Bf16)
-            .unwrap_or_else(|e| panic!("{e}"));
+
+        matmul(
+            &mut got,
+            view(&a, 2, 2),
+            view(&b, 2, 2),
+            false,
+            OperandRounding::Bf16,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let ra: Vec<f32> = a.iter().map(|&x| round_bf16(x)).collect();
         let rb: Vec<f32> = b.iter().map(|&x| round_bf16(x)).collect();
         for i in 0..2 {
@@ -538,8 +542,14 @@ mod tests {
             }
         }
         let mut exact = vec![0.0; 4];
-        matmul(&mut exact, view(&a, 2, 2), view(&b, 2, 2), false, OperandRounding::Exact)
-            .unwrap_or_else(|e| panic!("{e}"));
+        matmul(
+            &mut exact,
+            view(&a, 2, 2),
+            view(&b, 2, 2),
+            false,
+            OperandRounding::Exact,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(got, exact, "rounding changed nothing");
     }
 

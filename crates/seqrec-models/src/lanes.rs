@@ -1,4 +1,4 @@
-//! The parallel lanes of truncated-BPTT training (spec §4.5), as plain data:
+//! The parallel lanes of truncated-BPTT training (specification §4.5), as plain data:
 //! which item each lane reads and predicts at each step of a window, which
 //! lanes start a new user (state reset), and which steps are padding.
 //!

@@ -1,4 +1,4 @@
-//! The GRU recommenders of seqrec (spec §4), in burn: the standard GRU and
+//! The GRU recommenders of seqrec (specification §4), in burn: the standard GRU and
 //! the linear, rectified-linear and attentional user-based GRUs of Donkers,
 //! Loepp and Ziegler (RecSys 2017).
 //!

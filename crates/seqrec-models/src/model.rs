@@ -1,5 +1,5 @@
 //! The sequence model around the cell: item and user embeddings, the GRU
-//! cell, and the output layer over the catalogue (spec §4).
+//! cell, and the output layer over the catalogue (specification §4).
 
 use crate::cell::{GruCell, GruCellConfig, UserIntegration, uniform_linear, uniform_tensor};
 use burn::config::Config;

@@ -1,4 +1,4 @@
-//! Hyperparameters of GRU training (spec §4.5, Table 1 by default), one
+//! Hyperparameters of GRU training (specification §4.5, Table 1 by default), one
 //! typed struct shared by the four variants; the variant is the method.
 
 use crate::GruError;
@@ -57,7 +57,7 @@ impl GruVariant {
     }
 }
 
-/// Training hyperparameters; every default is spec §4.5 / Table 1.
+/// Training hyperparameters; every default is specification §4.5 / Table 1.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GruParams {

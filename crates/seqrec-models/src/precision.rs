@@ -48,14 +48,14 @@ pub enum Precision {
     Tf32,
     /// TF32 emulated on any backend: operands rounded to TF32's 10-bit
     /// mantissa, products and sums in fp32. Slower; for measuring what
-    /// TF32 does to the results (`docs/precision.md`).
+    /// TF32 does to the results (`docs/book/src/precision.md`).
     #[serde(rename = "tf32-emulated")]
     Tf32Emulated,
     /// bf16 operands (8 significant bits), fp32 accumulation and fp32
     /// outputs, forward and backward; CUDA only.
     Bf16,
     /// bf16 emulated on any backend: operands rounded to bf16, products and
-    /// sums in fp32 (`docs/precision.md`).
+    /// sums in fp32 (`docs/book/src/precision.md`).
     #[serde(rename = "bf16-emulated")]
     Bf16Emulated,
 }

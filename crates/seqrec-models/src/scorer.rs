@@ -1,4 +1,4 @@
-//! The [`Scorer`] of a trained GRU (spec §4.5, last point): each user's
+//! The [`Scorer`] of a trained GRU (specification §4.5, last point): each user's
 //! sequence runs from its start with no dropout, carrying the state, and
 //! all items are scored at each evaluated position. The users of a batch run
 //! together, one lane each.

@@ -10,7 +10,7 @@ use seqrec_data::{Dataset, DatasetName, DatasetOptions, DatasetStats, LoadReques
 use std::sync::Arc;
 
 /// A loaded dataset: every user's chronological events, split 90/5/5 per
-/// user (spec §2.5), with the way back to the original ids.
+/// user (specification §2.5), with the way back to the original ids.
 #[derive(Debug)]
 #[pyclass(name = "Dataset", module = "seqrec", frozen)]
 pub struct PyDataset {

@@ -89,7 +89,7 @@ fn parse_tie_rule(name: &str) -> Result<TieRule> {
 }
 
 /// Measures a recommender on `dataset`'s `split` ("test" or
-/// "validation") with seqrec's exact protocol (spec §3): every event of
+/// "validation") with seqrec's exact protocol (specification §3): every event of
 /// the split is a query whose history is all of the user's earlier events;
 /// ties with the target count against it (`tie_rule="pessimistic"`).
 ///

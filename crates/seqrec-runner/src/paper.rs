@@ -1,4 +1,4 @@
-//! The paper's published numbers (spec §6, Table 2), the reference every
+//! The paper's published numbers (specification §6, Table 2), the reference every
 //! run is put beside.
 
 use crate::Method;
@@ -47,7 +47,7 @@ pub struct PaperCell {
 
 /// The paper's value of `method` in `column`; POP is not in the paper.
 pub fn paper_cell(method: Method, column: PaperColumn) -> Option<PaperCell> {
-    // (ML MRR, ML Recall, LastFM MRR, LastFM Recall), spec §6.
+    // (ML MRR, ML Recall, LastFM MRR, LastFM Recall), specification §6.
     let row: [f64; 4] = match method {
         Method::Baseline(Baseline::Pop) => return None,
         Method::Baseline(Baseline::ItemKnn) => [0.03639, 0.12142, 0.04438, 0.10126],

@@ -34,7 +34,7 @@ pub struct EvaluateArgs {
     #[arg(long, default_value_t = 2017)]
     seed: u64,
     /// Results of another tool on the exported split (`user_index,position,items`
-    /// or `user_index,position,scores`; see docs/evaluation.md).
+    /// or `user_index,position,scores`; see docs/book/src/evaluation.md).
     #[arg(long)]
     scores: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "test")]

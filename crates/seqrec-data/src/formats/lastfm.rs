@@ -1,5 +1,5 @@
 //! LastFM 1K: `userid-timestamp-artid-artname-traid-traname.tsv`, six
-//! tab-separated fields, no header, each user's plays newest first (spec §2.2).
+//! tab-separated fields, no header, each user's plays newest first (specification §2.2).
 //! Known malformed lines are skipped and counted, never fatal; a file with no
 //! valid line at all is an error.
 

@@ -1,4 +1,4 @@
-//! Readers of the input formats of spec §2. Each turns one file into
+//! Readers of the input formats of specification §2. Each turns one file into
 //! `RawEvents` in file order; numbering, ordering and
 //! splitting are shared (`crate::raw`, `crate::pipeline`).
 

@@ -1,7 +1,7 @@
 //! The three MovieLens rating formats: `ratings.dat` (ML-1M/10M, `::`),
 //! `ratings.csv` (ml-latest-small, ml-20m, ml-25m) and `u.data` (ML-100K).
 //! All carry user, movie, rating and Unix-seconds timestamp; every rating is
-//! one event whatever its value (spec §2.1).
+//! one event whatever its value (specification §2.1).
 
 use super::linescan::{find_bad_line, int_field, number_field, positive_id_field};
 use crate::raw::{Keys, RawEvents};

@@ -1,5 +1,5 @@
 //! A generic table (CSV, TSV or Parquet) with configurable column names
-//! (spec §2.4). User and item keys are integers when every value is one
+//! (specification §2.4). User and item keys are integers when every value is one
 //! (compared numerically), text otherwise; timestamps are integer Unix
 //! seconds or ISO-8601 text.
 

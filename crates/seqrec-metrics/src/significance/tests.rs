@@ -29,7 +29,7 @@ fn exact_p_value_with_tied_and_zero_differences() {
     // It is checked here against plain enumeration (0.3359375 = 86/256; the
     // same enumeration in Python agrees). scipy 1.17.1's `method='exact'`
     // reports 0.3828125 for these data because it does not condition on the
-    // ties; spec §3 asks for the exact distribution, which this is.
+    // ties; specification §3 asks for the exact distribution, which this is.
     let x = [1.5, -0.5, 2.5, 2.5, -1.0, 3.0, 0.5, -2.5, 4.0];
     let y = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0];
     let w = wilcoxon_signed_rank(&x, &y).unwrap();

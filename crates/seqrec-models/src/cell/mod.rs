@@ -1,4 +1,4 @@
-//! The recurrent cells of spec §4.1–4.4: one GRU skeleton with the user
+//! The recurrent cells of specification §4.1–4.4: one GRU skeleton with the user
 //! integration as a variant, not four copies.
 //!
 //! Notation as in the spec: `T(x) = W x + b` is an affine map with its own
@@ -40,7 +40,7 @@ pub enum Threshold {
     Soft,
 }
 
-/// Configuration of a [`GruCell`]; defaults are spec §4 / Table 1.
+/// Configuration of a [`GruCell`]; defaults are specification §4 / Table 1.
 #[derive(Config, Debug)]
 pub struct GruCellConfig {
     /// n: hidden size = embedding size.

@@ -67,8 +67,8 @@ impl PrecisionMatmul for burn::backend::Cube {
 mod cube {
     use burn::backend::cubecl::dtype_to_storage_type;
     use burn::tensor::DType;
-    use burn_cubecl::kernel::{cast, into_contiguous};
     use burn_cubecl::kernel::matmul::init_matmul_output;
+    use burn_cubecl::kernel::{cast, into_contiguous};
     use burn_cubecl::tensor::CubeTensor;
     use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
     use cubek::matmul::launch::launch_ref;

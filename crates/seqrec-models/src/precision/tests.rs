@@ -229,7 +229,10 @@ fn emulated_product_multiplies_rounded_operands(
     // Same operands, sums in another order: fp32 rounding apart.
     assert!(gap(&emulated, &host) < 1e-6, "{}", gap(&emulated, &host));
     let format_gap = gap(&emulated, &exact);
-    assert!(expected_gap.contains(&format_gap), "{precision}: {format_gap}");
+    assert!(
+        expected_gap.contains(&format_gap),
+        "{precision}: {format_gap}"
+    );
     emulated
 }
 

@@ -9,7 +9,7 @@
 //! backward), and every weight gradient is one product over the whole
 //! window (K = lanes × steps). All products go through `host_matmul`.
 //!
-//! The mathematics is that of [`GruCell::step_projected`] (spec §4.1–4.4)
+//! The mathematics is that of [`GruCell::step_projected`] (specification §4.1–4.4)
 //! with the rectified cell's hard threshold (its soft threshold keeps the
 //! burn path). `training/tests.rs` checks the loss and every gradient
 //! against the burn path, variant by variant.

@@ -1,4 +1,4 @@
-//! Training per spec §4.5: lanes of user sequences, 20-step truncated-BPTT
+//! Training per specification §4.5: lanes of user sequences, 20-step truncated-BPTT
 //! windows with the detached state carried across windows, dropout, the L2
 //! term on looked-up user rows, global-norm clipping, Adam; validation after
 //! every epoch and the best epoch kept; a checkpoint after every epoch.

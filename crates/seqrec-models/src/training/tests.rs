@@ -468,7 +468,10 @@ fn emulated_precisions_move_host_windows_by_their_rounding_only() {
                 let scale = want.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
                 for (x, y) in want.iter().zip(got) {
                     let change = (x - y).abs() / scale;
-                    assert!(change <= tolerance, "{variant:?} {precision} [{k}]: {y} vs {x}");
+                    assert!(
+                        change <= tolerance,
+                        "{variant:?} {precision} [{k}]: {y} vs {x}"
+                    );
                     largest = largest.max(change);
                 }
             }

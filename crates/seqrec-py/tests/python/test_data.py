@@ -44,7 +44,7 @@ def test_events_are_the_exported_split(ml100k, cli, data_dir, tmp_path):
 def test_ids_titles_and_frames(ml100k):
     users, items = ml100k.user_ids(), ml100k.item_ids()
     assert len(users) == ml100k.n_users and len(items) == ml100k.n_items
-    assert np.all(np.diff(items) > 0)  # numbered in sorted order (spec §2.3)
+    assert np.all(np.diff(items) > 0)  # numbered in sorted order (specification §2.3)
     titles = ml100k.titles()
     assert titles["1"] == "Toy Story (1995)"
     pandas = optional_module("pandas")

@@ -27,7 +27,7 @@ use seqrec_models::{Backend, GruParams, Precision};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// Significance tests of spec §3.
+/// Significance tests of specification §3.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SignificanceSettings {
@@ -65,7 +65,7 @@ pub struct DatasetPlan {
     pub required: bool,
     /// The methods run on this dataset (default: the experiment's).
     pub methods: Vec<Method>,
-    /// How the data becomes a split (spec §2 decisions).
+    /// How the data becomes a split (specification §2 decisions).
     pub options: DatasetOptions,
     pub gru: GruParams,
     pub baselines: BaselineParams,
@@ -84,7 +84,7 @@ pub struct ExperimentConfig {
     pub backend: Backend,
     /// How the GRUs' matrix products are computed on a GPU.
     pub precision: Precision,
-    /// How every method is measured (spec §3 decisions).
+    /// How every method is measured (specification §3 decisions).
     pub evaluation: EvalConfig,
     pub significance: SignificanceSettings,
     /// Tolerances of `reproduce --check`.

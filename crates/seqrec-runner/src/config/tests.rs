@@ -37,7 +37,7 @@ fn the_paper_preset_is_table_1() {
     assert!(!config.evaluation.exclude_seen);
     for dataset in &config.datasets {
         assert!(dataset.required);
-        // Defaults are Table 1 (spec §4.5, §5), stated here independently.
+        // Defaults are Table 1 (specification §4.5, §5), stated here independently.
         let g = &dataset.gru;
         assert_eq!(
             (g.hidden, g.lanes, g.window, g.epochs),

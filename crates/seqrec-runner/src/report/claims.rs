@@ -1,4 +1,4 @@
-//! The paper's claims (spec §6), checked against one dataset's results.
+//! The paper's claims (specification §6), checked against one dataset's results.
 
 use super::{CellSummary, Comparison, DatasetSummary};
 use crate::Method;
@@ -25,7 +25,7 @@ const PAPER_BASELINES: [Baseline; 4] = [
 ];
 const METRICS: [&str; 2] = ["mrr@20", "recall@20"];
 
-/// Checks the four claims of spec §6 on one dataset (MRR@20 and Recall@20,
+/// Checks the four claims of specification §6 on one dataset (MRR@20 and Recall@20,
 /// test means over seeds).
 pub fn claims(
     dataset: &DatasetSummary,

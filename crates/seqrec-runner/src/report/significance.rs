@@ -1,4 +1,4 @@
-//! Paired significance tests of spec §3 on per-user test MRR@20: each
+//! Paired significance tests of specification §3 on per-user test MRR@20: each
 //! user-based GRU against the standard GRU, and the best GRU against the
 //! best baseline, both "best" chosen on validation MRR@20, never on test.
 
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The per-user metric the tests compare (spec §3).
+/// The per-user metric the tests compare (specification §3).
 pub const TESTED_METRIC: &str = "mrr@20";
 
 /// One paired comparison of method `a` against method `b`.
@@ -131,7 +131,7 @@ pub fn compare(
     })
 }
 
-/// The comparisons spec §3 and the issue ask for, where both cells exist.
+/// The comparisons specification §3 and the issue ask for, where both cells exist.
 pub(super) fn comparisons(
     config: &ExperimentConfig,
     cells: &[CellSummary],

@@ -41,7 +41,7 @@ pub fn markdown(results: &Results, out: &Path) -> String {
     let seeds: Vec<String> = results.seeds.iter().map(u64::to_string).collect();
     let _ = writeln!(
         md,
-        "Commit `{}`, GRU backend `{}`{}, seeds {} (values are means over seeds, ± the sample standard deviation where there are several), config hash `{}` (`config.toml` beside this file). Metrics are micro averages over test events with pessimistic ties (spec §3); Δ is (ours − paper) / paper. Written by `cargo xtask reproduce --preset {}`.\n",
+        "Commit `{}`, GRU backend `{}`{}, seeds {} (values are means over seeds, ± the sample standard deviation where there are several), config hash `{}` (`config.toml` beside this file). Metrics are micro averages over test events with pessimistic ties (specification §3); Δ is (ours − paper) / paper. Written by `cargo xtask reproduce --preset {}`.\n",
         results.git_commit,
         results.backend,
         results
@@ -176,7 +176,7 @@ fn dataset_section(md: &mut String, dataset: &DatasetResults, out: &Path) {
     if !dataset.comparisons.is_empty() {
         let _ = writeln!(
             md,
-            "Significance: per-user test MRR@20 (each user's mean, seeds averaged per user), two-sided Wilcoxon signed-rank test and paired bootstrap interval of the mean difference (spec §3). A difference is called significant only when both agree: p below the level and an interval that leaves out 0.\n\n| compared | question | users | mean a | mean b | Wilcoxon p | bootstrap interval of a − b | significant |\n|---|---|---|---|---|---|---|---|"
+            "Significance: per-user test MRR@20 (each user's mean, seeds averaged per user), two-sided Wilcoxon signed-rank test and paired bootstrap interval of the mean difference (specification §3). A difference is called significant only when both agree: p below the level and an interval that leaves out 0.\n\n| compared | question | users | mean a | mean b | Wilcoxon p | bootstrap interval of a − b | significant |\n|---|---|---|---|---|---|---|---|"
         );
         for c in &dataset.comparisons {
             let _ = writeln!(
@@ -199,7 +199,7 @@ fn dataset_section(md: &mut String, dataset: &DatasetResults, out: &Path) {
     }
     let _ = writeln!(
         md,
-        "The paper's claims (spec §6) on this dataset:\n\n| claim | holds | evidence |\n|---|---|---|"
+        "The paper's claims (specification §6) on this dataset:\n\n| claim | holds | evidence |\n|---|---|---|"
     );
     for claim in &dataset.claims {
         let holds = match claim.holds {
