@@ -29,6 +29,7 @@ pub mod device;
 mod dropout;
 mod epoch;
 mod error;
+pub mod fused;
 #[cfg(all(test, any(feature = "vulkan", feature = "wgpu")))]
 mod gpu_tests;
 mod host_adam;

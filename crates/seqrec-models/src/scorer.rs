@@ -128,7 +128,10 @@ impl GruScorer {
             .map(|t| groups.partition_point(|g| g.sequence.len() >= t))
             .collect();
         let cell = &self.model.cell;
-        let weights = cell.step_weights(self.precision);
+        // On a GPU the fused element-wise stages; the CPU composes.
+        let weights = cell
+            .step_weights(self.precision)
+            .with_fused_elementwise(self.gpu.is_some());
         let mut h = Tensor::<2>::zeros([lanes, n], device);
         take(&h, &wanted[0]);
         let mut t = 1;

@@ -69,6 +69,19 @@ pub struct StepWeights {
     bias: Option<Tensor<1>>,
     /// How the step's products are computed.
     precision: Precision,
+    /// Whether the standard and linear cells' element-wise work runs as
+    /// the two fused stages of [`crate::fused`].
+    fused: bool,
+}
+
+impl StepWeights {
+    /// Runs the standard and linear cells' element-wise work as the fused
+    /// stages of [`crate::fused`] (`true`) or as burn's operations; the
+    /// rectified and attentional cells compose it either way.
+    pub fn with_fused_elementwise(mut self, fused: bool) -> Self {
+        self.fused = fused;
+        self
+    }
 }
 
 /// The bias of a layer (every layer of the cell has one).
@@ -216,6 +229,7 @@ impl GruCell {
                 item: None,
                 bias: None,
                 precision,
+                fused: false,
             },
             UserIntegration::Rectified => StepWeights {
                 hidden: Tensor::cat(
@@ -233,6 +247,7 @@ impl GruCell {
                 item: None,
                 bias: None,
                 precision,
+                fused: false,
             },
             UserIntegration::Attentional => {
                 let user = layer(&self.candidate_user);
@@ -261,6 +276,7 @@ impl GruCell {
                         0,
                     )),
                     precision,
+                    fused: false,
                 }
             }
         }
@@ -277,6 +293,18 @@ impl GruCell {
         let n = self.settings.hidden;
         let mm = |a: Tensor<2>, b: &Tensor<2>| w.precision.matmul(a, b.clone());
         let hidden = mm(h.clone(), &w.hidden);
+        if w.fused
+            && matches!(
+                self.settings.integration,
+                UserIntegration::None | UserIntegration::Linear
+            )
+        {
+            let gates = inputs.gates.unwrap_or_else(missing);
+            let reset = crate::fused::reset_state(hidden.clone(), gates.clone(), h.clone());
+            let candidate = mm(reset, &w.candidate_hidden);
+            let projected_candidate = inputs.candidate.unwrap_or_else(missing);
+            return crate::fused::update(candidate, projected_candidate, hidden, gates, h);
+        }
         let (gate_pre, candidate_extra) = match self.settings.integration {
             UserIntegration::None | UserIntegration::Linear => {
                 (hidden + inputs.gates.unwrap_or_else(missing), None)

@@ -13,6 +13,9 @@ pub struct TrainOptions {
     pub backend: Backend,
     /// How matrix products are computed on a GPU (`--precision`).
     pub precision: Precision,
+    /// How a GPU computes the standard and linear cells' element-wise work
+    /// (fused kernels by default; the CPU backends always compose).
+    pub elementwise: crate::fused::ElementWise,
     /// Which device of the backend (`--device N`; default: the first, GPUs
     /// before software adapters).
     pub device_index: Option<usize>,

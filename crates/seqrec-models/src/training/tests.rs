@@ -142,6 +142,7 @@ fn window_gradient_matches_finite_differences_for_every_variant() {
                 chunk_rows: 2, // Several chunks, so the chunking is checked too.
                 path,
                 precision: crate::Precision::Tf32,
+                elementwise: crate::fused::ElementWise::Composed,
             };
             for w in &windows {
                 let h = Tensor::<2>::zeros([2, 3], &device);
@@ -228,6 +229,7 @@ fn dropout_masks_change_with_the_rng_and_padding_gets_no_loss() {
         chunk_rows: 8,
         path: WindowPath::Host,
         precision: crate::Precision::Tf32,
+        elementwise: crate::fused::ElementWise::Composed,
     };
     let (_, _, loss) = trainer
         .gradients(
@@ -251,6 +253,7 @@ fn dropout_masks_change_with_the_rng_and_padding_gets_no_loss() {
         chunk_rows: 8,
         path: WindowPath::Device,
         precision: crate::Precision::Tf32,
+        elementwise: crate::fused::ElementWise::Composed,
     };
     let run = |seed| {
         let (_, _, l) = trainer
@@ -349,6 +352,7 @@ fn host_window_equals_the_burn_path_for_every_variant() {
                 chunk_rows: 4,
                 path,
                 precision: crate::Precision::Tf32,
+                elementwise: crate::fused::ElementWise::Composed,
             };
             let values: Vec<f32> = (0..3 * n)
                 .map(|i| ((i * 37 % 11) as f32 - 5.0) / 6.0)
@@ -438,6 +442,7 @@ fn emulated_precisions_move_host_windows_by_their_rounding_only() {
                 chunk_rows: 4,
                 path: WindowPath::Host,
                 precision,
+                elementwise: crate::fused::ElementWise::Composed,
             };
             let h = Tensor::<2>::zeros([3, n], &device);
             let (grads, _, loss, _) = trainer

@@ -54,6 +54,8 @@ pub(super) struct WindowTrainer<'a> {
     pub(super) path: WindowPath,
     /// How the device path's products are computed.
     pub(super) precision: crate::Precision,
+    /// How the device path's element-wise work is computed.
+    pub(super) elementwise: crate::fused::ElementWise,
 }
 
 pub(super) fn backend_error(e: impl std::fmt::Debug) -> GruError {
@@ -118,7 +120,10 @@ impl WindowTrainer<'_> {
         });
         // Every product that does not depend on h, for all steps at once.
         let projected = model.cell.project(e_items, e_users, self.precision);
-        let weights = model.cell.step_weights(self.precision);
+        let weights = model
+            .cell
+            .step_weights(self.precision)
+            .with_fused_elementwise(self.elementwise == crate::fused::ElementWise::Fused);
         // The lane resets of the whole window go to the device once.
         let keep = (0..steps).any(|s| w.any_reset(s)).then(|| {
             let keep: Vec<f32> = w.reset.iter().map(|&r| if r { 0.0 } else { 1.0 }).collect();

@@ -1,0 +1,119 @@
+//! The element-wise work of a standard or linear GRU step in two fused
+//! kernels, forward and backward: the floor the cell's equations allow.
+//!
+//! The reset gate scales the state before the candidate's product
+//! (specification §4.1), so a step needs one element-wise stage after the
+//! gates' product and one after the candidate's:
+//!
+//! - [`reset_state`]: `r = σ(hidden_r + projected_r)`, out `r ⊙ h`;
+//! - [`update`]: `u = σ(hidden_u + projected_u)`, `k = tanh(candidate +
+//!   projected_candidate)`, out `h + u ⊙ (k − h)`.
+//!
+//! `hidden` is `h · W_h` of both gates (`[m × 2n]`, u first, r second),
+//! `projected` the state-independent part of their pre-activations (item,
+//! user and bias: [`crate::cell::ProjectedInputs`]). burn composes the same
+//! step from about twenty kernels forward (its sigmoid alone is five);
+//! these are one each way. The backward kernels recompute σ and tanh from
+//! the saved inputs instead of keeping outputs. On the CPU backends the
+//! operations are composed of burn's own, with the same mathematics.
+
+// ndarray is deprecated in burn 0.22 but is a backend the project was asked
+// for; the extension macro names it.
+#![allow(deprecated)]
+
+use burn::backend::Backend;
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::Tensor;
+
+mod autodiff;
+#[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda"))]
+mod cube;
+mod host;
+
+/// How a GPU computes a standard or linear GRU step's element-wise work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ElementWise {
+    /// The two fused kernels each way ([`FusedGruStep`]).
+    #[default]
+    Fused,
+    /// burn's operations, one kernel each (the reference the fused kernels
+    /// are tested against; the CPU backends always compose).
+    Composed,
+}
+
+/// The fused element-wise stages of a standard or linear GRU step.
+#[burn::backend::backend_extension(
+    Cube: cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda")),
+    Flex,
+    NdArray,
+    Autodiff
+)]
+pub trait FusedGruStep: Backend {
+    /// `σ(hidden_r + projected_r) ⊙ h`, `[m × n]`.
+    fn gru_reset_state(
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// `h + u ⊙ (tanh(candidate + projected_candidate) − h)` with
+    /// `u = σ(hidden_u + projected_u)`, `[m × n]`.
+    fn gru_update(
+        candidate: FloatTensor<Self>,
+        projected_candidate: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// The backward of [`Self::gru_reset_state`] for the gradient `grad`
+    /// of its output: (the gradient of the gates' pre-activations `[m ×
+    /// 2n]`, zero in u's half; the gradient of `h`).
+    fn gru_reset_state_backward(
+        grad: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The backward of [`Self::gru_update`]: (the gradient of the
+    /// candidate's pre-activation `[m × n]`; of the gates' pre-activations
+    /// `[m × 2n]`, zero in r's half; of `h`).
+    fn gru_update_backward(
+        grad: FloatTensor<Self>,
+        candidate: FloatTensor<Self>,
+        projected_candidate: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// `σ(hidden_r + projected_r) ⊙ h` (autodiff-aware).
+pub fn reset_state(hidden: Tensor<2>, projected: Tensor<2>, h: Tensor<2>) -> Tensor<2> {
+    Tensor::from_dispatch(burn::backend::Dispatch::gru_reset_state(
+        hidden.into_dispatch(),
+        projected.into_dispatch(),
+        h.into_dispatch(),
+    ))
+}
+
+/// The next state `h + u ⊙ (k − h)` (autodiff-aware).
+pub fn update(
+    candidate: Tensor<2>,
+    projected_candidate: Tensor<2>,
+    hidden: Tensor<2>,
+    projected: Tensor<2>,
+    h: Tensor<2>,
+) -> Tensor<2> {
+    Tensor::from_dispatch(burn::backend::Dispatch::gru_update(
+        candidate.into_dispatch(),
+        projected_candidate.into_dispatch(),
+        hidden.into_dispatch(),
+        projected.into_dispatch(),
+        h.into_dispatch(),
+    ))
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,117 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, TensorData};
+use seqrec_core::SeqRng;
+
+fn floats(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn random(rows: usize, cols: usize, rng: &mut SeqRng, device: &Device) -> Tensor<2> {
+    let v: Vec<f32> = (0..rows * cols)
+        .map(|_| (rng.next_f64() * 4.0 - 2.0) as f32)
+        .collect();
+    Tensor::from_data(TensorData::new(v, [rows, cols]), device)
+}
+
+/// The inputs of one step: hidden `[m × 2n]`, projected gates as a column
+/// view of a wider tensor (as the projection hands them over), candidate,
+/// projected candidate, h.
+pub(crate) struct StepInputs {
+    pub hidden: Tensor<2>,
+    pub projected: Tensor<2>,
+    pub candidate: Tensor<2>,
+    pub projected_candidate: Tensor<2>,
+    pub h: Tensor<2>,
+}
+
+pub(crate) fn step_inputs(m: usize, n: usize, seed: u64, device: &Device) -> StepInputs {
+    let mut rng = SeqRng::new(seed);
+    let wide = random(m, 3 * n, &mut rng, device).require_grad();
+    StepInputs {
+        hidden: random(m, 2 * n, &mut rng, device).require_grad(),
+        projected: wide.clone().narrow(1, 0, 2 * n),
+        projected_candidate: wide.narrow(1, 2 * n, n),
+        candidate: random(m, n, &mut rng, device).require_grad(),
+        h: random(m, n, &mut rng, device).require_grad(),
+    }
+}
+
+/// The step as burn's operations compose it (the cell's unfused path).
+pub(crate) fn composed(x: &StepInputs, n: usize) -> Tensor<2> {
+    let gates = sigmoid(x.hidden.clone() + x.projected.clone());
+    let u = gates.clone().narrow(1, 0, n);
+    let r = gates.narrow(1, n, n);
+    let rh = r * x.h.clone();
+    // The candidate's product reads r ⊙ h; a fixed map stands in for it.
+    let k = (x.candidate.clone() + rh.clone() * 0.5 + x.projected_candidate.clone()).tanh();
+    x.h.clone() + u * (k - x.h.clone())
+}
+
+pub(crate) fn fused(x: &StepInputs, _n: usize) -> Tensor<2> {
+    let rh = reset_state(x.hidden.clone(), x.projected.clone(), x.h.clone());
+    update(
+        x.candidate.clone() + rh * 0.5,
+        x.projected_candidate.clone(),
+        x.hidden.clone(),
+        x.projected.clone(),
+        x.h.clone(),
+    )
+}
+
+/// Values and the gradients of every input of a fixed objective, fused
+/// against composed, within `tolerance` relative to each tensor's scale.
+pub(crate) fn fused_equals_composed(device: &Device, tolerance: f32) {
+    let (m, n) = (7, 5);
+    let objective = |t: Tensor<2>| {
+        let weights = random(m, n, &mut SeqRng::new(99), device);
+        (t * weights).sum()
+    };
+    let a = step_inputs(m, n, 3, device);
+    let b = step_inputs(m, n, 3, device);
+    let (plain, fast) = (composed(&a, n), fused(&b, n));
+    let scale_gap = |x: &[f32], y: &[f32]| {
+        let scale = x.iter().fold(1e-3f32, |s, v| s.max(v.abs()));
+        x.iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max)
+            / scale
+    };
+    let gap = scale_gap(&floats(plain.clone()), &floats(fast.clone()));
+    assert!(gap <= tolerance, "states differ by {gap}");
+    let (ga, gb) = (objective(plain).backward(), objective(fast).backward());
+    let pairs = [
+        ("hidden", &a.hidden, &b.hidden),
+        ("candidate", &a.candidate, &b.candidate),
+        ("h", &a.h, &b.h),
+    ];
+    for (name, x, y) in pairs {
+        let want = floats(x.grad(&ga).unwrap());
+        let got = floats(y.grad(&gb).unwrap());
+        let gap = scale_gap(&want, &got);
+        assert!(gap <= tolerance, "gradient of {name} differs by {gap}");
+        assert!(want.iter().any(|v| *v != 0.0), "{name}: no gradient");
+    }
+}
+
+#[test]
+fn fused_stages_equal_the_composed_step_on_the_cpu() {
+    fused_equals_composed(&Device::flex().autodiff(), 1e-5);
+}
+
+/// A hand-worked element: hidden_r + projected_r = 0 gives r = ½, so
+/// `r ⊙ h` halves h; with u's pre-activation 0 too and a candidate
+/// pre-activation of 0 (k = 0), the next state is h / 2.
+#[test]
+fn hand_worked_element() {
+    let device = Device::flex();
+    let zeros = |cols| Tensor::<2>::zeros([1, cols], &device);
+    let h = Tensor::<2>::from_data(TensorData::new(vec![0.8f32], [1, 1]), &device);
+    let rh = reset_state(zeros(2), zeros(2), h.clone());
+    assert_eq!(floats(rh), vec![0.4]);
+    let next = update(zeros(1), zeros(1), zeros(2), zeros(2), h);
+    assert_eq!(floats(next), vec![0.4]);
+}
