@@ -69,15 +69,15 @@ pub struct StepWeights {
     bias: Option<Tensor<1>>,
     /// How the step's products are computed.
     precision: Precision,
-    /// Whether the standard and linear cells' element-wise work runs as
-    /// the two fused stages of [`crate::fused`].
+    /// Whether the gates' and the update's element-wise work runs as the
+    /// two fused stages of [`crate::fused`].
     fused: bool,
 }
 
 impl StepWeights {
-    /// Runs the standard and linear cells' element-wise work as the fused
+    /// Runs the gates' and the update's element-wise work as the fused
     /// stages of [`crate::fused`] (`true`) or as burn's operations; the
-    /// rectified and attentional cells compose it either way.
+    /// rectified filter and the attention gate are composed either way.
     pub fn with_fused_elementwise(mut self, fused: bool) -> Self {
         self.fused = fused;
         self
@@ -293,42 +293,22 @@ impl GruCell {
         let n = self.settings.hidden;
         let mm = |a: Tensor<2>, b: &Tensor<2>| w.precision.matmul(a, b.clone());
         let hidden = mm(h.clone(), &w.hidden);
-        if w.fused
-            && matches!(
-                self.settings.integration,
-                UserIntegration::None | UserIntegration::Linear
-            )
-        {
-            let gates = inputs.gates.unwrap_or_else(missing);
-            let reset = crate::fused::reset_state(hidden.clone(), gates.clone(), h.clone());
-            let candidate = mm(reset, &w.candidate_hidden);
-            let projected_candidate = inputs.candidate.unwrap_or_else(missing);
-            return crate::fused::update(candidate, projected_candidate, hidden, gates, h);
+        if w.fused {
+            return self.step_fused(w, h, hidden, inputs);
         }
         let (gate_pre, candidate_extra) = match self.settings.integration {
             UserIntegration::None | UserIntegration::Linear => {
                 (hidden + inputs.gates.unwrap_or_else(missing), None)
             }
             UserIntegration::Rectified => {
-                let kappa = hidden.clone().narrow(1, 2 * n, 2 * n)
-                    + inputs.thresholds.unwrap_or_else(missing);
-                let f = self.rectify_with(inputs.e_v.unwrap_or_else(missing), kappa);
-                let user = mm(f, w.user.as_ref().unwrap_or_else(missing));
+                let user = self.rectified_user(w, &hidden, &inputs);
                 let gate_pre = hidden.narrow(1, 0, 2 * n)
                     + inputs.gates.unwrap_or_else(missing)
                     + user.clone().narrow(1, 0, 2 * n);
                 (gate_pre, Some(user.narrow(1, 2 * n, n)))
             }
             UserIntegration::Attentional => {
-                let xi = sigmoid(
-                    hidden.clone().narrow(1, 0, n) + inputs.attention.unwrap_or_else(missing),
-                );
-                let e_i = inputs.e_i.unwrap_or_else(missing);
-                let a_i = e_i.clone() - xi.clone() * e_i;
-                let a_v = xi * inputs.e_v.unwrap_or_else(missing);
-                let mixed = mm(a_i, w.item.as_ref().unwrap_or_else(missing))
-                    + mm(a_v, w.user.as_ref().unwrap_or_else(missing))
-                    + w.bias.clone().unwrap_or_else(missing).unsqueeze::<2>();
+                let mixed = self.attention_mix(w, &hidden, inputs.clone());
                 let gate_pre = hidden.narrow(1, n, 2 * n) + mixed.clone().narrow(1, 0, 2 * n);
                 (gate_pre, Some(mixed.narrow(1, 2 * n, n)))
             }
@@ -345,6 +325,85 @@ impl GruCell {
         }
         let k = pre.tanh();
         h.clone() + u * (k - h)
+    }
+
+    /// The same step with the gates' and the update's element-wise work in
+    /// the fused stages of [`crate::fused`]; the rectified filter and the
+    /// attention gate, which feed a product of their own, stay composed.
+    fn step_fused(
+        &self,
+        w: &StepWeights,
+        h: Tensor<2>,
+        hidden: Tensor<2>,
+        inputs: ProjectedInputs,
+    ) -> Tensor<2> {
+        let n = self.settings.hidden;
+        // What the gates add to `h W_h` (u's columns, then r's) and the
+        // candidate's state-independent pre-activation.
+        let (hidden_gates, gates, candidate) = match self.settings.integration {
+            UserIntegration::None | UserIntegration::Linear => (
+                hidden,
+                inputs.gates.unwrap_or_else(missing),
+                inputs.candidate.unwrap_or_else(missing),
+            ),
+            UserIntegration::Rectified => {
+                let user = self.rectified_user(w, &hidden, &inputs);
+                (
+                    hidden.narrow(1, 0, 2 * n),
+                    inputs.gates.unwrap_or_else(missing) + user.clone().narrow(1, 0, 2 * n),
+                    inputs.candidate.unwrap_or_else(missing) + user.narrow(1, 2 * n, n),
+                )
+            }
+            UserIntegration::Attentional => {
+                let mixed = self.attention_mix(w, &hidden, inputs);
+                (
+                    hidden.narrow(1, n, 2 * n),
+                    mixed.clone().narrow(1, 0, 2 * n),
+                    mixed.narrow(1, 2 * n, n),
+                )
+            }
+        };
+        let reset = crate::fused::reset_state(hidden_gates.clone(), gates.clone(), h.clone());
+        let product = w.precision.matmul(reset, w.candidate_hidden.clone());
+        crate::fused::update(product, candidate, hidden_gates, gates, h)
+    }
+
+    /// Rectified cell: `f W` for the gates and the candidate (`[m × 3n]`),
+    /// with f the user row filtered by this step's thresholds κ.
+    fn rectified_user(
+        &self,
+        w: &StepWeights,
+        hidden: &Tensor<2>,
+        inputs: &ProjectedInputs,
+    ) -> Tensor<2> {
+        let n = self.settings.hidden;
+        let kappa = hidden.clone().narrow(1, 2 * n, 2 * n)
+            + inputs.thresholds.clone().unwrap_or_else(missing);
+        let f = self.rectify_with(inputs.e_v.clone().unwrap_or_else(missing), kappa);
+        w.precision
+            .matmul(f, w.user.clone().unwrap_or_else(missing))
+    }
+
+    /// Attentional cell: the attention gate ξ mixes item and user rows,
+    /// and the mix's part of the gates and the candidate with every bias
+    /// (`[m × 3n]`).
+    fn attention_mix(
+        &self,
+        w: &StepWeights,
+        hidden: &Tensor<2>,
+        inputs: ProjectedInputs,
+    ) -> Tensor<2> {
+        let n = self.settings.hidden;
+        let mm = |a: Tensor<2>, b: &Option<Tensor<2>>| {
+            w.precision.matmul(a, b.clone().unwrap_or_else(missing))
+        };
+        let xi = sigmoid(hidden.clone().narrow(1, 0, n) + inputs.attention.unwrap_or_else(missing));
+        let e_i = inputs.e_i.unwrap_or_else(missing);
+        let a_i = e_i.clone() - xi.clone() * e_i;
+        let a_v = xi * inputs.e_v.unwrap_or_else(missing);
+        mm(a_i, &w.item)
+            + mm(a_v, &w.user)
+            + w.bias.clone().unwrap_or_else(missing).unsqueeze::<2>()
     }
 }
 
@@ -420,33 +479,49 @@ mod tests {
                 plain = cell.forward(plain, rows(&e_i), rows(&e_v));
                 plain_states.push(plain.clone());
             }
-            let projected = cell.project(e_i.clone(), Some(e_v.clone()), Precision::Tf32);
-            let step_weights = cell.step_weights(Precision::Tf32);
-            let mut fast = h0.clone();
-            let mut fast_states = Vec::new();
-            for s in 0..steps {
-                fast = cell.step_projected(&step_weights, fast, projected.rows(s * lanes, lanes));
-                fast_states.push(fast.clone());
-            }
             let plain_all = Tensor::cat(plain_states, 0);
-            let fast_all = Tensor::cat(fast_states, 0);
-            let diff = max_difference(&floats(plain_all.clone()), &floats(fast_all.clone()));
-            assert!(diff < 1e-6, "{integration:?}: states differ by {diff}");
-
             // A fixed, non-symmetric objective of every state.
             let coefficients = random(steps * lanes, n, &mut SeqRng::new(9), &device);
-            let plain_grads = (plain_all * coefficients.clone()).sum().backward();
-            let fast_grads = (fast_all * coefficients).sum().backward();
-            for (i, w) in weights(&cell).into_iter().enumerate() {
-                let zeros = || w.clone().inner().zeros_like();
-                let a = floats(w.grad(&plain_grads).unwrap_or_else(zeros));
-                let b = floats(w.grad(&fast_grads).unwrap_or_else(zeros));
-                let scale = a.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
-                let diff = max_difference(&a, &b);
+            let plain_grads = (plain_all.clone() * coefficients.clone()).sum().backward();
+            let plain_gradients: Vec<Vec<f32>> = weights(&cell)
+                .into_iter()
+                .map(|w| {
+                    let zeros = || w.clone().inner().zeros_like();
+                    floats(w.grad(&plain_grads).unwrap_or_else(zeros))
+                })
+                .collect();
+            // The projected step, with burn's element-wise operations and
+            // with the fused stages (composed of the same operations on the
+            // CPU; the device's kernels are compared in `gpu_tests`).
+            for fused in [false, true] {
+                let projected = cell.project(e_i.clone(), Some(e_v.clone()), Precision::Tf32);
+                let step_weights = cell
+                    .step_weights(Precision::Tf32)
+                    .with_fused_elementwise(fused);
+                let mut fast = h0.clone();
+                let mut fast_states = Vec::new();
+                for s in 0..steps {
+                    fast =
+                        cell.step_projected(&step_weights, fast, projected.rows(s * lanes, lanes));
+                    fast_states.push(fast.clone());
+                }
+                let fast_all = Tensor::cat(fast_states, 0);
+                let diff = max_difference(&floats(plain_all.clone()), &floats(fast_all.clone()));
                 assert!(
-                    diff <= 1e-5 * scale,
-                    "{integration:?}: gradient of weight {i} differs by {diff} (scale {scale})"
+                    diff < 1e-6,
+                    "{integration:?} (fused {fused}): states differ by {diff}"
                 );
+                let fast_grads = (fast_all * coefficients.clone()).sum().backward();
+                for (i, (w, a)) in weights(&cell).into_iter().zip(&plain_gradients).enumerate() {
+                    let zeros = || w.clone().inner().zeros_like();
+                    let b = floats(w.grad(&fast_grads).unwrap_or_else(zeros));
+                    let scale = a.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
+                    let diff = max_difference(a, &b);
+                    assert!(
+                        diff <= 1e-5 * scale,
+                        "{integration:?} (fused {fused}): gradient of weight {i} differs by {diff} (scale {scale})"
+                    );
+                }
             }
         }
     }

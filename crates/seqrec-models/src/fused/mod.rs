@@ -1,5 +1,7 @@
-//! The element-wise work of a standard or linear GRU step in two fused
-//! kernels, forward and backward: the floor the cell's equations allow.
+//! The element-wise work of a GRU step's gates and update in two fused
+//! kernels, forward and backward: the floor the standard and linear cells'
+//! equations allow (the rectified filter and the attention gate, a third
+//! stage, stay composed).
 //!
 //! The reset gate scales the state before the candidate's product
 //! (specification §4.1), so a step needs one element-wise stage after the
@@ -30,7 +32,7 @@ mod autodiff;
 mod cube;
 mod host;
 
-/// How a GPU computes a standard or linear GRU step's element-wise work.
+/// How a GPU computes a GRU step's gate and update element-wise work.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ElementWise {
     /// The two fused kernels each way ([`FusedGruStep`]).
@@ -41,7 +43,7 @@ pub enum ElementWise {
     Composed,
 }
 
-/// The fused element-wise stages of a standard or linear GRU step.
+/// The fused element-wise stages of a GRU step (gates and update).
 #[burn::backend::backend_extension(
     Cube: cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda")),
     Flex,

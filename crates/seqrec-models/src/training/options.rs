@@ -13,7 +13,7 @@ pub struct TrainOptions {
     pub backend: Backend,
     /// How matrix products are computed on a GPU (`--precision`).
     pub precision: Precision,
-    /// How a GPU computes the standard and linear cells' element-wise work
+    /// How a GPU computes the cells' gate and update element-wise work
     /// (fused kernels by default; the CPU backends always compose).
     pub elementwise: crate::fused::ElementWise,
     /// Which device of the backend (`--device N`; default: the first, GPUs
