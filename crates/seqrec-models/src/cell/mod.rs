@@ -254,7 +254,7 @@ impl GruCell {
     }
 }
 
-mod batched;
+pub(crate) mod batched;
 #[cfg(test)]
 mod tests;
 

@@ -83,7 +83,153 @@ impl<B: FusedGruStep> Backward<B, 5> for UpdateBackward {
     }
 }
 
+/// The backward of `gru_rectify`. Its only parent is `e_v`: the
+/// thresholds are compared, so no gradient reaches them, and they are kept
+/// out of the graph (as burn's comparisons keep them out of the composed
+/// filter's). State: the thresholds' two parts (values), e_v, ω.
+#[derive(Debug)]
+struct RectifyBackward;
+
+impl<B: FusedGruStep> Backward<B, 1> for RectifyBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>, NodeId, f32);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let (hidden, projected, e_v, omega) = ops.state;
+        let e_v = checkpointer.retrieve_node_output::<FloatTensor<B>>(e_v);
+        let grad = grads.consume::<B>(&ops.node);
+        let [p_e_v] = ops.parents;
+        if let Some(node) = p_e_v {
+            let d_e_v = B::gru_rectify_backward(grad, hidden, projected, e_v, omega);
+            grads.register::<B>(node.id, d_e_v);
+        }
+    }
+}
+
+/// The backward of `gru_attend`; its state: hidden, projected, e_i, e_v.
+#[derive(Debug)]
+struct AttendBackward;
+
+impl<B: FusedGruStep> Backward<B, 4> for AttendBackward {
+    type State = [NodeId; 4];
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 4>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [hidden, projected, e_i, e_v] = ops
+            .state
+            .map(|id| checkpointer.retrieve_node_output::<FloatTensor<B>>(id));
+        let grad = grads.consume::<B>(&ops.node);
+        let (d_pre, d_e_i, d_e_v) = B::gru_attend_backward(grad, hidden, projected, e_i, e_v);
+        let [p_hidden, p_projected, p_e_i, p_e_v] = ops.parents;
+        let pairs = [
+            (p_hidden, d_pre.clone()),
+            (p_projected, d_pre),
+            (p_e_i, d_e_i),
+            (p_e_v, d_e_v),
+        ];
+        for (parent, gradient) in pairs {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, gradient);
+            }
+        }
+    }
+}
+
 impl<B: FusedGruStep, C: CheckpointStrategy> FusedGruStep for Autodiff<B, C> {
+    fn gru_rectify(
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+        omega: f32,
+    ) -> FloatTensor<Self> {
+        match RectifyBackward
+            .prepare::<C>([e_v.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let e_v_id = prep.checkpoint(&e_v);
+                let (hidden, projected) = (hidden.into_primitive(), projected.into_primitive());
+                let out = B::gru_rectify(
+                    hidden.clone(),
+                    projected.clone(),
+                    e_v.into_primitive(),
+                    omega,
+                );
+                prep.finish((hidden, projected, e_v_id, omega), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::gru_rectify(
+                hidden.into_primitive(),
+                projected.into_primitive(),
+                e_v.into_primitive(),
+                omega,
+            )),
+        }
+    }
+
+    fn gru_attend(
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_i: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        match AttendBackward
+            .prepare::<C>([hidden.node(), projected.node(), e_i.node(), e_v.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = [
+                    prep.checkpoint(&hidden),
+                    prep.checkpoint(&projected),
+                    prep.checkpoint(&e_i),
+                    prep.checkpoint(&e_v),
+                ];
+                let out = B::gru_attend(
+                    hidden.into_primitive(),
+                    projected.into_primitive(),
+                    e_i.into_primitive(),
+                    e_v.into_primitive(),
+                );
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::gru_attend(
+                hidden.into_primitive(),
+                projected.into_primitive(),
+                e_i.into_primitive(),
+                e_v.into_primitive(),
+            )),
+        }
+    }
+
+    fn gru_rectify_backward(
+        grad: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+        omega: f32,
+    ) -> FloatTensor<Self> {
+        host::rectify_backward::<Self>(grad, hidden, projected, e_v, omega)
+    }
+
+    fn gru_attend_backward(
+        grad: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_i: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        host::attend_backward::<Self>(grad, hidden, projected, e_i, e_v)
+    }
+
     fn gru_reset_state(
         hidden: FloatTensor<Self>,
         projected: FloatTensor<Self>,

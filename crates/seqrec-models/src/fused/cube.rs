@@ -118,6 +118,111 @@ fn update_backward_kernel<F: Float>(
     d_h[ABSOLUTE_POS] = g * (F::new(1.0) - u);
 }
 
+/// The rectified filter's factor at `(row, j)`: 0 below κ1; from κ1 on, 1
+/// at or above κ2 and ω below it.
+#[cube]
+fn rectifier<F: Float>(
+    hidden: &Tensor<F>,
+    projected: &Tensor<F>,
+    e_v: F,
+    omega: F,
+    row: usize,
+    j: usize,
+    n: usize,
+) -> F {
+    let k1 = at::<F>(hidden, row, j) + at::<F>(projected, row, j);
+    let k2 = at::<F>(hidden, row, n + j) + at::<F>(projected, row, n + j);
+    // As the cell writes it: step(e_v − κ1) · (ω + (1 − ω) · step(e_v − κ2)),
+    // so below κ1 is 0 even where κ2 < κ1.
+    let upper = select(e_v >= k2, F::new(1.0), omega);
+    select(e_v >= k1, upper, F::new(0.0))
+}
+
+#[cube(launch, address_type = "dynamic")]
+fn rectify_kernel<F: Float>(
+    hidden: &Tensor<F>,
+    projected: &Tensor<F>,
+    e_v: &Tensor<F>,
+    out: &mut Tensor<F>,
+    omega: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let n = out.shape(1);
+    if ABSOLUTE_POS >= out.shape(0) * n {
+        terminate!();
+    }
+    let (row, j) = (ABSOLUTE_POS / n, ABSOLUTE_POS % n);
+    let v = at::<F>(e_v, row, j);
+    let omega = F::cast_from(omega);
+    out[ABSOLUTE_POS] = v * rectifier::<F>(hidden, projected, v, omega, row, j, n);
+}
+
+#[cube(launch, address_type = "dynamic")]
+fn rectify_backward_kernel<F: Float>(
+    grad: &Tensor<F>,
+    hidden: &Tensor<F>,
+    projected: &Tensor<F>,
+    e_v: &Tensor<F>,
+    d_e_v: &mut Tensor<F>,
+    omega: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let n = d_e_v.shape(1);
+    if ABSOLUTE_POS >= d_e_v.shape(0) * n {
+        terminate!();
+    }
+    let (row, j) = (ABSOLUTE_POS / n, ABSOLUTE_POS % n);
+    let v = at::<F>(e_v, row, j);
+    let omega = F::cast_from(omega);
+    d_e_v[ABSOLUTE_POS] =
+        at::<F>(grad, row, j) * rectifier::<F>(hidden, projected, v, omega, row, j, n);
+}
+
+#[cube(launch, address_type = "dynamic")]
+fn attend_kernel<F: Float>(
+    hidden: &Tensor<F>,
+    projected: &Tensor<F>,
+    e_i: &Tensor<F>,
+    e_v: &Tensor<F>,
+    out: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    let n = e_i.shape(1);
+    if ABSOLUTE_POS >= e_i.shape(0) * n {
+        terminate!();
+    }
+    let (row, j) = (ABSOLUTE_POS / n, ABSOLUTE_POS % n);
+    let xi = sigmoid::<F>(at::<F>(hidden, row, j) + at::<F>(projected, row, j));
+    out[row * 2 * n + j] = (F::new(1.0) - xi) * at::<F>(e_i, row, j);
+    out[row * 2 * n + n + j] = xi * at::<F>(e_v, row, j);
+}
+
+#[cube(launch, address_type = "dynamic")]
+fn attend_backward_kernel<F: Float>(
+    grad: &Tensor<F>,
+    hidden: &Tensor<F>,
+    projected: &Tensor<F>,
+    e_i: &Tensor<F>,
+    e_v: &Tensor<F>,
+    d_pre: &mut Tensor<F>,
+    d_e_i: &mut Tensor<F>,
+    d_e_v: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    let n = e_i.shape(1);
+    if ABSOLUTE_POS >= e_i.shape(0) * n {
+        terminate!();
+    }
+    let (row, j) = (ABSOLUTE_POS / n, ABSOLUTE_POS % n);
+    let xi = sigmoid::<F>(at::<F>(hidden, row, j) + at::<F>(projected, row, j));
+    let d_a_i = at::<F>(grad, row, j);
+    let d_a_v = at::<F>(grad, row, n + j);
+    let d_xi = d_a_v * at::<F>(e_v, row, j) - d_a_i * at::<F>(e_i, row, j);
+    d_pre[ABSOLUTE_POS] = d_xi * xi * (F::new(1.0) - xi);
+    d_e_i[ABSOLUTE_POS] = d_a_i * (F::new(1.0) - xi);
+    d_e_v[ABSOLUTE_POS] = d_a_v * xi;
+}
+
 /// A fresh contiguous `[m × width]` tensor beside `like` (`[m × n]`).
 fn output(like: &CubeTensor, width: usize) -> CubeTensor {
     let rows = like.meta.shape()[0];
@@ -268,5 +373,108 @@ impl FusedGruStep for burn::backend::Cube {
             dtype,
         );
         (d_candidate, d_gates, d_h)
+    }
+
+    fn gru_rectify(
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+        omega: f32,
+    ) -> FloatTensor<Self> {
+        let out = output(&e_v, width(&e_v));
+        let (count, dim) = grid(&e_v);
+        let dtype = dtype_to_storage_type(e_v.dtype);
+        rectify_kernel::launch(
+            &out.client,
+            count,
+            dim,
+            address(&[&hidden, &projected, &e_v]),
+            hidden.into_tensor_arg(),
+            projected.into_tensor_arg(),
+            e_v.into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            omega,
+            dtype,
+        );
+        out
+    }
+
+    fn gru_rectify_backward(
+        grad: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+        omega: f32,
+    ) -> FloatTensor<Self> {
+        let d_e_v = output(&e_v, width(&e_v));
+        let (count, dim) = grid(&e_v);
+        let dtype = dtype_to_storage_type(e_v.dtype);
+        rectify_backward_kernel::launch(
+            &d_e_v.client,
+            count,
+            dim,
+            address(&[&grad, &hidden, &projected, &e_v]),
+            grad.into_tensor_arg(),
+            hidden.into_tensor_arg(),
+            projected.into_tensor_arg(),
+            e_v.into_tensor_arg(),
+            d_e_v.clone().into_tensor_arg(),
+            omega,
+            dtype,
+        );
+        d_e_v
+    }
+
+    fn gru_attend(
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_i: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let out = output(&e_i, 2 * width(&e_i));
+        let (count, dim) = grid(&e_i);
+        let dtype = dtype_to_storage_type(e_i.dtype);
+        attend_kernel::launch(
+            &out.client,
+            count,
+            dim,
+            address(&[&hidden, &projected, &e_i, &e_v, &out]),
+            hidden.into_tensor_arg(),
+            projected.into_tensor_arg(),
+            e_i.into_tensor_arg(),
+            e_v.into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            dtype,
+        );
+        out
+    }
+
+    fn gru_attend_backward(
+        grad: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_i: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let n = width(&e_i);
+        let (d_pre, d_e_i, d_e_v) = (output(&e_i, n), output(&e_i, n), output(&e_i, n));
+        let (count, dim) = grid(&e_i);
+        let dtype = dtype_to_storage_type(e_i.dtype);
+        attend_backward_kernel::launch(
+            &d_pre.client,
+            count,
+            dim,
+            address(&[&grad, &hidden, &projected, &e_i, &e_v]),
+            grad.into_tensor_arg(),
+            hidden.into_tensor_arg(),
+            projected.into_tensor_arg(),
+            e_i.into_tensor_arg(),
+            e_v.into_tensor_arg(),
+            d_pre.clone().into_tensor_arg(),
+            d_e_i.clone().into_tensor_arg(),
+            d_e_v.clone().into_tensor_arg(),
+            dtype,
+        );
+        (d_pre, d_e_i, d_e_v)
     }
 }

@@ -7,7 +7,7 @@
 
 use super::FusedGruStep;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, TensorMetadata};
+use burn::backend::{Backend, BoolDType, FloatDType, TensorMetadata};
 use burn::tensor::Slice;
 
 /// Columns `start..start + len` of a rank-2 tensor.
@@ -122,6 +122,86 @@ pub(super) fn update_backward<B: Backend>(
     (d_candidate, join::<B>(d_u, zeros), d_h)
 }
 
+/// `x ≥ 0` as 1 or 0 (the CPU backends' native booleans).
+fn at_least_zero<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    B::bool_into_float(
+        B::float_greater_equal_elem(x, 0.0.into(), BoolDType::Native),
+        FloatDType::F32,
+    )
+}
+
+/// The filter's factor: 0 below κ1, ω between, 1 from κ2 on (`hidden +
+/// projected` is κ).
+fn rectifier<B: Backend>(
+    hidden: FloatTensor<B>,
+    projected: FloatTensor<B>,
+    e_v: FloatTensor<B>,
+    omega: f32,
+) -> FloatTensor<B> {
+    let n = width::<B>(&e_v);
+    let kappa = B::float_add(hidden, projected);
+    let lower = at_least_zero::<B>(B::float_sub(e_v.clone(), columns::<B>(kappa.clone(), 0, n)));
+    let upper = at_least_zero::<B>(B::float_sub(e_v, columns::<B>(kappa, n, n)));
+    B::float_mul(
+        lower,
+        B::float_add_scalar(
+            B::float_mul_scalar(upper, (1.0 - omega).into()),
+            omega.into(),
+        ),
+    )
+}
+
+pub(super) fn rectify<B: Backend>(
+    hidden: FloatTensor<B>,
+    projected: FloatTensor<B>,
+    e_v: FloatTensor<B>,
+    omega: f32,
+) -> FloatTensor<B> {
+    B::float_mul(e_v.clone(), rectifier::<B>(hidden, projected, e_v, omega))
+}
+
+pub(super) fn rectify_backward<B: Backend>(
+    grad: FloatTensor<B>,
+    hidden: FloatTensor<B>,
+    projected: FloatTensor<B>,
+    e_v: FloatTensor<B>,
+    omega: f32,
+) -> FloatTensor<B> {
+    B::float_mul(grad, rectifier::<B>(hidden, projected, e_v, omega))
+}
+
+pub(super) fn attend<B: Backend>(
+    hidden: FloatTensor<B>,
+    projected: FloatTensor<B>,
+    e_i: FloatTensor<B>,
+    e_v: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let xi = sigmoid::<B>(B::float_add(hidden, projected));
+    join::<B>(
+        B::float_mul(one_minus::<B>(xi.clone()), e_i),
+        B::float_mul(xi, e_v),
+    )
+}
+
+pub(super) fn attend_backward<B: Backend>(
+    grad: FloatTensor<B>,
+    hidden: FloatTensor<B>,
+    projected: FloatTensor<B>,
+    e_i: FloatTensor<B>,
+    e_v: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let n = width::<B>(&e_i);
+    let xi = sigmoid::<B>(B::float_add(hidden, projected));
+    let (d_a_i, d_a_v) = (columns::<B>(grad.clone(), 0, n), columns::<B>(grad, n, n));
+    let d_xi = B::float_sub(
+        B::float_mul(d_a_v.clone(), e_v),
+        B::float_mul(d_a_i.clone(), e_i),
+    );
+    let d_pre = B::float_mul(d_xi, B::float_mul(xi.clone(), one_minus::<B>(xi.clone())));
+    let d_e_i = B::float_mul(d_a_i, one_minus::<B>(xi.clone()));
+    (d_pre, d_e_i, B::float_mul(d_a_v, xi))
+}
+
 /// The CPU backends compose the stages (see the module's comment).
 macro_rules! host_fused_gru_step {
     ($backend:ty) => {
@@ -162,6 +242,44 @@ macro_rules! host_fused_gru_step {
                 h: FloatTensor<Self>,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
                 update_backward::<Self>(grad, candidate, projected_candidate, hidden, projected, h)
+            }
+
+            fn gru_rectify(
+                hidden: FloatTensor<Self>,
+                projected: FloatTensor<Self>,
+                e_v: FloatTensor<Self>,
+                omega: f32,
+            ) -> FloatTensor<Self> {
+                rectify::<Self>(hidden, projected, e_v, omega)
+            }
+
+            fn gru_rectify_backward(
+                grad: FloatTensor<Self>,
+                hidden: FloatTensor<Self>,
+                projected: FloatTensor<Self>,
+                e_v: FloatTensor<Self>,
+                omega: f32,
+            ) -> FloatTensor<Self> {
+                rectify_backward::<Self>(grad, hidden, projected, e_v, omega)
+            }
+
+            fn gru_attend(
+                hidden: FloatTensor<Self>,
+                projected: FloatTensor<Self>,
+                e_i: FloatTensor<Self>,
+                e_v: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                attend::<Self>(hidden, projected, e_i, e_v)
+            }
+
+            fn gru_attend_backward(
+                grad: FloatTensor<Self>,
+                hidden: FloatTensor<Self>,
+                projected: FloatTensor<Self>,
+                e_i: FloatTensor<Self>,
+                e_v: FloatTensor<Self>,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                attend_backward::<Self>(grad, hidden, projected, e_i, e_v)
             }
         }
     };

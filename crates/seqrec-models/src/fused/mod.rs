@@ -89,6 +89,45 @@ pub trait FusedGruStep: Backend {
         projected: FloatTensor<Self>,
         h: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The rectified cell's filter with hard thresholds: with `κ = hidden +
+    /// projected` (`[m × 2n]`, κ1 then κ2), `f = 0` where `e_v < κ1`, else
+    /// `e_v` where `e_v ≥ κ2` and `ω e_v` where not (`[m × n]`).
+    fn gru_rectify(
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+        omega: f32,
+    ) -> FloatTensor<Self>;
+
+    /// The backward of [`Self::gru_rectify`]: the gradient of `e_v` (the
+    /// comparisons pass none to κ).
+    fn gru_rectify_backward(
+        grad: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+        omega: f32,
+    ) -> FloatTensor<Self>;
+
+    /// The attentional cell's mix: with `ξ = σ(hidden + projected)`
+    /// (`[m × n]`), `[(1 − ξ) ⊙ e_i | ξ ⊙ e_v]` (`[m × 2n]`).
+    fn gru_attend(
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_i: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// The backward of [`Self::gru_attend`]: (the gradient of ξ's
+    /// pre-activation; of `e_i`; of `e_v`).
+    fn gru_attend_backward(
+        grad: FloatTensor<Self>,
+        hidden: FloatTensor<Self>,
+        projected: FloatTensor<Self>,
+        e_i: FloatTensor<Self>,
+        e_v: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// `σ(hidden_r + projected_r) ⊙ h` (autodiff-aware).
@@ -114,6 +153,33 @@ pub fn update(
         hidden.into_dispatch(),
         projected.into_dispatch(),
         h.into_dispatch(),
+    ))
+}
+
+/// The rectified filter with hard thresholds κ = `hidden + projected`
+/// (autodiff-aware; `omega` is ω).
+pub fn rectify(hidden: Tensor<2>, projected: Tensor<2>, e_v: Tensor<2>, omega: f32) -> Tensor<2> {
+    Tensor::from_dispatch(burn::backend::Dispatch::gru_rectify(
+        hidden.into_dispatch(),
+        projected.into_dispatch(),
+        e_v.into_dispatch(),
+        omega,
+    ))
+}
+
+/// `[(1 − ξ) ⊙ e_i | ξ ⊙ e_v]` with `ξ = σ(hidden + projected)`
+/// (autodiff-aware).
+pub fn attend(
+    hidden: Tensor<2>,
+    projected: Tensor<2>,
+    e_i: Tensor<2>,
+    e_v: Tensor<2>,
+) -> Tensor<2> {
+    Tensor::from_dispatch(burn::backend::Dispatch::gru_attend(
+        hidden.into_dispatch(),
+        projected.into_dispatch(),
+        e_i.into_dispatch(),
+        e_v.into_dispatch(),
     ))
 }
 

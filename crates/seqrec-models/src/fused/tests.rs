@@ -115,3 +115,98 @@ fn hand_worked_element() {
     let next = update(zeros(1), zeros(1), zeros(2), zeros(2), h);
     assert_eq!(floats(next), vec![0.4]);
 }
+
+/// The leaves of [`third_stages_equal_composed`], fresh for each graph
+/// (burn keeps no tape across two backward passes).
+struct ThirdStageInputs {
+    wide: Tensor<2>,
+    projected: Tensor<2>,
+    attention: Tensor<2>,
+    e_i: Tensor<2>,
+    e_v: Tensor<2>,
+}
+
+fn third_stage_inputs(m: usize, n: usize, device: &Device) -> ThirdStageInputs {
+    let mut rng = SeqRng::new(21);
+    ThirdStageInputs {
+        wide: random(m, 4 * n, &mut rng, device).require_grad(),
+        projected: random(m, 2 * n, &mut rng, device),
+        attention: random(m, n, &mut rng, device).require_grad(),
+        e_i: random(m, n, &mut rng, device).require_grad(),
+        e_v: random(m, n, &mut rng, device).require_grad(),
+    }
+}
+
+/// The rectified filter and the attention mix, fused against burn's
+/// operations on `device`: values and the gradients of `e_i`, `e_v` and
+/// of ξ's inputs. The thresholds and ξ's hidden part are column views of a
+/// wider tensor, as in the cell.
+pub(crate) fn third_stages_equal_composed(device: &Device, tolerance: f32) {
+    let (m, n, omega) = (6, 4, 0.2f32);
+    let gap = |want: Tensor<2>, got: Tensor<2>, what: &str| {
+        let (want, got) = (floats(want), floats(got));
+        let scale = want.iter().fold(1e-3f32, |s, v| s.max(v.abs()));
+        for (i, (a, b)) in want.iter().zip(&got).enumerate() {
+            assert!(
+                (a - b).abs() <= tolerance * scale,
+                "{what} [{i}]: fused {b}, composed {a}"
+            );
+        }
+    };
+    // Rectified: e_v · step(e_v − κ1) · (ω + (1 − ω) · step(e_v − κ2)).
+    let rectified = |fused: bool| {
+        let x = third_stage_inputs(m, n, device);
+        let hidden = x.wide.narrow(1, 2 * n, 2 * n);
+        let f = if fused {
+            rectify(hidden, x.projected, x.e_v.clone(), omega)
+        } else {
+            let kappa = hidden + x.projected;
+            let step = |t: Tensor<2>| t.greater_equal_elem(0.0).float();
+            let lower = step(x.e_v.clone() - kappa.clone().narrow(1, 0, n));
+            let upper = step(x.e_v.clone() - kappa.narrow(1, n, n));
+            x.e_v.clone() * lower * (upper.mul_scalar(1.0 - omega).add_scalar(omega))
+        };
+        let weights = random(m, n, &mut SeqRng::new(5), device);
+        let grads = (f.clone() * weights).sum().backward();
+        (f, x.e_v.grad(&grads).unwrap())
+    };
+    let ((composed, d_composed), (fused, d_fused)) = (rectified(false), rectified(true));
+    gap(composed, fused, "rectified filter");
+    gap(d_composed, d_fused, "rectified ∂e_v");
+
+    // Attentional: [(1 − ξ) e_i | ξ e_v], ξ = σ(hidden + projected).
+    let attentional = |fused: bool| {
+        let x = third_stage_inputs(m, n, device);
+        let hidden = x.wide.clone().narrow(1, n, n);
+        let mix = if fused {
+            attend(hidden, x.attention.clone(), x.e_i.clone(), x.e_v.clone())
+        } else {
+            let xi = sigmoid(hidden + x.attention.clone());
+            Tensor::cat(
+                vec![
+                    x.e_i.clone() - xi.clone() * x.e_i.clone(),
+                    xi * x.e_v.clone(),
+                ],
+                1,
+            )
+        };
+        let weights = random(m, 2 * n, &mut SeqRng::new(6), device);
+        let grads = (mix.clone() * weights).sum().backward();
+        let leaves = [&x.e_i, &x.e_v, &x.attention, &x.wide].map(|t| t.grad(&grads).unwrap());
+        (mix, leaves)
+    };
+    let ((composed, d_composed), (fused, d_fused)) = (attentional(false), attentional(true));
+    gap(composed, fused, "attention mix");
+    for ((what, want), got) in ["∂e_i", "∂e_v", "∂ξ's input", "∂ξ's hidden part"]
+        .into_iter()
+        .zip(d_composed)
+        .zip(d_fused)
+    {
+        gap(want, got, what);
+    }
+}
+
+#[test]
+fn third_stages_equal_composed_on_the_cpu() {
+    third_stages_equal_composed(&Device::flex().autodiff(), 1e-6);
+}
