@@ -30,6 +30,7 @@ mod dropout;
 mod epoch;
 mod error;
 pub mod fused;
+pub mod fused_output;
 #[cfg(all(test, any(feature = "vulkan", feature = "wgpu")))]
 mod gpu_tests;
 mod host_adam;

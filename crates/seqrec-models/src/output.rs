@@ -23,8 +23,10 @@ pub(crate) struct OutputGradients {
 /// Mean softmax cross-entropy of `states · weight + bias` against
 /// `targets`, and its gradients; all tensors without autodiff.
 /// `scale` is 1 / (number of rows the mean runs over); products are
-/// computed at `precision`.
-#[allow(clippy::too_many_arguments)] // the layer's inputs, how to chunk, precision
+/// computed at `precision`. With `fused` (cubecl backends only) each
+/// chunk's softmax, loss and logit gradient are one kernel
+/// ([`crate::fused_output`]) instead of burn's operations.
+#[allow(clippy::too_many_arguments)] // the layer's inputs, how to chunk and compute
 pub(crate) fn softmax_cross_entropy(
     states: Tensor<2>,
     targets: &[u32],
@@ -33,8 +35,15 @@ pub(crate) fn softmax_cross_entropy(
     chunk_rows: usize,
     scale: f64,
     precision: Precision,
+    fused: bool,
     device: &Device,
 ) -> OutputGradients {
+    let items = weight.dims()[1];
+    if fused && items < crate::fused_output::MAX_ITEMS {
+        return fused_softmax_cross_entropy(
+            states, targets, weight, bias, chunk_rows, scale, precision, device,
+        );
+    }
     let [rows, n] = states.dims();
     let items = weight.dims()[1];
     let weight_t = weight.clone().transpose();
@@ -62,6 +71,56 @@ pub(crate) fn softmax_cross_entropy(
         let minus_scale = Tensor::<2>::full([len, 1], -scale, device);
         let g =
             (e * (sum.recip().mul_scalar(scale))).scatter(1, t, minus_scale, IndexingUpdateOp::Add);
+        d_weight = d_weight + precision.matmul(h.transpose(), g.clone());
+        d_bias = d_bias + g.clone().sum_dim(0).squeeze_dim::<1>(0);
+        d_states.push(precision.matmul(g, weight_t.clone()));
+        start += len;
+    }
+    OutputGradients {
+        loss_sum,
+        weight: d_weight,
+        bias: d_bias,
+        states: Tensor::cat(d_states, 0),
+    }
+}
+
+/// [`softmax_cross_entropy`] with one fused kernel per chunk after its
+/// product: the chunk's logits are then the only chunk-sized buffer (the
+/// gradient is written over them).
+#[allow(clippy::too_many_arguments)]
+fn fused_softmax_cross_entropy(
+    states: Tensor<2>,
+    targets: &[u32],
+    weight: Tensor<2>,
+    bias: Tensor<1>,
+    chunk_rows: usize,
+    scale: f64,
+    precision: Precision,
+    device: &Device,
+) -> OutputGradients {
+    let [rows, n] = states.dims();
+    let items = weight.dims()[1];
+    let weight_t = weight.clone().transpose();
+    let mut loss_sum = Tensor::<1>::zeros([1], device);
+    let mut d_weight = Tensor::<2>::zeros([n, items], device);
+    let mut d_bias = Tensor::<1>::zeros([items], device);
+    let mut d_states = Vec::new();
+    // Item indices below 2²⁴ are exact in f32 (the caller checks).
+    let all_targets: Vec<f32> = targets.iter().map(|&i| i as f32).collect();
+    let all_targets: Tensor<1> =
+        Tensor::from_data(TensorData::new(all_targets, [targets.len()]), device);
+    let mut start = 0;
+    while start < rows {
+        let len = chunk_rows.min(rows - start);
+        let h = states.clone().narrow(0, start, len);
+        let logits = precision.matmul(h.clone(), weight.clone());
+        let (g, losses) = crate::fused_output::softmax_cross_entropy_in_place(
+            logits,
+            bias.clone(),
+            all_targets.clone().narrow(0, start, len),
+            scale as f32,
+        );
+        loss_sum = loss_sum + losses.sum();
         d_weight = d_weight + precision.matmul(h.transpose(), g.clone());
         d_bias = d_bias + g.clone().sum_dim(0).squeeze_dim::<1>(0);
         d_states.push(precision.matmul(g, weight_t.clone()));
@@ -118,6 +177,7 @@ mod tests {
                 chunk,
                 1.0 / rows as f64,
                 Precision::Fp32,
+                false,
                 &device,
             );
             let close = |a: &[f32], b: &[f32]| {

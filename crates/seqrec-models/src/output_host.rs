@@ -245,6 +245,7 @@ mod tests {
             40,
             scale,
             crate::Precision::Tf32,
+            false,
             &device,
         );
         for chunk in [1, 33, 40, 1000] {

@@ -188,6 +188,7 @@ impl WindowTrainer<'_> {
                 self.chunk_rows,
                 scale,
                 self.precision,
+                self.elementwise == crate::fused::ElementWise::Fused,
                 self.inner,
             )
         };
