@@ -186,6 +186,12 @@ step devices 25 "$BIN" devices --json
 for backend in "${BACKENDS[@]}"; do
   step "smoke-$backend" 25 "$BIN" throughput --dataset synthetic-movielens --methods gru \
     --config "$SMOKE" --windows 1 --warmup 0 --eval-users 5 --backend "$backend"
+  # The same with burn's operations instead of seqrec's fused kernels: if
+  # only the step above fails, the fused kernels are what this device
+  # cannot run (`--elementwise composed` is the way around).
+  step "smoke-composed-$backend" 25 "$BIN" throughput --dataset synthetic-movielens --methods gru \
+    --config "$SMOKE" --windows 1 --warmup 0 --eval-users 5 --backend "$backend" \
+    --elementwise composed
 done
 
 # Stage 2: data at the paper's scale.

@@ -117,6 +117,11 @@ fn bad_gru_settings_are_clear_errors() {
         &["--precision", "fp16"],
         "unknown precision `fp16`",
     );
+    fails_with(
+        "[gru]\nepochs = 1\n",
+        &["--elementwise", "fast"],
+        "unknown element-wise mode `fast`; known: fused, composed",
+    );
     // bf16 products need CUDA; the message points at the emulation.
     fails_with(
         "[gru]\nepochs = 1\n",

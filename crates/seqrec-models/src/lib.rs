@@ -56,6 +56,7 @@ pub use cost::TrainingCost;
 pub use device::{DeviceInfo, OpenedDevice};
 pub use epoch::EpochRecord;
 pub use error::GruError;
+pub use fused::ElementWise;
 pub use lanes::LaneSwitch;
 pub use memory::MemoryEstimate;
 pub use model::{GruModel, GruModelConfig};

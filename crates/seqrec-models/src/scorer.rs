@@ -23,6 +23,8 @@ pub struct GruScorer {
     host: Option<HostLogits>,
     /// How the device's products are computed.
     precision: Precision,
+    /// How a GPU computes the step's element-wise work.
+    elementwise: crate::ElementWise,
     /// The GPU backend whose panics scoring turns into errors (a lost
     /// device, a kernel that cannot run), as training does.
     gpu: Option<Backend>,
@@ -56,6 +58,7 @@ impl GruScorer {
             batch: None,
             host,
             precision: Precision::default(),
+            elementwise: crate::ElementWise::default(),
             gpu: None,
         }
     }
@@ -71,6 +74,13 @@ impl GruScorer {
     /// Queries per scoring call the evaluator should use.
     pub fn with_batch_size(mut self, batch: usize) -> Self {
         self.batch = Some(batch);
+        self
+    }
+
+    /// Computes a GPU step's element-wise work as `elementwise` says
+    /// (default: fused kernels; the CPU backends compose either way).
+    pub fn with_elementwise(mut self, elementwise: crate::ElementWise) -> Self {
+        self.elementwise = elementwise;
         self
     }
 
@@ -129,9 +139,9 @@ impl GruScorer {
             .collect();
         let cell = &self.model.cell;
         // On a GPU the fused element-wise stages; the CPU composes.
-        let weights = cell
-            .step_weights(self.precision)
-            .with_fused_elementwise(self.gpu.is_some());
+        let weights = cell.step_weights(self.precision).with_fused_elementwise(
+            self.gpu.is_some() && self.elementwise == crate::ElementWise::Fused,
+        );
         let mut h = Tensor::<2>::zeros([lanes, n], device);
         take(&h, &wanted[0]);
         let mut t = 1;

@@ -162,6 +162,7 @@ pub fn fit(
         device,
         allow_slow_cpu,
         precision: parse_precision(precision, settings.precision)?,
+        ..Compute::default()
     };
     let cancel = Cancel::new();
     let spec = TrainSpec {
@@ -231,6 +232,7 @@ impl PyModel {
                 device,
                 allow_slow_cpu: false,
                 precision: parse_precision(precision.as_deref(), saved.precision)?,
+                ..Compute::default()
             };
             let files = private_dir()?;
             copy_model_files(&dir, files.path())?;

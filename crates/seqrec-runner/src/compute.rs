@@ -3,7 +3,7 @@
 //! command and the runner turn into [`TrainOptions`] the same way.
 
 use indicatif::ProgressBar;
-use seqrec_models::{Backend, Precision, TrainOptions};
+use seqrec_models::{Backend, ElementWise, Precision, TrainOptions};
 use std::path::PathBuf;
 
 /// How GRUs are computed (the baselines always run on the CPU).
@@ -17,6 +17,9 @@ pub struct Compute {
     pub allow_slow_cpu: bool,
     /// `--precision`: how matrix products are computed on a GPU.
     pub precision: Precision,
+    /// `--elementwise`: a GPU's element-wise work in seqrec's fused
+    /// kernels (the default) or in burn's operations.
+    pub elementwise: ElementWise,
 }
 
 impl Compute {
@@ -38,6 +41,7 @@ impl Compute {
         TrainOptions {
             backend: self.backend,
             precision: self.precision,
+            elementwise: self.elementwise,
             device_index: self.device,
             allow_slow_cpu: self.allow_slow_cpu,
             checkpoint,

@@ -377,7 +377,7 @@ fn load_gru(dir: &Path, compute: Compute) -> Result<GruScorer, RunnerError> {
         compute.precision,
     )
     .map_err(|e| RunnerError::io(dir, e))?;
-    Ok(scorer)
+    Ok(scorer.with_elementwise(compute.elementwise))
 }
 
 /// How `data` differs from the data the model was trained on (users,

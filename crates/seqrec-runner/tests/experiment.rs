@@ -255,6 +255,14 @@ fn the_cell_hash_changes_with_the_precision_only_where_results_can() {
         assert_ne!(default, emulated, "{backend}");
         let bf16 = hash(backend, Precision::Bf16Emulated, gru);
         assert!(bf16 != default && bf16 != emulated, "{backend}");
+        // Composed element-wise work changes a GPU's sums, not the CPU's.
+        let composed = {
+            let mut config = tiny(1);
+            config.backend = backend;
+            config.elementwise = seqrec_models::ElementWise::Composed;
+            cell_hash(&config, &config.datasets[0], gru, 7).unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(composed == default, backend.is_cpu(), "{backend}");
         let fp32 = hash(backend, Precision::Fp32, gru);
         assert_eq!(default == fp32, backend.is_cpu(), "{backend}");
         assert_eq!(

@@ -188,6 +188,7 @@ pub fn prepare(request: &TuneRequest) -> Result<Prepared, TuneError> {
         device: None,
         allow_slow_cpu: false,
         precision: base.precision.unwrap_or_default(),
+        ..Compute::default()
     };
     let fit_seed = seeds.first().copied().unwrap_or(settings.seed);
     let name = request.study.clone().unwrap_or_else(|| {

@@ -11,7 +11,7 @@ pub mod tune;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use seqrec_models::{Backend, Precision};
+use seqrec_models::{Backend, ElementWise, Precision};
 use seqrec_runner::Compute;
 use seqrec_runner::config::MethodSettings;
 use std::path::PathBuf;
@@ -87,6 +87,13 @@ pub struct ComputeArgs {
     /// the preset or saved model says.
     #[arg(long)]
     pub precision: Option<String>,
+    /// How a GPU computes the GRUs' element-wise work and output-layer
+    /// softmax: fused (seqrec's kernels, one per stage; the default) or
+    /// composed (burn's operations, one kernel each; slower, for comparison
+    /// or a device the fused kernels fail on). The CPU backends compose
+    /// either way.
+    #[arg(long)]
+    pub elementwise: Option<String>,
 }
 
 impl ComputeArgs {
@@ -107,6 +114,10 @@ impl ComputeArgs {
             precision: match &self.precision {
                 Some(name) => Precision::parse(name)?,
                 None => default_precision.unwrap_or_default(),
+            },
+            elementwise: match &self.elementwise {
+                Some(name) => ElementWise::parse(name)?,
+                None => ElementWise::default(),
             },
         };
         compute.precision.check_backend(compute.backend)?;

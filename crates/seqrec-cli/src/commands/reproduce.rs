@@ -133,6 +133,9 @@ pub fn reproduce(args: ReproduceArgs, common: &Common) -> Result<()> {
         .compute(config.backend, Some(config.precision))?;
     config.backend = compute.backend;
     config.precision = compute.precision;
+    if args.compute.elementwise.is_some() {
+        config.elementwise = compute.elementwise;
+    }
     let out = args.out_dir(&args.config_name());
     let options = RunOptions {
         data_dir: common.data_dir.clone(),

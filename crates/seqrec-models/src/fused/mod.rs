@@ -32,15 +32,46 @@ mod autodiff;
 mod cube;
 mod host;
 
-/// How a GPU computes a GRU step's gate and update element-wise work.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How a GPU computes a GRU step's element-wise work and the output
+/// layer's softmax cross-entropy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ElementWise {
-    /// The two fused kernels each way ([`FusedGruStep`]).
+    /// seqrec's fused kernels ([`FusedGruStep`], [`crate::fused_output`]).
     #[default]
     Fused,
     /// burn's operations, one kernel each (the reference the fused kernels
-    /// are tested against; the CPU backends always compose).
+    /// are tested against, and a way around a device the fused kernels
+    /// fail on; the CPU backends always compose).
     Composed,
+}
+
+impl ElementWise {
+    pub const ALL: [ElementWise; 2] = [ElementWise::Fused, ElementWise::Composed];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ElementWise::Fused => "fused",
+            ElementWise::Composed => "composed",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Self, crate::GruError> {
+        ElementWise::ALL
+            .into_iter()
+            .find(|e| e.name() == name)
+            .ok_or_else(|| crate::GruError::Unknown {
+                kind: "element-wise mode",
+                name: name.to_owned(),
+                known: "fused, composed",
+            })
+    }
+}
+
+impl std::fmt::Display for ElementWise {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The fused element-wise stages of a GRU step (gates and update).

@@ -292,6 +292,8 @@ fn train(
                 inner.clone(),
                 options.backend.is_cpu(),
             )
+            .with_backend(options.backend)
+            .with_elementwise(options.elementwise)
             .with_precision(precision);
             let config = EvalConfig {
                 cutoffs: vec![20],
@@ -371,6 +373,7 @@ fn train(
     Ok(FittedGru {
         scorer: GruScorer::new(variant.name(), kept, inner, options.backend.is_cpu())
             .with_backend(options.backend)
+            .with_elementwise(options.elementwise)
             .with_batch_size(params.eval_batch)
             .with_precision(precision),
         report: TrainingReport {

@@ -23,7 +23,7 @@ use merge::merged;
 use seqrec_baselines::BaselineParams;
 use seqrec_data::{DatasetName, DatasetOptions};
 use seqrec_metrics::EvalConfig;
-use seqrec_models::{Backend, GruParams, Precision};
+use seqrec_models::{Backend, ElementWise, GruParams, Precision};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -84,6 +84,8 @@ pub struct ExperimentConfig {
     pub backend: Backend,
     /// How the GRUs' matrix products are computed on a GPU.
     pub precision: Precision,
+    /// How a GPU computes the GRUs' element-wise work.
+    pub elementwise: ElementWise,
     /// How every method is measured (specification §3 decisions).
     pub evaluation: EvalConfig,
     pub significance: SignificanceSettings,
@@ -106,6 +108,8 @@ struct ConfigFile {
     backend: Backend,
     #[serde(default)]
     precision: Precision,
+    #[serde(default)]
+    elementwise: ElementWise,
     #[serde(default)]
     evaluation: EvalConfig,
     #[serde(default)]
@@ -179,6 +183,8 @@ struct ResolvedFile<'a> {
     /// setting keep their config hash.
     #[serde(skip_serializing_if = "is_default_precision")]
     precision: Precision,
+    #[serde(skip_serializing_if = "is_default_elementwise")]
+    elementwise: ElementWise,
     evaluation: &'a EvalConfig,
     significance: &'a SignificanceSettings,
     check: &'a CheckTolerances,
@@ -187,6 +193,10 @@ struct ResolvedFile<'a> {
 
 fn is_default_precision(p: &Precision) -> bool {
     *p == Precision::default()
+}
+
+fn is_default_elementwise(e: &ElementWise) -> bool {
+    *e == ElementWise::default()
 }
 
 impl ExperimentConfig {
@@ -239,6 +249,7 @@ impl ExperimentConfig {
             seeds: file.seeds,
             backend: file.backend,
             precision: file.precision,
+            elementwise: file.elementwise,
             evaluation: file.evaluation,
             significance: file.significance,
             check: file.check,
@@ -315,6 +326,7 @@ impl ExperimentConfig {
             methods: self.all_methods(),
             backend: self.backend,
             precision: self.precision,
+            elementwise: self.elementwise,
             evaluation: &self.evaluation,
             significance: &self.significance,
             check: &self.check,

@@ -364,3 +364,26 @@ fn precision_is_a_top_level_key_written_only_when_not_the_default() {
         .expect("bf16-emulated runs anywhere");
     assert_eq!(emulated.precision, Precision::Bf16Emulated);
 }
+
+#[test]
+fn elementwise_is_a_top_level_key_written_only_when_not_the_default() {
+    use seqrec_models::ElementWise;
+    let text =
+        "name = \"p\"\nseeds = [1]\nelementwise = \"composed\"\n[[datasets]]\nname = \"ml-100k\"\n";
+    let config = ExperimentConfig::from_toml(text).expect("composed preset");
+    assert_eq!(config.elementwise, ElementWise::Composed);
+    let written = config.to_toml().expect("toml");
+    assert!(written.contains("elementwise = \"composed\""), "{written}");
+    assert_eq!(
+        ExperimentConfig::from_toml(&written).expect("round trip"),
+        config
+    );
+    assert!(
+        !preset("quick")
+            .to_toml()
+            .expect("toml")
+            .contains("elementwise")
+    );
+    let bad = ExperimentConfig::from_toml(&text.replace("composed", "fast")).expect_err("fast");
+    assert!(bad.to_string().contains("fast"), "{bad}");
+}

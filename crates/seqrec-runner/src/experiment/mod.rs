@@ -21,8 +21,8 @@ use cell::{CellJob, run_cell};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seqrec_core::Part;
 use seqrec_data::{Dataset, DatasetName, LoadRequest};
-use seqrec_models::Backend;
 use seqrec_models::cost::TrainingCost;
+use seqrec_models::{Backend, ElementWise};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -120,6 +120,7 @@ pub fn run(config: &ExperimentConfig, options: &RunOptions) -> Result<RunOutcome
         device: options.device,
         allow_slow_cpu: options.allow_slow_cpu,
         precision: config.precision,
+        elementwise: config.elementwise,
     };
     let (mut ran, mut reused) = (0, 0);
     let mut summaries = Vec::new();
@@ -390,6 +391,11 @@ pub fn cell_hash(
             .differs_from_default(config.backend.is_cpu())
     {
         key["precision"] = config.precision.name().into();
+    }
+    // Composed element-wise work sums in another order than the fused
+    // kernels, on a GPU only (the CPU always composes).
+    if method.is_gru() && !config.backend.is_cpu() && config.elementwise != ElementWise::Fused {
+        key["elementwise"] = config.elementwise.name().into();
     }
     Ok(format!(
         "{:016x}",
