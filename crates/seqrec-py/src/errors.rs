@@ -184,6 +184,7 @@ impl From<seqrec_models::GruError> for Failure {
             | GruError::Toml(_)
             | GruError::Unknown { .. }
             | GruError::BackendMissing(_)
+            | GruError::UnsupportedPrecision(_)
             | GruError::DeviceIndex { .. } => Kind::BadInput,
             GruError::Cancelled { .. } => Kind::Cancelled,
             _ => Kind::Other,

@@ -164,6 +164,10 @@ pub fn fit(
         precision: parse_precision(precision, settings.precision)?,
         ..Compute::default()
     };
+    compute
+        .precision
+        .check_backend(compute.backend)
+        .map_err(Failure::from)?;
     let cancel = Cancel::new();
     let spec = TrainSpec {
         method,
@@ -234,6 +238,10 @@ impl PyModel {
                 precision: parse_precision(precision.as_deref(), saved.precision)?,
                 ..Compute::default()
             };
+            compute
+                .precision
+                .check_backend(compute.backend)
+                .map_err(Failure::from)?;
             let files = private_dir()?;
             copy_model_files(&dir, files.path())?;
             let loaded = crate::runtime::in_pool(|| model_dir::open(files.path(), saved, compute))?;

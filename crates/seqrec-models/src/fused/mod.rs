@@ -13,7 +13,7 @@
 //!
 //! `hidden` is `h · W_h` of both gates (`[m × 2n]`, u first, r second),
 //! `projected` the state-independent part of their pre-activations (item,
-//! user and bias: [`crate::cell::ProjectedInputs`]). burn composes the same
+//! user and bias: the cell's projected inputs). burn composes the same
 //! step from about twenty kernels forward (its sigmoid alone is five);
 //! these are one each way. The backward kernels recompute σ and tanh from
 //! the saved inputs instead of keeping outputs. On the CPU backends the

@@ -92,7 +92,9 @@ def test_bad_input_is_a_clean_exception(ml100k, tmp_path):
         seqrec.fit("gru", ml100k, config={"gru": {"hiden": 3}})
     with pytest.raises(ValueError, match="unknown backend"):
         seqrec.fit("gru", ml100k, config=TINY_GRU, backend="tpu")
-    with pytest.raises(ValueError, match="unknown precision `bf16`"):
+    with pytest.raises(ValueError, match="unknown precision `fp16`"):
+        seqrec.fit("gru", ml100k, config=TINY_GRU, precision="fp16")
+    with pytest.raises(ValueError, match="runs on the cuda backend only"):
         seqrec.fit("gru", ml100k, config=TINY_GRU, precision="bf16")
     with pytest.raises(FileNotFoundError):
         seqrec.fit("pop", ml100k, config=tmp_path / "missing.toml")
