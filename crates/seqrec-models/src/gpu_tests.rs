@@ -592,8 +592,7 @@ fn fused_windows_train_like_composed_ones() {
             ..TrainOptions::default()
         };
         fit(variant, &params(), &split, 3, &options).unwrap();
-        let records = seen.lock().unwrap().clone();
-        records
+        seen.lock().unwrap().clone()
     };
     for variant in GruVariant::ALL {
         let fused = records(variant, ElementWise::Fused);
