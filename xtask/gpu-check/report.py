@@ -21,6 +21,7 @@ QUALITY_TOLERANCE = 0.005
 # The GPU speed targets on the ML-10M shape (hidden 1000, 1000 lanes).
 TARGET_FP32_RATIO = 1.0
 TARGET_TF32_RATIO = 1.5
+TARGET_BF16_RATIO = 1.0
 TARGET_TF32_TUPLES = {"gru": 500_000, "user-based": 400_000}
 # Dense fp32 (CUDA-core) peaks, TFLOP/s, by the name nvidia-smi reports.
 FP32_PEAK_TFLOPS = {"H200": 67.0, "H100": 67.0, "A100": 19.5, "L40S": 91.6, "RTX 4090": 82.6}
@@ -102,9 +103,12 @@ def throughput_rows(steps):
     return rows
 
 
-def torch_rows(steps):
+def torch_rows(steps, implementation="pytorch"):
+    """PyTorch's rows: the cell-by-cell reference (`pytorch`), or cuDNN's
+    `torch.nn.GRU` (`pytorch-cudnn`: another cell, shown for context and
+    never compared)."""
     return [dict(r, step=s["name"]) for s in steps if s["name"].startswith("torch")
-            for r in s.get("results", []) if r.get("implementation") == "pytorch"]
+            for r in s.get("results", []) if r.get("implementation") == implementation]
 
 
 def paper_estimate(rows):
@@ -230,6 +234,9 @@ def targets(rows, torch, gpus):
                 row["tflops"] = tflops
                 row["share_of_fp32_peak"] = tflops / peak
                 row["peak"] = f"{peak_name} fp32 {peak} TFLOP/s"
+        elif row["precision"] == "bf16":
+            row["goal"] = f"≥ {TARGET_BF16_RATIO}× PyTorch bf16 autocast"
+            row["met"] = ratio is not None and ratio >= TARGET_BF16_RATIO
         elif row["precision"] == "tf32":
             floor = TARGET_TF32_TUPLES["gru" if r["method"] == "gru" else "user-based"]
             if r["method"] in ("gru", "attentional-user-gru"):
@@ -335,9 +342,11 @@ def markdown(report):
         lines.append(f"| {r['step']} | {r['dataset']} ({fmt(r['items'])}) | {r['method']} | {r['backend']} | "
                      f"{r.get('precision') or '–'} | {fmt(r['train_tuples_per_second'])} | {fmt(r.get('eval_events_per_second'))} | "
                      f"{fmt(r.get('first_window_seconds'), 1)} | {fmt(r.get('peak_gpu_mib'))} |")
-    for r in report["pytorch"]:
+    for r in report["pytorch"] + report.get("pytorch_cudnn", []):
         shape = "LastFM shape" if r["step"].startswith("torch-lastfm") else "ML-10M shape"
-        lines.append(f"| {r['step']} | {shape} ({fmt(r['items'])}) | {r['method']} | PyTorch {r['torch']} | "
+        who = "PyTorch nn.GRU (cuDNN; reset after the product: another cell, context only)" \
+            if r.get("implementation") == "pytorch-cudnn" else "PyTorch"
+        lines.append(f"| {r['step']} | {shape} ({fmt(r['items'])}) | {r['method']} | {who} {r['torch']} | "
                      f"{r['precision']} | {fmt(r['train_tuples_per_second'])} | {fmt(r.get('eval_events_per_second'))} "
                      f"| – | {fmt((r.get('peak_memory_bytes') or 0) / 2**20) if r.get('peak_memory_bytes') else '–'} |")
     for method, tps in PAPER_TUPLES_PER_SECOND.items():
@@ -425,6 +434,7 @@ def write(args):
         pass
     rows = throughput_rows(steps)
     torch = torch_rows(steps)
+    cudnn = torch_rows(steps, "pytorch-cudnn")
     host = machine()
     report = {
         "mode": args.mode,
@@ -434,10 +444,12 @@ def write(args):
         "precision": {"seqrec": "per row (what the products were): tf32 = cubek-matmul's default strategy, "
                                 "TF32 tensor cores where the device has them; fp32 = cubek's unit routine, "
                                 "float32 throughout (`--precision fp32`)",
-                      "pytorch": "per row: fp32 (allow_tf32=False) or tf32 (allow_tf32=True)"},
+                      "pytorch": "per row: fp32 (allow_tf32=False), tf32 (allow_tf32=True) or bf16 "
+                                 "(bf16 autocast of the forward pass and loss)"},
         "devices": devices,
         "throughput": [{k: v for k, v in r.items() if k != "losses"} | {"losses": r.get("losses")} for r in rows],
         "pytorch": torch,
+        "pytorch_cudnn": cudnn,
         # The GPU's name: nvidia-smi's, else what PyTorch saw.
         "targets": targets(rows, torch, host.get("gpus") or [t["gpu"] for t in torch if t.get("gpu")]),
         "paper_tuples_per_second": PAPER_TUPLES_PER_SECOND,

@@ -23,8 +23,11 @@
 # PyTorch with the same chunked output layer; a small GRU on ml-100k on the GPU against
 # the committed CPU cell of results/quick; a repeat of one cuda run to see
 # whether GPU runs are bit-reproducible; a profile (cubecl's own kernel
-# timings of a few standard-GRU windows). A failed step is reported and the
-# rest still run.
+# timings of a few standard-GRU windows); then, as far as the budget goes,
+# the standard GRU with `--precision bf16` against PyTorch's bf16 autocast
+# and cuDNN's own torch.nn.GRU as context. The smoke stage also runs with
+# `--elementwise composed`. A failed step is reported and the rest still
+# run.
 #
 # --dry-run: the same steps at tiny sizes, the quality step on the ci preset
 # (small synthetic data), the wgpu backend too — what the test suite runs on
@@ -226,6 +229,7 @@ if "$PYTHON" -c 'import torch, numpy, sys; sys.exit(0 if torch.cuda.is_available
         items=10677 length=143 windows=5 warmup=1 eval_users=200 tf32="$tf32" json=1
     done
   done
+
 else
   say "PyTorch with CUDA is not available here: the reference is not run"
   printf '{"name":"torch","status":"skipped","reason":"torch with CUDA is not available"}\n' \
@@ -276,6 +280,21 @@ printf '[profiling.logger]\nlevel = "basic"\nfile = "%s"\n' "$PROFILE_DIR/cubecl
 # shellcheck disable=SC2046
 step "profile-ml10m-$MAIN_GPU" 40 env -C "$PROFILE_DIR" "$BIN" --data-dir "$WORK/data" throughput \
   --dataset ml-10m --methods gru $(config_args) --windows 2 --warmup 1 --eval-users 0 --backend "$MAIN_GPU"
+
+# Stage 9, as far as the budget goes: the standard GRU with bf16 operands
+# (`--precision bf16`, cuda only) against PyTorch's bf16 autocast, and
+# cuDNN's own GRU (torch.nn.GRU: the reset gate after the product, another
+# cell) as context a user would compare with, never as the reference.
+# shellcheck disable=SC2046
+step "ml10m-cuda-bf16" 40 "$BIN" --data-dir "$WORK/data" throughput --dataset ml-10m \
+  --methods gru $(config_args) "${WINDOWS[@]}" --backend cuda --precision bf16
+if [ "$TORCH_CUDA" = 1 ]; then
+  step "torch-ml10m-gru-bf16" 40 "$PYTHON" "$TORCH_SCRIPT" device=cuda variant=gru hidden=1000 \
+    lanes=1000 users=69878 items=10677 length=143 windows=5 warmup=1 eval_users=200 bf16=1 json=1
+  step "torch-ml10m-gru-cudnn-tf32" 30 "$PYTHON" "$TORCH_SCRIPT" device=cuda variant=gru \
+    hidden=1000 lanes=1000 users=69878 items=10677 length=143 windows=5 warmup=1 eval_users=200 \
+    tf32=1 cudnn=1 json=1
+fi
 
 say "done in $(( $(date +%s) - START )) s: $OUT/gpu-report.md"
 report

@@ -209,6 +209,23 @@ fn the_gpu_report_compares_with_pytorch_at_the_same_precision() {
             "06-torch-lastfm-gru-tf32",
             vec![torch("gru", "tf32", 25_000.0)],
         ),
+        (
+            "07-ml10m-cuda-bf16",
+            vec![seqrec("gru", "bf16", 700_000.0, 10_677)],
+        ),
+        (
+            "08-torch-ml10m-gru-bf16",
+            vec![torch("gru", "bf16", 500_000.0)],
+        ),
+        // cuDNN's GRU, faster here, is context: never the reference.
+        (
+            "09-torch-ml10m-gru-cudnn-tf32",
+            vec![
+                serde_json::json!({"implementation": "pytorch-cudnn", "torch": "2.x",
+                "gpu": "NVIDIA H200", "method": "gru", "precision": "tf32", "items": 10677,
+                "train_tuples_per_second": 2_000_000.0}),
+            ],
+        ),
     ];
     for (file, results) in records {
         let name = &file[3..];
@@ -247,6 +264,10 @@ fn the_gpu_report_compares_with_pytorch_at_the_same_precision() {
     let linear = row("ML-10M", "linear-user-gru", "tf32");
     assert_eq!(linear["ratio"], serde_json::Value::Null, "no reference");
     assert_eq!(linear["met"], false, "below 400,000");
+    let bf16 = row("ML-10M", "gru", "bf16");
+    assert!((bf16["ratio"].as_f64().unwrap() - 1.4).abs() < 1e-9);
+    assert_eq!(bf16["met"], true, "≥ 1.0× autocast");
+    assert_eq!(report["pytorch_cudnn"].as_array().unwrap().len(), 1);
     let lastfm = row("LastFM", "gru", "tf32");
     assert!((lastfm["ratio"].as_f64().unwrap() - 1.2).abs() < 1e-9);
     assert_eq!(lastfm["met"], true);
@@ -255,4 +276,5 @@ fn the_gpu_report_compares_with_pytorch_at_the_same_precision() {
         markdown.contains("| ML-10M | gru | tf32 | 600,000 | 350,000 | 1.71 | "),
         "{markdown}"
     );
+    assert!(markdown.contains("PyTorch nn.GRU (cuDNN"), "{markdown}");
 }

@@ -17,7 +17,12 @@ On a GPU (the GPU check runs this at the paper's setting):
         windows=5 warmup=1 eval_users=200 tf32=0 json=1
 
 `warmup` windows run first, untimed (CUDA context, cuBLAS heuristics);
-`tf32=1` lets float32 products use TF32 tensor cores; `eval_users` caps the
+`tf32=1` lets float32 products use TF32 tensor cores; `bf16=1` runs the
+forward pass and the loss under bf16 autocast (bf16 products, fp32 master
+weights and optimiser); `cudnn=1` (standard GRU only) replaces the cell by
+`torch.nn.GRU`, cuDNN's fused recurrence, whose cell applies the reset
+gate after the recurrent product: a different cell from the paper's, so
+a figure for context, not a reference; `eval_users` caps the
 evaluation to the first users; `json=1` prints one JSON object.
 `chunk_rows=N` computes the output layer's cross-entropy N rows at a time
 with its backward written by hand, as seqrec does (the LastFM shape, whose
@@ -152,6 +157,10 @@ def main():
     warmup = arg("warmup", 0)
     device = torch.device(arg("device", "cpu"))
     tf32 = bool(arg("tf32", 0))
+    bf16 = bool(arg("bf16", 0))
+    cudnn = bool(arg("cudnn", 0))
+    if cudnn and variant != "gru":
+        sys.exit("cudnn=1 is the standard GRU only (torch.nn.GRU has no user input)")
     eval_users = arg("eval_users", users)
     chunk_rows = arg("chunk_rows", 0)
     torch.set_num_threads(arg("threads", 2))
@@ -172,6 +181,10 @@ def main():
     item_emb = nn.Parameter(torch.empty(items, hidden, device=device).uniform_(-0.1, 0.1))
     user_emb = nn.Parameter(torch.empty(users, hidden, device=device).uniform_(-0.1, 0.1))
     cell = Cell(hidden, variant).to(device)
+    if cudnn:
+        cell = nn.GRU(hidden, hidden).to(device)
+        for p in cell.parameters():
+            nn.init.uniform_(p, -0.1, 0.1)
     out = nn.Linear(hidden, items).to(device)
     nn.init.uniform_(out.weight, -0.1, 0.1)
     nn.init.uniform_(out.bias, -0.1, 0.1)
@@ -194,19 +207,26 @@ def main():
         inp, tgt, usr = (torch.from_numpy(a).to(device) for a in (inp, tgt, usr))
         act = torch.from_numpy(act).to(device)
         h = h * (1 - torch.from_numpy(reset).to(device)).unsqueeze(1)
-        e_i = F.dropout(item_emb[inp], p=0.2, training=True)
-        e_v = F.dropout(user_emb[usr], p=0.5, training=True) if with_user else None
-        states = []
-        for s in range(WINDOW):
-            h = cell(h, e_i[s], e_v[s] if with_user else None)
-            states.append(h)
-        h = h.detach()
-        flat = torch.cat(states, 0)
-        mask = act.reshape(-1)
-        if chunk_rows > 0:
-            loss, out_grads = chunked_cross_entropy(flat[mask], tgt.reshape(-1)[mask], out, chunk_rows)
-        else:
-            loss, out_grads = F.cross_entropy(out(flat[mask]), tgt.reshape(-1)[mask]), None
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            e_i = F.dropout(item_emb[inp], p=0.2, training=True)
+            e_v = F.dropout(user_emb[usr], p=0.5, training=True) if with_user else None
+            if cudnn:
+                outputs, h = cell(e_i, h.unsqueeze(0))
+                h = h[0].detach()
+                flat = outputs.reshape(-1, hidden)
+            else:
+                states = []
+                for s in range(WINDOW):
+                    h = cell(h, e_i[s], e_v[s] if with_user else None)
+                    states.append(h)
+                h = h.detach()
+                flat = torch.cat(states, 0)
+            mask = act.reshape(-1)
+            if chunk_rows > 0:
+                loss, out_grads = chunked_cross_entropy(flat[mask], tgt.reshape(-1)[mask], out, chunk_rows)
+            else:
+                loss, out_grads = F.cross_entropy(out(flat[mask]), tgt.reshape(-1)[mask]), None
+        h = h.float()
         if with_user:
             lane_users = torch.unique(usr[act])
             loss = loss + 0.01 * 0.5 * (user_emb[lane_users] ** 2).sum(1).mean()
@@ -236,7 +256,11 @@ def main():
             e_v = user_emb[torch.arange(b, b + lanes_b, device=device)] if with_user else None
             h = torch.zeros(lanes_b, hidden, device=device)
             wanted = []
-            for t in range(length - 1):
+            if cudnn:
+                outputs, _ = cell(item_emb[batch[:, : length - 1]].transpose(0, 1).contiguous(), h.unsqueeze(0))
+                for t in range(test_start - 1, length - 1):
+                    wanted.append((outputs[t], batch[:, t + 1]))
+            for t in range(0 if not cudnn else length - 1, length - 1):
                 h = cell(h, item_emb[batch[:, t]], e_v)
                 if t + 1 >= test_start:
                     wanted.append((h, batch[:, t + 1]))
@@ -251,9 +275,10 @@ def main():
     eval_eps = events / (time.perf_counter() - start)
     if arg("json", 0):
         print(json.dumps({
-            "implementation": "pytorch", "torch": torch.__version__, "device": str(device),
+            "implementation": "pytorch-cudnn" if cudnn else "pytorch",
+            "torch": torch.__version__, "device": str(device),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-            "precision": ("tf32" if tf32 else "fp32") if device.type == "cuda" else "fp32",
+            "precision": ("bf16" if bf16 else "tf32" if tf32 else "fp32") if device.type == "cuda" else "fp32",
             "method": variant, "hidden": hidden, "lanes": lanes, "items": items, "users": users,
             "chunk_rows": chunk_rows or None,
             "warmup_windows": warmup, "timed_windows": max_windows,
