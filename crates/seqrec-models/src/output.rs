@@ -38,39 +38,25 @@ pub(crate) fn softmax_cross_entropy(
     fused: bool,
     device: &Device,
 ) -> OutputGradients {
-    let items = weight.dims()[1];
-    if fused && items < crate::fused_output::MAX_ITEMS {
-        return fused_softmax_cross_entropy(
-            states, targets, weight, bias, chunk_rows, scale, precision, device,
-        );
-    }
     let [rows, n] = states.dims();
     let items = weight.dims()[1];
+    let targets = ChunkTargets::new(
+        targets,
+        fused && items < crate::fused_output::MAX_ITEMS,
+        device,
+    );
     let weight_t = weight.clone().transpose();
     let mut loss_sum = Tensor::<1>::zeros([1], device);
     let mut d_weight = Tensor::<2>::zeros([n, items], device);
     let mut d_bias = Tensor::<1>::zeros([items], device);
     let mut d_states = Vec::new();
-    // All targets go to the device once; chunks take views of them.
-    let all_targets: Vec<i64> = targets.iter().map(|&i| i64::from(i)).collect();
-    let all_targets: Tensor<2, Int> =
-        Tensor::from_data(TensorData::new(all_targets, [targets.len(), 1]), device);
     let mut start = 0;
     while start < rows {
         let len = chunk_rows.min(rows - start);
         let h = states.clone().narrow(0, start, len);
-        let t = all_targets.clone().narrow(0, start, len);
-        let logits = precision.matmul(h.clone(), weight.clone()) + bias.clone().unsqueeze::<2>();
-        // One exponential pass: e = exp(o − max), loss = max + ln Σe − o[target],
-        // ∂(mean CE)/∂o = (e / Σe − one-hot) · scale.
-        let max = logits.clone().max_dim(1);
-        let target_logit = logits.clone().gather(1, t.clone());
-        let e = (logits - max.clone()).exp();
-        let sum = e.clone().sum_dim(1);
-        loss_sum = loss_sum + (max + sum.clone().log() - target_logit).sum();
-        let minus_scale = Tensor::<2>::full([len, 1], -scale, device);
-        let g =
-            (e * (sum.recip().mul_scalar(scale))).scatter(1, t, minus_scale, IndexingUpdateOp::Add);
+        let logits = precision.matmul(h.clone(), weight.clone());
+        let (loss, g) = targets.loss_and_gradient(logits, &bias, start, len, scale, device);
+        loss_sum = loss_sum + loss;
         d_weight = d_weight + precision.matmul(h.transpose(), g.clone());
         d_bias = d_bias + g.clone().sum_dim(0).squeeze_dim::<1>(0);
         d_states.push(precision.matmul(g, weight_t.clone()));
@@ -84,53 +70,73 @@ pub(crate) fn softmax_cross_entropy(
     }
 }
 
-/// [`softmax_cross_entropy`] with one fused kernel per chunk after its
-/// product: the chunk's logits are then the only chunk-sized buffer (the
-/// gradient is written over them).
-#[allow(clippy::too_many_arguments)]
-fn fused_softmax_cross_entropy(
-    states: Tensor<2>,
-    targets: &[u32],
-    weight: Tensor<2>,
-    bias: Tensor<1>,
-    chunk_rows: usize,
-    scale: f64,
-    precision: Precision,
-    device: &Device,
-) -> OutputGradients {
-    let [rows, n] = states.dims();
-    let items = weight.dims()[1];
-    let weight_t = weight.clone().transpose();
-    let mut loss_sum = Tensor::<1>::zeros([1], device);
-    let mut d_weight = Tensor::<2>::zeros([n, items], device);
-    let mut d_bias = Tensor::<1>::zeros([items], device);
-    let mut d_states = Vec::new();
-    // Item indices below 2²⁴ are exact in f32 (the caller checks).
-    let all_targets: Vec<f32> = targets.iter().map(|&i| i as f32).collect();
-    let all_targets: Tensor<1> =
-        Tensor::from_data(TensorData::new(all_targets, [targets.len()]), device);
-    let mut start = 0;
-    while start < rows {
-        let len = chunk_rows.min(rows - start);
-        let h = states.clone().narrow(0, start, len);
-        let logits = precision.matmul(h.clone(), weight.clone());
-        let (g, losses) = crate::fused_output::softmax_cross_entropy_in_place(
-            logits,
-            bias.clone(),
-            all_targets.clone().narrow(0, start, len),
-            scale as f32,
-        );
-        loss_sum = loss_sum + losses.sum();
-        d_weight = d_weight + precision.matmul(h.transpose(), g.clone());
-        d_bias = d_bias + g.clone().sum_dim(0).squeeze_dim::<1>(0);
-        d_states.push(precision.matmul(g, weight_t.clone()));
-        start += len;
+/// Every row's target on the device once (chunks take views), in the form
+/// the chunk's loss takes: item indices for burn's gather and scatter, or
+/// floats for the fused kernel (exact below 2²⁴ items; the caller checks).
+enum ChunkTargets {
+    Composed(Tensor<2, Int>),
+    Fused(Tensor<1>),
+}
+
+impl ChunkTargets {
+    fn new(targets: &[u32], fused: bool, device: &Device) -> Self {
+        if fused {
+            let values: Vec<f32> = targets.iter().map(|&i| i as f32).collect();
+            ChunkTargets::Fused(Tensor::from_data(
+                TensorData::new(values, [targets.len()]),
+                device,
+            ))
+        } else {
+            let values: Vec<i64> = targets.iter().map(|&i| i64::from(i)).collect();
+            ChunkTargets::Composed(Tensor::from_data(
+                TensorData::new(values, [targets.len(), 1]),
+                device,
+            ))
+        }
     }
-    OutputGradients {
-        loss_sum,
-        weight: d_weight,
-        bias: d_bias,
-        states: Tensor::cat(d_states, 0),
+
+    /// The summed cross-entropy of rows `start..start + len` (a one-element
+    /// tensor) and `scale` times its gradient with respect to `logits`
+    /// (the chunk's product, before the bias).
+    fn loss_and_gradient(
+        &self,
+        logits: Tensor<2>,
+        bias: &Tensor<1>,
+        start: usize,
+        len: usize,
+        scale: f64,
+        device: &Device,
+    ) -> (Tensor<1>, Tensor<2>) {
+        match self {
+            ChunkTargets::Fused(all) => {
+                let (g, losses) = crate::fused_output::softmax_cross_entropy_in_place(
+                    logits,
+                    bias.clone(),
+                    all.clone().narrow(0, start, len),
+                    scale as f32,
+                );
+                (losses.sum(), g)
+            }
+            ChunkTargets::Composed(all) => {
+                let t = all.clone().narrow(0, start, len);
+                let logits = logits + bias.clone().unsqueeze::<2>();
+                // One exponential pass: e = exp(o − max), loss = max + ln Σe −
+                // o[target], ∂(mean CE)/∂o = (e / Σe − one-hot) · scale.
+                let max = logits.clone().max_dim(1);
+                let target_logit = logits.clone().gather(1, t.clone());
+                let e = (logits - max.clone()).exp();
+                let sum = e.clone().sum_dim(1);
+                let loss = (max + sum.clone().log() - target_logit).sum();
+                let minus_scale = Tensor::<2>::full([len, 1], -scale, device);
+                let g = (e * (sum.recip().mul_scalar(scale))).scatter(
+                    1,
+                    t,
+                    minus_scale,
+                    IndexingUpdateOp::Add,
+                );
+                (loss, g)
+            }
+        }
     }
 }
 

@@ -143,6 +143,32 @@ impl<B: FusedGruStep> Backward<B, 4> for AttendBackward {
     }
 }
 
+/// An operation whose backward needs its `N` inputs: they are kept
+/// (checkpointed) when the graph is tracked, and `forward` computes the
+/// output from their primitives.
+fn with_inputs_kept<B, C, O, const N: usize>(
+    backward: O,
+    inputs: [FloatTensor<Autodiff<B, C>>; N],
+    forward: impl FnOnce([FloatTensor<B>; N]) -> FloatTensor<B>,
+) -> FloatTensor<Autodiff<B, C>>
+where
+    B: FusedGruStep,
+    C: CheckpointStrategy,
+    O: Backward<B, N, State = [NodeId; N]>,
+{
+    match backward
+        .prepare::<C>(inputs.each_ref().map(|t| t.node()))
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let state = inputs.each_ref().map(|t| prep.checkpoint(t));
+            prep.finish(state, forward(inputs.map(|t| t.into_primitive())))
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(inputs.map(|t| t.into_primitive()))),
+    }
+}
+
 impl<B: FusedGruStep, C: CheckpointStrategy> FusedGruStep for Autodiff<B, C> {
     fn gru_rectify(
         hidden: FloatTensor<Self>,
@@ -181,33 +207,11 @@ impl<B: FusedGruStep, C: CheckpointStrategy> FusedGruStep for Autodiff<B, C> {
         e_i: FloatTensor<Self>,
         e_v: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        match AttendBackward
-            .prepare::<C>([hidden.node(), projected.node(), e_i.node(), e_v.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let state = [
-                    prep.checkpoint(&hidden),
-                    prep.checkpoint(&projected),
-                    prep.checkpoint(&e_i),
-                    prep.checkpoint(&e_v),
-                ];
-                let out = B::gru_attend(
-                    hidden.into_primitive(),
-                    projected.into_primitive(),
-                    e_i.into_primitive(),
-                    e_v.into_primitive(),
-                );
-                prep.finish(state, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::gru_attend(
-                hidden.into_primitive(),
-                projected.into_primitive(),
-                e_i.into_primitive(),
-                e_v.into_primitive(),
-            )),
-        }
+        with_inputs_kept::<B, C, _, 4>(
+            AttendBackward,
+            [hidden, projected, e_i, e_v],
+            |[hidden, projected, e_i, e_v]| B::gru_attend(hidden, projected, e_i, e_v),
+        )
     }
 
     fn gru_rectify_backward(
@@ -235,30 +239,11 @@ impl<B: FusedGruStep, C: CheckpointStrategy> FusedGruStep for Autodiff<B, C> {
         projected: FloatTensor<Self>,
         h: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        match ResetStateBackward
-            .prepare::<C>([hidden.node(), projected.node(), h.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let state = [
-                    prep.checkpoint(&hidden),
-                    prep.checkpoint(&projected),
-                    prep.checkpoint(&h),
-                ];
-                let out = B::gru_reset_state(
-                    hidden.into_primitive(),
-                    projected.into_primitive(),
-                    h.into_primitive(),
-                );
-                prep.finish(state, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::gru_reset_state(
-                hidden.into_primitive(),
-                projected.into_primitive(),
-                h.into_primitive(),
-            )),
-        }
+        with_inputs_kept::<B, C, _, 3>(
+            ResetStateBackward,
+            [hidden, projected, h],
+            |[hidden, projected, h]| B::gru_reset_state(hidden, projected, h),
+        )
     }
 
     fn gru_update(
@@ -268,42 +253,13 @@ impl<B: FusedGruStep, C: CheckpointStrategy> FusedGruStep for Autodiff<B, C> {
         projected: FloatTensor<Self>,
         h: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        match UpdateBackward
-            .prepare::<C>([
-                candidate.node(),
-                projected_candidate.node(),
-                hidden.node(),
-                projected.node(),
-                h.node(),
-            ])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let state = [
-                    prep.checkpoint(&candidate),
-                    prep.checkpoint(&projected_candidate),
-                    prep.checkpoint(&hidden),
-                    prep.checkpoint(&projected),
-                    prep.checkpoint(&h),
-                ];
-                let out = B::gru_update(
-                    candidate.into_primitive(),
-                    projected_candidate.into_primitive(),
-                    hidden.into_primitive(),
-                    projected.into_primitive(),
-                    h.into_primitive(),
-                );
-                prep.finish(state, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::gru_update(
-                candidate.into_primitive(),
-                projected_candidate.into_primitive(),
-                hidden.into_primitive(),
-                projected.into_primitive(),
-                h.into_primitive(),
-            )),
-        }
+        with_inputs_kept::<B, C, _, 5>(
+            UpdateBackward,
+            [candidate, projected_candidate, hidden, projected, h],
+            |[candidate, projected_candidate, hidden, projected, h]| {
+                B::gru_update(candidate, projected_candidate, hidden, projected, h)
+            },
+        )
     }
 
     // A second derivative through the fused stages: composed of
