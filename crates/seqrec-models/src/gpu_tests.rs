@@ -466,6 +466,20 @@ fn window_kernels(variant: GruVariant, split: &Split) -> Vec<crate::kernels::Ker
     window_kernels_of(variant, split, &params(), ElementWise::Fused)
 }
 
+/// Ten fp32 training windows on the GPU, no validation, each seen by
+/// `observer`.
+fn ten_windows(elementwise: ElementWise, observer: WindowObserver) -> TrainOptions {
+    TrainOptions {
+        backend: GPU,
+        precision: Precision::Fp32,
+        elementwise,
+        max_windows_per_epoch: Some(10),
+        skip_validation: true,
+        observer: Some(observer),
+        ..TrainOptions::default()
+    }
+}
+
 /// One kernel counting at a time: the launch observer is the process's,
 /// and a second counting replaces the first (tests run on many threads).
 static COUNTING: Mutex<()> = Mutex::new(());
@@ -482,17 +496,12 @@ fn window_kernels_of(
     let counter = Arc::clone(&counting.counter);
     let marks = Arc::new(Mutex::new(vec![counter.counts()]));
     let sink = Arc::clone(&marks);
-    let options = TrainOptions {
-        backend: GPU,
-        precision: Precision::Fp32,
+    let options = ten_windows(
         elementwise,
-        max_windows_per_epoch: Some(10),
-        skip_validation: true,
-        observer: Some(WindowObserver::new(move |_| {
+        WindowObserver::new(move |_| {
             sink.lock().unwrap().push(counter.counts());
-        })),
-        ..TrainOptions::default()
-    };
+        }),
+    );
     fit(variant, params, split, 3, &options).unwrap();
     drop(counting);
     let marks = marks.lock().unwrap().clone();
@@ -580,17 +589,12 @@ fn fused_windows_train_like_composed_ones() {
     let records = |variant: GruVariant, elementwise: ElementWise| {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
-        let options = TrainOptions {
-            backend: GPU,
-            precision: Precision::Fp32,
+        let options = ten_windows(
             elementwise,
-            max_windows_per_epoch: Some(10),
-            skip_validation: true,
-            observer: Some(WindowObserver::new(move |w| {
+            WindowObserver::new(move |w| {
                 sink.lock().unwrap().push((w.loss, w.grad_norm));
-            })),
-            ..TrainOptions::default()
-        };
+            }),
+        );
         fit(variant, &params(), &split, 3, &options).unwrap();
         seen.lock().unwrap().clone()
     };
