@@ -134,7 +134,14 @@ fn the_gpu_check_dry_run_reports_every_step() {
             assert_eq!(fp32["precision_requested"], "fp32", "{fp32:#}");
             assert_eq!(fp32["precision"], "fp32", "{fp32:#}");
             assert_eq!(r["losses"], fp32["losses"], "{}", r["method"]);
+            assert_eq!(r["elementwise"], "fused", "{r:#}");
         }
+        // The smoke stage also runs burn's composed operations.
+        assert_eq!(
+            status_of(&report, "smoke-composed-wgpu"),
+            "ok",
+            "{markdown}"
+        );
     }
     assert!(markdown.contains("## Against PyTorch CUDA and the goals"));
     // The profile: cubecl's per-launch timings, summed by kernel; the
