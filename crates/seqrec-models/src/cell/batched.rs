@@ -49,6 +49,37 @@ impl ProjectedInputs {
             e_v: take(&self.e_v),
         }
     }
+
+    /// All `steps` blocks of `lanes` rows at once, as
+    /// [`crate::fused::split_rows`] splits them: the same views as
+    /// [`Self::rows`], with one backward per tensor instead of one per step.
+    pub fn split(&self, steps: usize, lanes: usize) -> Vec<ProjectedInputs> {
+        let split = |t: &Option<Tensor<2>>| -> Vec<Option<Tensor<2>>> {
+            match t {
+                Some(t) => crate::fused::split_rows(t.clone(), steps, lanes)
+                    .into_iter()
+                    .map(Some)
+                    .collect(),
+                None => vec![None; steps],
+            }
+        };
+        let mut gates = split(&self.gates).into_iter();
+        let mut candidate = split(&self.candidate).into_iter();
+        let mut thresholds = split(&self.thresholds).into_iter();
+        let mut attention = split(&self.attention).into_iter();
+        let mut e_i = split(&self.e_i).into_iter();
+        let mut e_v = split(&self.e_v).into_iter();
+        (0..steps)
+            .map(|_| ProjectedInputs {
+                gates: gates.next().flatten(),
+                candidate: candidate.next().flatten(),
+                thresholds: thresholds.next().flatten(),
+                attention: attention.next().flatten(),
+                e_i: e_i.next().flatten(),
+                e_v: e_v.next().flatten(),
+            })
+            .collect()
+    }
 }
 
 /// The weight blocks a step multiplies by, sliced (and joined where one

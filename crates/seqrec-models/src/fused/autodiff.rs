@@ -214,6 +214,16 @@ impl<B: FusedGruStep, C: CheckpointStrategy> FusedGruStep for Autodiff<B, C> {
         )
     }
 
+    fn gru_window_rows(
+        tensor: FloatTensor<Self>,
+        start: usize,
+        len: usize,
+        index: usize,
+        gather: super::RowsGather,
+    ) -> FloatTensor<Self> {
+        super::rows::window_rows::<B, C>(tensor, start, len, index, gather)
+    }
+
     fn gru_rectify_backward(
         grad: FloatTensor<Self>,
         hidden: FloatTensor<Self>,

@@ -375,6 +375,16 @@ impl FusedGruStep for burn::backend::Cube {
         (d_candidate, d_gates, d_h)
     }
 
+    fn gru_window_rows(
+        tensor: FloatTensor<Self>,
+        start: usize,
+        len: usize,
+        _index: usize,
+        _gather: super::RowsGather,
+    ) -> FloatTensor<Self> {
+        super::host::row_block::<Self>(tensor, start, len)
+    }
+
     fn gru_rectify(
         hidden: FloatTensor<Self>,
         projected: FloatTensor<Self>,

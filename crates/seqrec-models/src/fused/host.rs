@@ -26,6 +26,21 @@ fn columns<B: Backend>(x: FloatTensor<B>, start: usize, len: usize) -> FloatTens
     )
 }
 
+/// Rows `start..start + len` of a rank-2 tensor (a view).
+pub(super) fn row_block<B: Backend>(x: FloatTensor<B>, start: usize, len: usize) -> FloatTensor<B> {
+    B::float_slice(
+        x,
+        &[
+            Slice {
+                start: start as isize,
+                end: Some((start + len) as isize),
+                step: 1,
+            },
+            Slice::from(..),
+        ],
+    )
+}
+
 fn width<B: Backend>(x: &FloatTensor<B>) -> usize {
     x.shape().dims::<2>()[1]
 }
@@ -261,6 +276,16 @@ macro_rules! host_fused_gru_step {
                 omega: f32,
             ) -> FloatTensor<Self> {
                 rectify_backward::<Self>(grad, hidden, projected, e_v, omega)
+            }
+
+            fn gru_window_rows(
+                tensor: FloatTensor<Self>,
+                start: usize,
+                len: usize,
+                _index: usize,
+                _gather: super::RowsGather,
+            ) -> FloatTensor<Self> {
+                row_block::<Self>(tensor, start, len)
             }
 
             fn gru_attend(

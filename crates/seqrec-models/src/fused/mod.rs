@@ -31,6 +31,8 @@ mod autodiff;
 #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda"))]
 mod cube;
 mod host;
+mod rows;
+pub use rows::RowsGather;
 
 /// How a GPU computes a GRU step's element-wise work and the output
 /// layer's softmax cross-entropy.
@@ -141,6 +143,17 @@ pub trait FusedGruStep: Backend {
         omega: f32,
     ) -> FloatTensor<Self>;
 
+    /// Rows `start..start + len` of a window's tensor, as part `index` of
+    /// `gather` (whose parts split the tensor's rows): a view whose
+    /// gradient is joined with the other parts' once, under autodiff.
+    fn gru_window_rows(
+        tensor: FloatTensor<Self>,
+        start: usize,
+        len: usize,
+        index: usize,
+        gather: RowsGather,
+    ) -> FloatTensor<Self>;
+
     /// The attentional cell's mix: with `ξ = σ(hidden + projected)`
     /// (`[m × n]`), `[(1 − ξ) ⊙ e_i | ξ ⊙ e_v]` (`[m × 2n]`).
     fn gru_attend(
@@ -212,6 +225,23 @@ pub fn attend(
         e_i.into_dispatch(),
         e_v.into_dispatch(),
     ))
+}
+
+/// `tensor` split into `parts` consecutive blocks of `len` rows, views
+/// whose gradients are joined once (autodiff-aware; see [`RowsGather`]).
+pub fn split_rows(tensor: Tensor<2>, parts: usize, len: usize) -> Vec<Tensor<2>> {
+    let gather = RowsGather::new(parts);
+    (0..parts)
+        .map(|index| {
+            Tensor::from_dispatch(burn::backend::Dispatch::gru_window_rows(
+                tensor.clone().into_dispatch(),
+                index * len,
+                len,
+                index,
+                gather.clone(),
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]

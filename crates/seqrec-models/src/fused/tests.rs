@@ -210,3 +210,41 @@ pub(crate) fn third_stages_equal_composed(device: &Device, tolerance: f32) {
 fn third_stages_equal_composed_on_the_cpu() {
     third_stages_equal_composed(&Device::flex().autodiff(), 1e-6);
 }
+
+/// A tensor split into step blocks by `split_rows` gives the same values as
+/// narrowing it, and the same gradient, joined once: each block used
+/// differently (and one block twice) by a fixed objective.
+#[test]
+fn split_rows_has_the_gradient_of_narrowing() {
+    let device = Device::flex().autodiff();
+    let (parts, len, cols) = (4, 3, 5);
+    let run = |split: bool| {
+        let x = random(parts * len, cols, &mut SeqRng::new(8), &device).require_grad();
+        let blocks = if split {
+            split_rows(x.clone(), parts, len)
+        } else {
+            (0..parts)
+                .map(|i| x.clone().narrow(0, i * len, len))
+                .collect()
+        };
+        let mut objective = Tensor::<1>::zeros([1], &device);
+        for (i, block) in blocks.iter().enumerate() {
+            let used = (block.clone() * (i as f32 + 1.0)).tanh().sum();
+            objective = objective + used;
+        }
+        objective = objective + (blocks[1].clone() * blocks[1].clone()).sum();
+        let values: Vec<f32> = blocks.into_iter().flat_map(floats).collect();
+        let grads = objective.backward();
+        (values, floats(x.grad(&grads).unwrap()))
+    };
+    let (narrow_values, narrow_grad) = run(false);
+    let (split_values, split_grad) = run(true);
+    assert_eq!(narrow_values, split_values);
+    for (a, b) in narrow_grad.iter().zip(&split_grad) {
+        assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} vs {b}");
+    }
+    assert!(
+        split_grad.iter().all(|g| *g != 0.0),
+        "every row has a gradient"
+    );
+}

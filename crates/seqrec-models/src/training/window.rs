@@ -131,13 +131,19 @@ impl WindowTrainer<'_> {
         });
         let mut h = h;
         let mut states = Vec::with_capacity(steps);
+        // Each step's rows of the projection: with the fused kernels, split
+        // so that their gradients are joined once per window.
+        let fused = self.elementwise == crate::fused::ElementWise::Fused;
+        let mut split = fused.then(|| projected.split(steps, lanes).into_iter());
         for s in 0..steps {
             if let Some(keep) = keep.as_ref().filter(|_| w.any_reset(s)) {
                 h = h * keep.clone().narrow(0, s * lanes, lanes);
             }
-            h = model
-                .cell
-                .step_projected(&weights, h, projected.rows(s * lanes, lanes));
+            let inputs = match split.as_mut().and_then(Iterator::next) {
+                Some(inputs) => inputs,
+                None => projected.rows(s * lanes, lanes),
+            };
+            h = model.cell.step_projected(&weights, h, inputs);
             states.push(h.clone());
         }
         let h_next = h.detach();
