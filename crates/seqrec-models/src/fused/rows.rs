@@ -14,10 +14,14 @@ use burn::backend::tensor::FloatTensor;
 use std::any::Any;
 use std::sync::{Arc, Mutex};
 
+/// One step's gradient, kept until the window's last arrives (a backend's
+/// primitive tensor: the trait that carries it is not generic).
+type Part = Option<Box<dyn Any + Send>>;
+
 /// The gradients of one window's steps, collected as their backward passes
 /// run (any order), joined when the last arrives.
 #[derive(Clone)]
-pub struct RowsGather(Arc<Mutex<Vec<Option<Box<dyn Any + Send>>>>>);
+pub struct RowsGather(Arc<Mutex<Vec<Part>>>);
 
 impl RowsGather {
     /// For a tensor split into `parts` consecutive row blocks.
