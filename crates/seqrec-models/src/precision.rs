@@ -196,7 +196,7 @@ impl std::fmt::Display for Precision {
 }
 
 mod extension;
-pub use extension::PrecisionMatmul;
+pub use extension::{PrecisionMatmul, product_at};
 
 #[cfg(test)]
 mod tests;

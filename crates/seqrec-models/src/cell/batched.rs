@@ -12,6 +12,7 @@
 
 use super::{GruCell, Threshold, UserIntegration};
 use crate::Precision;
+use crate::fused::ProductLedger;
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
@@ -34,6 +35,9 @@ pub struct ProjectedInputs {
     /// The embeddings a step still needs: e_i (attentional), e_v (rectified, attentional).
     e_i: Option<Tensor<2>>,
     e_v: Option<Tensor<2>>,
+    /// Which step of the window these rows are, when [`Self::split`] made
+    /// them (the fused path's once-per-window weight gradients need it).
+    step: Option<usize>,
 }
 
 impl ProjectedInputs {
@@ -47,6 +51,7 @@ impl ProjectedInputs {
             attention: take(&self.attention),
             e_i: take(&self.e_i),
             e_v: take(&self.e_v),
+            step: None,
         }
     }
 
@@ -70,7 +75,8 @@ impl ProjectedInputs {
         let mut e_i = split(&self.e_i).into_iter();
         let mut e_v = split(&self.e_v).into_iter();
         (0..steps)
-            .map(|_| ProjectedInputs {
+            .map(|step| ProjectedInputs {
+                step: Some(step),
                 gates: gates.next().flatten(),
                 candidate: candidate.next().flatten(),
                 thresholds: thresholds.next().flatten(),
@@ -106,12 +112,61 @@ pub struct StepWeights {
     /// Fused attentional cell: `[item; user]`, what the fused mix
     /// `[a_i | a_v]` is multiplied by (one product instead of two).
     mix: Option<Tensor<2>>,
+    /// Fused training: each weight's gradient once per window.
+    ledgers: Option<WindowLedgers>,
+}
+
+/// The [`ProductLedger`]s of one window's step products, one per weight a
+/// step multiplies by.
+#[derive(Clone, Debug)]
+struct WindowLedgers {
+    hidden: ProductLedger,
+    candidate_hidden: ProductLedger,
+    /// Rectified (hard thresholds): `f · user`.
+    user: ProductLedger,
+    /// Attentional: `[a_i | a_v] · mix`.
+    mix: ProductLedger,
 }
 
 impl StepWeights {
     /// Runs the step's element-wise work as the fused stages of
     /// [`crate::fused`] (`true`) or as burn's operations (the rectified
     /// filter with soft thresholds is composed either way).
+    /// With the fused stages, gathers each weight's gradient once for a
+    /// window of `steps` steps, whose inputs [`ProjectedInputs::split`]
+    /// made ([`crate::fused::window_product`]); the weights then must be
+    /// used by every step of one window only.
+    pub fn with_window_ledgers(mut self, steps: usize) -> Self {
+        self.ledgers = self.fused.then(|| WindowLedgers {
+            hidden: ProductLedger::new(steps),
+            candidate_hidden: ProductLedger::new(steps),
+            user: ProductLedger::new(steps),
+            mix: ProductLedger::new(steps),
+        });
+        self
+    }
+
+    /// `x · weight` at this precision; as step `step` of the window when
+    /// the weight has a ledger and the step is known.
+    fn product(
+        &self,
+        x: Tensor<2>,
+        weight: &Tensor<2>,
+        ledger: impl Fn(&WindowLedgers) -> &ProductLedger,
+        step: Option<usize>,
+    ) -> Tensor<2> {
+        match (&self.ledgers, step) {
+            (Some(ledgers), Some(step)) => crate::fused::window_product(
+                x,
+                weight.clone(),
+                self.precision,
+                step,
+                ledger(ledgers).clone(),
+            ),
+            _ => self.precision.matmul(x, weight.clone()),
+        }
+    }
+
     pub fn with_fused_elementwise(mut self, fused: bool) -> Self {
         self.fused = fused;
         self.mix = match (&self.item, &self.user) {
@@ -171,6 +226,7 @@ impl GruCell {
         let n = self.settings.hidden;
         let candidate_bias = bias(&self.candidate_hidden) + bias(&self.candidate_item);
         let mut out = ProjectedInputs {
+            step: None,
             gates: None,
             candidate: None,
             thresholds: None,
@@ -271,6 +327,7 @@ impl GruCell {
                 precision,
                 fused: false,
                 mix: None,
+                ledgers: None,
             },
             UserIntegration::Rectified => StepWeights {
                 hidden: Tensor::cat(
@@ -290,6 +347,7 @@ impl GruCell {
                 precision,
                 fused: false,
                 mix: None,
+                ledgers: None,
             },
             UserIntegration::Attentional => {
                 let user = layer(&self.candidate_user);
@@ -320,6 +378,7 @@ impl GruCell {
                     precision,
                     fused: false,
                     mix: None,
+                    ledgers: None,
                 }
             }
         }
@@ -334,11 +393,11 @@ impl GruCell {
         inputs: ProjectedInputs,
     ) -> Tensor<2> {
         let n = self.settings.hidden;
+        if w.fused {
+            return self.step_fused(w, h, inputs);
+        }
         let mm = |a: Tensor<2>, b: &Tensor<2>| w.precision.matmul(a, b.clone());
         let hidden = mm(h.clone(), &w.hidden);
-        if w.fused {
-            return self.step_fused(w, h, hidden, inputs);
-        }
         let (gate_pre, candidate_extra) = match self.settings.integration {
             UserIntegration::None | UserIntegration::Linear => {
                 (hidden + inputs.gates.unwrap_or_else(missing), None)
@@ -373,14 +432,10 @@ impl GruCell {
     /// The same step with its element-wise work in the fused stages of
     /// [`crate::fused`]: the rectified filter or the attention mix (where
     /// the variant has one), the gates with `r ⊙ h`, the update.
-    fn step_fused(
-        &self,
-        w: &StepWeights,
-        h: Tensor<2>,
-        hidden: Tensor<2>,
-        inputs: ProjectedInputs,
-    ) -> Tensor<2> {
+    fn step_fused(&self, w: &StepWeights, h: Tensor<2>, inputs: ProjectedInputs) -> Tensor<2> {
         let n = self.settings.hidden;
+        let step = inputs.step;
+        let hidden = w.product(h.clone(), &w.hidden, |l| &l.hidden, step);
         // What the gates add to `h W_h` (u's columns, then r's) and the
         // candidate's state-independent pre-activation.
         let (hidden_gates, gates, candidate) = match self.settings.integration {
@@ -398,8 +453,8 @@ impl GruCell {
                             inputs.e_v.clone().unwrap_or_else(missing),
                             self.settings.omega as f32,
                         );
-                        w.precision
-                            .matmul(f, w.user.clone().unwrap_or_else(missing))
+                        let user = w.user.clone().unwrap_or_else(missing);
+                        w.product(f, &user, |l| &l.user, step)
                     }
                     // The soft steps have gradients of their own: composed.
                     Threshold::Soft => self.rectified_user(w, &hidden, &inputs),
@@ -417,9 +472,8 @@ impl GruCell {
                     inputs.e_i.unwrap_or_else(missing),
                     inputs.e_v.unwrap_or_else(missing),
                 );
-                let mixed = w
-                    .precision
-                    .matmul(mix, w.mix.clone().unwrap_or_else(missing))
+                let weights = w.mix.clone().unwrap_or_else(missing);
+                let mixed = w.product(mix, &weights, |l| &l.mix, step)
                     + w.bias.clone().unwrap_or_else(missing).unsqueeze::<2>();
                 (
                     hidden.narrow(1, n, 2 * n),
@@ -429,7 +483,7 @@ impl GruCell {
             }
         };
         let reset = crate::fused::reset_state(hidden_gates.clone(), gates.clone(), h.clone());
-        let product = w.precision.matmul(reset, w.candidate_hidden.clone());
+        let product = w.product(reset, &w.candidate_hidden, |l| &l.candidate_hidden, step);
         crate::fused::update(product, candidate, hidden_gates, gates, h)
     }
 

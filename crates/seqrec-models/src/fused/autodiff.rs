@@ -169,7 +169,9 @@ where
     }
 }
 
-impl<B: FusedGruStep, C: CheckpointStrategy> FusedGruStep for Autodiff<B, C> {
+impl<B: FusedGruStep + crate::precision::PrecisionMatmul, C: CheckpointStrategy> FusedGruStep
+    for Autodiff<B, C>
+{
     fn gru_rectify(
         hidden: FloatTensor<Self>,
         projected: FloatTensor<Self>,
@@ -212,6 +214,16 @@ impl<B: FusedGruStep, C: CheckpointStrategy> FusedGruStep for Autodiff<B, C> {
             [hidden, projected, e_i, e_v],
             |[hidden, projected, e_i, e_v]| B::gru_attend(hidden, projected, e_i, e_v),
         )
+    }
+
+    fn gru_window_product(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        precision: crate::Precision,
+        index: usize,
+        ledger: super::ProductLedger,
+    ) -> FloatTensor<Self> {
+        super::ledger::window_product::<B, C>(x, w, precision, index, ledger)
     }
 
     fn gru_window_rows(

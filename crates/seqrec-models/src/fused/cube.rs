@@ -375,6 +375,16 @@ impl FusedGruStep for burn::backend::Cube {
         (d_candidate, d_gates, d_h)
     }
 
+    fn gru_window_product(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        precision: crate::Precision,
+        _index: usize,
+        _ledger: super::ProductLedger,
+    ) -> FloatTensor<Self> {
+        crate::precision::product_at::<Self>(precision, x, w)
+    }
+
     fn gru_window_rows(
         tensor: FloatTensor<Self>,
         start: usize,

@@ -278,6 +278,16 @@ macro_rules! host_fused_gru_step {
                 rectify_backward::<Self>(grad, hidden, projected, e_v, omega)
             }
 
+            fn gru_window_product(
+                x: FloatTensor<Self>,
+                w: FloatTensor<Self>,
+                precision: crate::Precision,
+                _index: usize,
+                _ledger: super::ProductLedger,
+            ) -> FloatTensor<Self> {
+                crate::precision::product_at::<Self>(precision, x, w)
+            }
+
             fn gru_window_rows(
                 tensor: FloatTensor<Self>,
                 start: usize,

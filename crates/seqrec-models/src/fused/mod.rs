@@ -31,7 +31,9 @@ mod autodiff;
 #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda"))]
 mod cube;
 mod host;
+mod ledger;
 mod rows;
+pub use ledger::ProductLedger;
 pub use rows::RowsGather;
 
 /// How a GPU computes a GRU step's element-wise work and the output
@@ -154,6 +156,17 @@ pub trait FusedGruStep: Backend {
         gather: RowsGather,
     ) -> FloatTensor<Self>;
 
+    /// `x · w` at `precision` as step `index` of `ledger`'s window: under
+    /// autodiff `x` receives its gradient at once and `w` one gradient for
+    /// the whole window ([`ProductLedger`]).
+    fn gru_window_product(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        precision: crate::Precision,
+        index: usize,
+        ledger: ProductLedger,
+    ) -> FloatTensor<Self>;
+
     /// The attentional cell's mix: with `ξ = σ(hidden + projected)`
     /// (`[m × n]`), `[(1 − ξ) ⊙ e_i | ξ ⊙ e_v]` (`[m × 2n]`).
     fn gru_attend(
@@ -224,6 +237,24 @@ pub fn attend(
         projected.into_dispatch(),
         e_i.into_dispatch(),
         e_v.into_dispatch(),
+    ))
+}
+
+/// `x · w` at `precision` as step `index` of a window whose weight
+/// gradient `ledger` gathers (autodiff-aware).
+pub fn window_product(
+    x: Tensor<2>,
+    w: Tensor<2>,
+    precision: crate::Precision,
+    index: usize,
+    ledger: ProductLedger,
+) -> Tensor<2> {
+    Tensor::from_dispatch(burn::backend::Dispatch::gru_window_product(
+        x.into_dispatch(),
+        w.into_dispatch(),
+        precision,
+        index,
+        ledger,
     ))
 }
 

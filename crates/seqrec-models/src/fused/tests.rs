@@ -248,3 +248,44 @@ fn split_rows_has_the_gradient_of_narrowing() {
         "every row has a gradient"
     );
 }
+
+/// A weight multiplied once per step through `window_product` gets the
+/// gradient of plain products, summed over the window, in one product; the
+/// steps' inputs get theirs at once. The steps chain (each input depends
+/// on the previous output), as a recurrence does, and the first input is
+/// not tracked, as a window's initial state is not.
+#[test]
+fn window_products_have_the_gradients_of_plain_ones() {
+    let device = Device::flex().autodiff();
+    let (steps, rows, n) = (4, 3, 5);
+    let run = |ledgered: bool| {
+        let w = random(n, n, &mut SeqRng::new(12), &device).require_grad();
+        let inputs = random(steps * rows, n, &mut SeqRng::new(13), &device).require_grad();
+        let ledger = ProductLedger::new(steps);
+        let mut x = random(rows, n, &mut SeqRng::new(14), &device);
+        let mut objective = Tensor::<1>::zeros([1], &device);
+        for step in 0..steps {
+            let y = if ledgered {
+                window_product(x, w.clone(), crate::Precision::Fp32, step, ledger.clone())
+            } else {
+                crate::Precision::Fp32.matmul(x, w.clone())
+            };
+            x = (y + inputs.clone().narrow(0, step * rows, rows)).tanh();
+            objective = objective + (x.clone() * (step as f32 + 0.5)).sum();
+        }
+        let grads = objective.backward();
+        (
+            floats(w.grad(&grads).unwrap()),
+            floats(inputs.grad(&grads).unwrap()),
+        )
+    };
+    let (plain_w, plain_inputs) = run(false);
+    let (window_w, window_inputs) = run(true);
+    for (want, got) in [(plain_w, window_w), (plain_inputs, window_inputs)] {
+        let scale = want.iter().fold(1e-3f32, |s, v| s.max(v.abs()));
+        for (a, b) in want.iter().zip(&got) {
+            assert!((a - b).abs() <= 1e-5 * scale, "{a} vs {b}");
+        }
+        assert!(want.iter().any(|v| *v != 0.0));
+    }
+}

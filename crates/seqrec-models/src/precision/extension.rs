@@ -48,8 +48,34 @@ host_precision_matmul!(burn::backend::NdArray);
 
 /// [`crate::precision::round_bf16`] on a backend's primitive tensor.
 fn round_bf16<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
-    let c = B::float_mul_scalar(x.clone(), 65537.0.into());
+    veltkamp::<B>(x, 65537.0)
+}
+
+/// `x` rounded by Veltkamp's split with `factor` = 2^s + 1 (see
+/// [`crate::precision::round_tf32`]).
+fn veltkamp<B: Backend>(x: FloatTensor<B>, factor: f32) -> FloatTensor<B> {
+    let c = B::float_mul_scalar(x.clone(), factor.into());
     B::float_sub(c.clone(), B::float_sub(c, x))
+}
+
+/// `a · b` of two primitive tensors at `precision`, as
+/// [`crate::Precision::matmul`] computes it on tensors (for operations
+/// that run products inside their own backward).
+pub fn product_at<B: PrecisionMatmul>(
+    precision: crate::Precision,
+    a: FloatTensor<B>,
+    b: FloatTensor<B>,
+) -> FloatTensor<B> {
+    use crate::Precision;
+    match precision {
+        Precision::Tf32 => <B as FloatTensorOps<B>>::float_matmul(a, b),
+        Precision::Fp32 => B::matmul_fp32(a, b),
+        Precision::Tf32Emulated => {
+            B::matmul_fp32(veltkamp::<B>(a, 8193.0), veltkamp::<B>(b, 8193.0))
+        }
+        Precision::Bf16 => B::matmul_bf16(a, b),
+        Precision::Bf16Emulated => B::matmul_fp32(round_bf16::<B>(a), round_bf16::<B>(b)),
+    }
 }
 
 #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda"))]

@@ -123,7 +123,8 @@ impl WindowTrainer<'_> {
         let weights = model
             .cell
             .step_weights(self.precision)
-            .with_fused_elementwise(self.elementwise == crate::fused::ElementWise::Fused);
+            .with_fused_elementwise(self.elementwise == crate::fused::ElementWise::Fused)
+            .with_window_ledgers(steps);
         // The lane resets of the whole window go to the device once.
         let keep = (0..steps).any(|s| w.any_reset(s)).then(|| {
             let keep: Vec<f32> = w.reset.iter().map(|&r| if r { 0.0 } else { 1.0 }).collect();
