@@ -12,6 +12,18 @@ use cubecl::prelude::*;
 /// Units per cube (a power of two).
 const BLOCK: usize = 256;
 
+/// The most cubes along one axis every backend allows (Vulkan guarantees
+/// 65,535; a GPU's output chunk can have more rows).
+const MAX_CUBES_PER_AXIS: usize = 65_535;
+
+/// One cube per row, over two axes where the rows are more than one axis
+/// holds (`CUBE_POS` counts across both).
+fn grid(rows: usize) -> CubeCount {
+    let x = rows.clamp(1, MAX_CUBES_PER_AXIS);
+    let y = rows.div_ceil(x);
+    CubeCount::Static(x as u32, y as u32, 1)
+}
+
 /// Two running pairs (maximum, sum of exponentials below it) as one: the
 /// larger maximum ([`top`]) and the sums rescaled to it ([`rescaled`]; an
 /// empty pair, `s = 0`, adds nothing).
@@ -38,6 +50,11 @@ fn softmax_cross_entropy_kernel<F: Float>(
     #[define(F)] _dtype: ElemType,
 ) {
     let row = CUBE_POS;
+    // The grid may hold a few cubes past the last row (see `grid`); the
+    // whole cube leaves, so no unit waits at a barrier for them.
+    if row >= logits.shape(0) {
+        terminate!();
+    }
     let unit = UNIT_POS_X as usize;
     // Runtime copies of the comptime size: loop counters and strides are
     // runtime values.
@@ -118,7 +135,7 @@ impl FusedSoftmaxCrossEntropy for burn::backend::Cube {
         };
         softmax_cross_entropy_kernel::launch(
             &logits.client.clone(),
-            CubeCount::Static(rows as u32, 1, 1),
+            grid(rows),
             CubeDim::new_1d(BLOCK as u32),
             address,
             logits.clone().into_tensor_arg(),
@@ -130,5 +147,27 @@ impl FusedSoftmaxCrossEntropy for burn::backend::Cube {
             dtype,
         );
         (logits, losses)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Enough cubes for every row, each axis within what every backend
+    /// allows, and no more than one axis's worth of spare cubes.
+    #[test]
+    fn the_grid_covers_every_row_within_the_axis_limit() {
+        for rows in [1, 37, 65_535, 65_536, 100_000, 1_000_000] {
+            let CubeCount::Static(x, y, z) = grid(rows) else {
+                panic!("a static grid")
+            };
+            let (x, y) = (x as usize, y as usize);
+            assert!(
+                x <= MAX_CUBES_PER_AXIS && y <= MAX_CUBES_PER_AXIS && z == 1,
+                "{rows}"
+            );
+            assert!(x * y >= rows && x * y < rows + x, "{rows}: {x} × {y}");
+        }
     }
 }
