@@ -1,7 +1,5 @@
-//! The element-wise work of a GRU step's gates and update in two fused
-//! kernels, forward and backward: the floor the standard and linear cells'
-//! equations allow (the rectified filter and the attention gate, a third
-//! stage, stay composed).
+//! A GRU step's element-wise work in fused kernels, one per stage, forward
+//! and backward: the floor the cells' equations allow.
 //!
 //! The reset gate scales the state before the candidate's product
 //! (specification §4.1), so a step needs one element-wise stage after the
@@ -9,7 +7,15 @@
 //!
 //! - [`reset_state`]: `r = σ(hidden_r + projected_r)`, out `r ⊙ h`;
 //! - [`update`]: `u = σ(hidden_u + projected_u)`, `k = tanh(candidate +
-//!   projected_candidate)`, out `h + u ⊙ (k − h)`.
+//!   projected_candidate)`, out `h + u ⊙ (k − h)`;
+//!
+//! and the rectified and attentional cells a third, whose output feeds a
+//! product of its own: [`rectify`] (the filter f, hard thresholds) and
+//! [`attend`] (the gate ξ and the mix `[a_i | a_v]`).
+//!
+//! Around them, two changes to what autodiff does: [`split_rows`] hands a
+//! window's projection to its steps with one backward, and
+//! [`window_product`] gives a step weight its gradient once per window.
 //!
 //! `hidden` is `h · W_h` of both gates (`[m × 2n]`, u first, r second),
 //! `projected` the state-independent part of their pre-activations (item,
