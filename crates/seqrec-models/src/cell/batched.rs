@@ -12,7 +12,7 @@
 
 use super::{GruCell, Threshold, UserIntegration};
 use crate::Precision;
-use crate::fused::ProductLedger;
+use crate::fused::WindowGather;
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
@@ -116,16 +116,16 @@ pub struct StepWeights {
     ledgers: Option<WindowLedgers>,
 }
 
-/// The [`ProductLedger`]s of one window's step products, one per weight a
+/// The [`WindowGather`]s of one window's step products, one per weight a
 /// step multiplies by.
 #[derive(Clone, Debug)]
 struct WindowLedgers {
-    hidden: ProductLedger,
-    candidate_hidden: ProductLedger,
+    hidden: WindowGather,
+    candidate_hidden: WindowGather,
     /// Rectified (hard thresholds): `f · user`.
-    user: ProductLedger,
+    user: WindowGather,
     /// Attentional: `[a_i | a_v] · mix`.
-    mix: ProductLedger,
+    mix: WindowGather,
 }
 
 impl StepWeights {
@@ -138,10 +138,10 @@ impl StepWeights {
     /// used by every step of one window only.
     pub fn with_window_ledgers(mut self, steps: usize) -> Self {
         self.ledgers = self.fused.then(|| WindowLedgers {
-            hidden: ProductLedger::new(steps),
-            candidate_hidden: ProductLedger::new(steps),
-            user: ProductLedger::new(steps),
-            mix: ProductLedger::new(steps),
+            hidden: WindowGather::new(steps),
+            candidate_hidden: WindowGather::new(steps),
+            user: WindowGather::new(steps),
+            mix: WindowGather::new(steps),
         });
         self
     }
@@ -152,7 +152,7 @@ impl StepWeights {
         &self,
         x: Tensor<2>,
         weight: &Tensor<2>,
-        ledger: impl Fn(&WindowLedgers) -> &ProductLedger,
+        ledger: impl Fn(&WindowLedgers) -> &WindowGather,
         step: Option<usize>,
     ) -> Tensor<2> {
         match (&self.ledgers, step) {

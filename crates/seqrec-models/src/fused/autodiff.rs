@@ -169,9 +169,7 @@ where
     }
 }
 
-impl<B: FusedGruStep + crate::precision::PrecisionMatmul, C: CheckpointStrategy> FusedGruStep
-    for Autodiff<B, C>
-{
+impl<B: FusedGruStep, C: CheckpointStrategy> FusedGruStep for Autodiff<B, C> {
     fn gru_rectify(
         hidden: FloatTensor<Self>,
         projected: FloatTensor<Self>,
@@ -221,7 +219,7 @@ impl<B: FusedGruStep + crate::precision::PrecisionMatmul, C: CheckpointStrategy>
         w: FloatTensor<Self>,
         precision: crate::Precision,
         index: usize,
-        ledger: super::ProductLedger,
+        ledger: super::WindowGather,
     ) -> FloatTensor<Self> {
         super::ledger::window_product::<B, C>(x, w, precision, index, ledger)
     }
@@ -231,7 +229,7 @@ impl<B: FusedGruStep + crate::precision::PrecisionMatmul, C: CheckpointStrategy>
         start: usize,
         len: usize,
         index: usize,
-        gather: super::RowsGather,
+        gather: super::WindowGather,
     ) -> FloatTensor<Self> {
         super::rows::window_rows::<B, C>(tensor, start, len, index, gather)
     }

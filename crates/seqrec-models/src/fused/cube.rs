@@ -375,26 +375,6 @@ impl FusedGruStep for burn::backend::Cube {
         (d_candidate, d_gates, d_h)
     }
 
-    fn gru_window_product(
-        x: FloatTensor<Self>,
-        w: FloatTensor<Self>,
-        precision: crate::Precision,
-        _index: usize,
-        _ledger: super::ProductLedger,
-    ) -> FloatTensor<Self> {
-        crate::precision::product_at::<Self>(precision, x, w)
-    }
-
-    fn gru_window_rows(
-        tensor: FloatTensor<Self>,
-        start: usize,
-        len: usize,
-        _index: usize,
-        _gather: super::RowsGather,
-    ) -> FloatTensor<Self> {
-        super::host::row_block::<Self>(tensor, start, len)
-    }
-
     fn gru_rectify(
         hidden: FloatTensor<Self>,
         projected: FloatTensor<Self>,

@@ -10,35 +10,23 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, BoolDType, FloatDType, TensorMetadata};
 use burn::tensor::Slice;
 
-/// Columns `start..start + len` of a rank-2 tensor.
+/// Indices `start..start + len` along one axis.
+fn span(start: usize, len: usize) -> Slice {
+    Slice {
+        start: start as isize,
+        end: Some((start + len) as isize),
+        step: 1,
+    }
+}
+
+/// Columns `start..start + len` of a rank-2 tensor (a view).
 fn columns<B: Backend>(x: FloatTensor<B>, start: usize, len: usize) -> FloatTensor<B> {
-    let end = (start + len) as isize;
-    B::float_slice(
-        x,
-        &[
-            Slice::from(..),
-            Slice {
-                start: start as isize,
-                end: Some(end),
-                step: 1,
-            },
-        ],
-    )
+    B::float_slice(x, &[Slice::from(..), span(start, len)])
 }
 
 /// Rows `start..start + len` of a rank-2 tensor (a view).
 pub(super) fn row_block<B: Backend>(x: FloatTensor<B>, start: usize, len: usize) -> FloatTensor<B> {
-    B::float_slice(
-        x,
-        &[
-            Slice {
-                start: start as isize,
-                end: Some((start + len) as isize),
-                step: 1,
-            },
-            Slice::from(..),
-        ],
-    )
+    B::float_slice(x, &[span(start, len), Slice::from(..)])
 }
 
 fn width<B: Backend>(x: &FloatTensor<B>) -> usize {
@@ -276,26 +264,6 @@ macro_rules! host_fused_gru_step {
                 omega: f32,
             ) -> FloatTensor<Self> {
                 rectify_backward::<Self>(grad, hidden, projected, e_v, omega)
-            }
-
-            fn gru_window_product(
-                x: FloatTensor<Self>,
-                w: FloatTensor<Self>,
-                precision: crate::Precision,
-                _index: usize,
-                _ledger: super::ProductLedger,
-            ) -> FloatTensor<Self> {
-                crate::precision::product_at::<Self>(precision, x, w)
-            }
-
-            fn gru_window_rows(
-                tensor: FloatTensor<Self>,
-                start: usize,
-                len: usize,
-                _index: usize,
-                _gather: super::RowsGather,
-            ) -> FloatTensor<Self> {
-                row_block::<Self>(tensor, start, len)
             }
 
             fn gru_attend(

@@ -29,18 +29,17 @@
 // for; the extension macro names it.
 #![allow(deprecated)]
 
-use burn::backend::Backend;
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::Tensor;
 
 mod autodiff;
 #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda"))]
 mod cube;
+mod gather;
 mod host;
 mod ledger;
 mod rows;
-pub use ledger::ProductLedger;
-pub use rows::RowsGather;
+pub use gather::WindowGather;
 
 /// How a GPU computes a GRU step's element-wise work and the output
 /// layer's softmax cross-entropy.
@@ -66,6 +65,16 @@ impl ElementWise {
         }
     }
 
+    /// What runs on a backend: the CPU backends always compose (their
+    /// results are the published ones).
+    pub fn effective(self, cpu_backend: bool) -> ElementWise {
+        if cpu_backend {
+            ElementWise::Composed
+        } else {
+            self
+        }
+    }
+
     pub fn parse(name: &str) -> Result<Self, crate::GruError> {
         ElementWise::ALL
             .into_iter()
@@ -84,14 +93,17 @@ impl std::fmt::Display for ElementWise {
     }
 }
 
-/// The fused element-wise stages of a GRU step (gates and update).
+/// The fused element-wise stages of a GRU step, and the two window-wide
+/// operations around them ([`split_rows`], [`window_product`]), whose
+/// forward passes are burn's own everywhere (their default bodies): only
+/// their backward under autodiff differs.
 #[burn::backend::backend_extension(
     Cube: cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda")),
     Flex,
     NdArray,
     Autodiff
 )]
-pub trait FusedGruStep: Backend {
+pub trait FusedGruStep: crate::precision::PrecisionMatmul {
     /// `σ(hidden_r + projected_r) ⊙ h`, `[m × n]`.
     fn gru_reset_state(
         hidden: FloatTensor<Self>,
@@ -158,20 +170,24 @@ pub trait FusedGruStep: Backend {
         tensor: FloatTensor<Self>,
         start: usize,
         len: usize,
-        index: usize,
-        gather: RowsGather,
-    ) -> FloatTensor<Self>;
+        _index: usize,
+        _gather: WindowGather,
+    ) -> FloatTensor<Self> {
+        host::row_block::<Self>(tensor, start, len)
+    }
 
     /// `x · w` at `precision` as step `index` of `ledger`'s window: under
     /// autodiff `x` receives its gradient at once and `w` one gradient for
-    /// the whole window ([`ProductLedger`]).
+    /// the whole window ([`WindowGather`]).
     fn gru_window_product(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         precision: crate::Precision,
-        index: usize,
-        ledger: ProductLedger,
-    ) -> FloatTensor<Self>;
+        _index: usize,
+        _ledger: WindowGather,
+    ) -> FloatTensor<Self> {
+        crate::precision::product_at::<Self>(precision, x, w)
+    }
 
     /// The attentional cell's mix: with `ξ = σ(hidden + projected)`
     /// (`[m × n]`), `[(1 − ξ) ⊙ e_i | ξ ⊙ e_v]` (`[m × 2n]`).
@@ -253,7 +269,7 @@ pub fn window_product(
     w: Tensor<2>,
     precision: crate::Precision,
     index: usize,
-    ledger: ProductLedger,
+    ledger: WindowGather,
 ) -> Tensor<2> {
     Tensor::from_dispatch(burn::backend::Dispatch::gru_window_product(
         x.into_dispatch(),
@@ -265,9 +281,9 @@ pub fn window_product(
 }
 
 /// `tensor` split into `parts` consecutive blocks of `len` rows, views
-/// whose gradients are joined once (autodiff-aware; see [`RowsGather`]).
+/// whose gradients are joined once (autodiff-aware; see [`WindowGather`]).
 pub fn split_rows(tensor: Tensor<2>, parts: usize, len: usize) -> Vec<Tensor<2>> {
-    let gather = RowsGather::new(parts);
+    let gather = WindowGather::new(parts);
     (0..parts)
         .map(|index| {
             Tensor::from_dispatch(burn::backend::Dispatch::gru_window_rows(

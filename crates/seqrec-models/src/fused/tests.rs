@@ -261,7 +261,7 @@ fn window_products_have_the_gradients_of_plain_ones() {
     let run = |ledgered: bool| {
         let w = random(n, n, &mut SeqRng::new(12), &device).require_grad();
         let inputs = random(steps * rows, n, &mut SeqRng::new(13), &device).require_grad();
-        let ledger = ProductLedger::new(steps);
+        let ledger = WindowGather::new(steps);
         let mut x = random(rows, n, &mut SeqRng::new(14), &device);
         let mut objective = Tensor::<1>::zeros([1], &device);
         for step in 0..steps {
