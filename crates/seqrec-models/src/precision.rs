@@ -147,24 +147,12 @@ impl Precision {
 
     /// `a · b` at this precision (autodiff-aware).
     pub fn matmul(self, a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
-        match self {
-            Precision::Tf32 => a.matmul(b),
-            Precision::Fp32 => fp32_matmul(a, b),
-            Precision::Tf32Emulated => fp32_matmul(round_tf32(a), round_tf32(b)),
-            Precision::Bf16 => Tensor::from_dispatch(burn::backend::Dispatch::matmul_bf16(
-                a.into_dispatch(),
-                b.into_dispatch(),
-            )),
-            Precision::Bf16Emulated => fp32_matmul(round_bf16(a), round_bf16(b)),
-        }
+        Tensor::from_dispatch(product_at::<burn::backend::Dispatch>(
+            self,
+            a.into_dispatch(),
+            b.into_dispatch(),
+        ))
     }
-}
-
-fn fp32_matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
-    Tensor::from_dispatch(burn::backend::Dispatch::matmul_fp32(
-        a.into_dispatch(),
-        b.into_dispatch(),
-    ))
 }
 
 /// Every element rounded to TF32's 10-bit mantissa with float operations
@@ -175,8 +163,10 @@ fn fp32_matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
 /// perhaps at exact ties. Values above about 4·10³⁴ would overflow; no
 /// weight, embedding or gradient comes near.
 pub fn round_tf32<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let c = x.clone() * 8193.0;
-    c.clone() - (c - x)
+    Tensor::from_dispatch(extension::veltkamp::<burn::backend::Dispatch>(
+        x.into_dispatch(),
+        8193.0,
+    ))
 }
 
 /// Every element rounded to bf16 (8 significant bits), as [`round_tf32`]
@@ -185,8 +175,10 @@ pub fn round_tf32<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// [`host_matmul::round_bf16`](crate::host_matmul::round_bf16) except
 /// perhaps at exact ties. Values above about 5·10³³ would overflow.
 pub fn round_bf16<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let c = x.clone() * 65537.0;
-    c.clone() - (c - x)
+    Tensor::from_dispatch(extension::veltkamp::<burn::backend::Dispatch>(
+        x.into_dispatch(),
+        65537.0,
+    ))
 }
 
 impl std::fmt::Display for Precision {

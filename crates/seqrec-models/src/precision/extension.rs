@@ -53,7 +53,7 @@ fn round_bf16<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
 
 /// `x` rounded by Veltkamp's split with `factor` = 2^s + 1 (see
 /// [`crate::precision::round_tf32`]).
-fn veltkamp<B: Backend>(x: FloatTensor<B>, factor: f32) -> FloatTensor<B> {
+pub(super) fn veltkamp<B: Backend>(x: FloatTensor<B>, factor: f32) -> FloatTensor<B> {
     let c = B::float_mul_scalar(x.clone(), factor.into());
     B::float_sub(c.clone(), B::float_sub(c, x))
 }
