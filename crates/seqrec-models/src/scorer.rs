@@ -138,10 +138,10 @@ impl GruScorer {
             .map(|t| groups.partition_point(|g| g.sequence.len() >= t))
             .collect();
         let cell = &self.model.cell;
-        // On a GPU the fused element-wise stages; the CPU composes.
-        let weights = cell.step_weights(self.precision).with_fused_elementwise(
-            self.gpu.is_some() && self.elementwise == crate::ElementWise::Fused,
-        );
+        let elementwise = self.elementwise.effective(self.gpu.is_none());
+        let weights = cell
+            .step_weights(self.precision)
+            .with_fused_elementwise(elementwise == crate::ElementWise::Fused);
         let mut h = Tensor::<2>::zeros([lanes, n], device);
         take(&h, &wanted[0]);
         let mut t = 1;

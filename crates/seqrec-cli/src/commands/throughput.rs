@@ -177,12 +177,8 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
             // Asked for, and what the products were on this device.
             "precision_requested": compute.precision.name(),
             "precision": fitted.report.precision.map(|p| p.name()),
-            // How the element-wise work ran: the CPU backends always compose.
-            "elementwise": if compute.backend.is_cpu() {
-                seqrec_models::ElementWise::Composed.name()
-            } else {
-                compute.elementwise.name()
-            },
+            // How the element-wise work ran.
+            "elementwise": compute.elementwise.effective(compute.backend.is_cpu()).name(),
             "device": fitted.report.device,
             "hidden": params.hidden,
             "lanes": params.lanes,

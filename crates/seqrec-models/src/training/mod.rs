@@ -186,12 +186,7 @@ fn train(
         chunk_rows,
         path: WindowPath::of(options.backend, params),
         precision,
-        // The CPU backends compose (their results are the published ones).
-        elementwise: if options.backend.is_cpu() {
-            crate::fused::ElementWise::Composed
-        } else {
-            options.elementwise
-        },
+        elementwise: options.elementwise.effective(options.backend.is_cpu()),
     };
     let mut stopped_early = false;
     let mut epochs_this_call = 0;
