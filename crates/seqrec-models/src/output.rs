@@ -42,9 +42,12 @@ pub(crate) fn softmax_cross_entropy(
     let items = weight.dims()[1];
     let targets = ChunkTargets::new(
         targets,
+        items,
         fused && items < crate::fused_output::MAX_ITEMS,
         device,
     );
+    // What each chunk's gradient is summed with (∂b), made once.
+    let ones = Tensor::<2>::ones([1, chunk_rows.min(rows).max(1)], device);
     let weight_t = weight.clone().transpose();
     let mut loss_sum = Tensor::<1>::zeros([1], device);
     let mut d_weight = Tensor::<2>::zeros([n, items], device);
@@ -58,7 +61,7 @@ pub(crate) fn softmax_cross_entropy(
         let (loss, g) = targets.loss_and_gradient(logits, &bias, start, len, scale, device);
         loss_sum = loss_sum + loss;
         d_weight = d_weight + precision.matmul(h.transpose(), g.clone());
-        d_bias = d_bias + column_sums(g.clone(), device);
+        d_bias = d_bias + column_sums(ones.clone().narrow(1, 0, len), g.clone());
         d_states.push(precision.matmul(g, weight_t.clone()));
         start += len;
     }
@@ -71,35 +74,39 @@ pub(crate) fn softmax_cross_entropy(
 }
 
 /// The sums of `x`'s columns (`[rows × cols]` → `[cols]`) as an fp32
-/// product with a row of ones. burn's `sum_dim` loses terms over long
-/// dimensions on the wgpu backend (measured on lavapipe, 2026-12-05: a
-/// column of 70,000 rows summed 6% low, a row of 500,000 columns about
+/// product with `ones` (`[1 × rows]`). burn's `sum_dim` loses terms over
+/// long dimensions on the wgpu backend (measured on lavapipe, 2026-12-05:
+/// a column of 70,000 rows summed 6% low, a row of 500,000 columns about
 /// half), where a product adds every term, in an order fixed by the
 /// kernel.
-fn column_sums(x: Tensor<2>, device: &Device) -> Tensor<1> {
-    let [rows, cols] = x.dims();
-    let ones = Tensor::<2>::ones([1, rows], device);
+fn column_sums(ones: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
+    let cols = x.dims()[1];
     Precision::Fp32.matmul(ones, x).reshape([cols])
 }
 
-/// The sums of `x`'s rows (`[rows × cols]` → `[rows × 1]`), as
-/// [`column_sums`] computes them.
-fn row_sums(x: Tensor<2>, device: &Device) -> Tensor<2> {
-    let [_, cols] = x.dims();
-    let ones = Tensor::<2>::ones([cols, 1], device);
+/// The sums of `x`'s rows (`[rows × cols]` → `[rows × 1]`) as an fp32
+/// product with `ones` (`[cols × 1]`), for the reason [`column_sums`]
+/// gives.
+fn row_sums(x: Tensor<2>, ones: Tensor<2>) -> Tensor<2> {
     Precision::Fp32.matmul(x, ones)
 }
 
 /// Every row's target on the device once (chunks take views), in the form
-/// the chunk's loss takes: item indices for burn's gather and scatter, or
-/// floats for the fused kernel (exact below 2²⁴ items; the caller checks).
+/// the chunk's loss takes: item indices for burn's gather and scatter (with
+/// the column of ones each row's exponentials are summed with), or floats
+/// for the fused kernel (exact below 2²⁴ items; the caller checks).
+// One value per output-layer call: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum ChunkTargets {
-    Composed(Tensor<2, Int>),
+    Composed {
+        targets: Tensor<2, Int>,
+        ones: Tensor<2>,
+    },
     Fused(Tensor<1>),
 }
 
 impl ChunkTargets {
-    fn new(targets: &[u32], fused: bool, device: &Device) -> Self {
+    fn new(targets: &[u32], items: usize, fused: bool, device: &Device) -> Self {
         if fused {
             let values: Vec<f32> = targets.iter().map(|&i| i as f32).collect();
             ChunkTargets::Fused(Tensor::from_data(
@@ -108,10 +115,10 @@ impl ChunkTargets {
             ))
         } else {
             let values: Vec<i64> = targets.iter().map(|&i| i64::from(i)).collect();
-            ChunkTargets::Composed(Tensor::from_data(
-                TensorData::new(values, [targets.len(), 1]),
-                device,
-            ))
+            ChunkTargets::Composed {
+                targets: Tensor::from_data(TensorData::new(values, [targets.len(), 1]), device),
+                ones: Tensor::ones([items, 1], device),
+            }
         }
     }
 
@@ -137,15 +144,15 @@ impl ChunkTargets {
                 );
                 (losses.sum(), g)
             }
-            ChunkTargets::Composed(all) => {
-                let t = all.clone().narrow(0, start, len);
+            ChunkTargets::Composed { targets, ones } => {
+                let t = targets.clone().narrow(0, start, len);
                 let logits = logits + bias.clone().unsqueeze::<2>();
                 // One exponential pass: e = exp(o − max), loss = max + ln Σe −
                 // o[target], ∂(mean CE)/∂o = (e / Σe − one-hot) · scale.
                 let max = logits.clone().max_dim(1);
                 let target_logit = logits.clone().gather(1, t.clone());
                 let e = (logits - max.clone()).exp();
-                let sum = row_sums(e.clone(), device);
+                let sum = row_sums(e.clone(), ones.clone());
                 let loss = (max + sum.clone().log() - target_logit).sum();
                 let minus_scale = Tensor::<2>::full([len, 1], -scale, device);
                 let g = (e * (sum.recip().mul_scalar(scale))).scatter(
