@@ -1,5 +1,5 @@
 //! `cargo xtask bench data`: load + order + split of an ML-10M-sized file;
-//! `baselines`; `gru` and `serve` in their own modules.
+//! `baselines`; `gru`, `serve` and `kernels` in their own modules.
 
 use crate::process::{Measured, Profile, cargo, measure, seqrec_binary, target_dir};
 use anyhow::{Context, Result};
@@ -36,6 +36,11 @@ pub enum Bench {
     /// process) for recommendations and one-event writes at 1, 8 and 64
     /// keep-alive clients on 127.0.0.1.
     Serve(crate::bench_serve::ServeBench),
+    /// Kernel launches of a GRU training window's recurrence on a wgpu
+    /// device under burn's plain kernels, its `fusion` and `autotune`
+    /// features, and seqrec's fused element-wise kernels (one build of the
+    /// probe per configuration).
+    Kernels(crate::bench_kernels::KernelBench),
 }
 
 pub fn run(bench: Bench) -> Result<()> {
@@ -44,6 +49,7 @@ pub fn run(bench: Bench) -> Result<()> {
         Bench::Baselines { workdir, methods } => baselines(workdir, methods),
         Bench::Gru(gru) => crate::bench_gru::run(gru),
         Bench::Serve(serve) => crate::bench_serve::run(serve),
+        Bench::Kernels(kernels) => crate::bench_kernels::run(kernels),
     }
 }
 

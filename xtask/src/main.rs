@@ -5,6 +5,7 @@
 
 mod bench;
 mod bench_gru;
+mod bench_kernels;
 mod bench_serve;
 mod bench_soak;
 mod fetch;

@@ -524,45 +524,71 @@ fn window_kernels_of(
     marks.windows(2).map(|w| w[1].since(&w[0])).collect()
 }
 
-/// Element-wise launches per step (forward and backward): the difference
-/// between windows of 10 and of 5 steps, over 5, against the floor the
-/// cell's equations allow. The floor: a step's products with h are where
-/// element-wise work must stop (products over the inputs are batched over
-/// the window); the standard and linear cells need one stage after the
-/// gate product (gates, `r * h`) and one after the candidate product
-/// (`k`, the new state), the rectified and attentional ones a third
-/// (κ's thresholds, or the attention gate and its mix, feed a product of
-/// their own); the backward pass mirrors them.
+/// Launches per step (forward and backward), by kind: the difference
+/// between windows of 10 and of 5 steps, over 5, equal to the model of
+/// `kernels::step_traffic` (whose bytes the book reports), and the
+/// element-wise ones against the floor the cell's equations allow. The
+/// floor: a step's products with h are where element-wise work must stop
+/// (products over the inputs are batched over the window); the standard
+/// and linear cells need one stage after the gate product (gates, `r *
+/// h`) and one after the candidate product (`k`, the new state), the
+/// rectified and attentional ones a third (κ's thresholds, or the
+/// attention gate and its mix, feed a product of their own); the backward
+/// pass mirrors them.
 #[test]
-fn element_wise_launches_per_step_are_measured_against_the_floor() {
-    use crate::kernels::KernelKind;
+fn launches_per_step_match_the_model_and_approach_the_floor() {
+    use crate::kernels::{KernelKind, StepShape, step_traffic};
     let Some(_) = gpu() else { return };
     let split = random_split(30, 40, 25);
     let per_step = |variant: GruVariant, elementwise: ElementWise| {
-        let element_wise = |window: usize| {
+        // The steady window with the fewest launches (no lane resets).
+        let fewest = |window: usize| {
             let p = GruParams { window, ..params() };
             window_kernels_of(variant, &split, &p, elementwise)[2..]
                 .iter()
-                .map(|c| c.by_kind()[&KernelKind::ElementWise])
-                .min()
-                .unwrap_or(0)
+                .min_by_key(|c| c.total())
+                .map(|c| c.by_kind())
+                .unwrap_or_default()
         };
-        let (five, ten) = (element_wise(5), element_wise(10));
-        assert!(ten > five, "{variant:?}: {five} → {ten}");
-        (ten - five) as f64 / 5.0
+        let (five, ten) = (fewest(5), fewest(10));
+        KernelKind::ALL
+            .iter()
+            .map(|k| {
+                let (a, b) = (
+                    five.get(k).copied().unwrap_or(0),
+                    ten.get(k).copied().unwrap_or(0),
+                );
+                assert!(b >= a && (b - a) % 5 == 0, "{variant:?} {k:?}: {a} → {b}");
+                ((b - a) / 5) as u64
+            })
+            .collect::<Vec<u64>>()
+    };
+    let p = params();
+    let shape = StepShape {
+        lanes: p.lanes,
+        hidden: p.hidden,
+        steps: p.window,
     };
     for (variant, floor) in GruVariant::ALL.into_iter().zip([4, 4, 6, 6]) {
-        let composed = per_step(variant, ElementWise::Composed);
-        let fused = per_step(variant, ElementWise::Fused);
-        eprintln!(
-            "{variant:?}: {composed:.1} element-wise launches per step composed, {fused:.1} fused (floor {floor})"
-        );
+        let mut element_wise = Vec::new();
+        for mode in [ElementWise::Composed, ElementWise::Fused] {
+            let measured = per_step(variant, mode);
+            let model = step_traffic(variant, mode, shape).by_kind();
+            let modelled: Vec<u64> = KernelKind::ALL.iter().map(|k| model[k].launches).collect();
+            eprintln!(
+                "{variant:?} {mode:?}: {measured:?} launches per step (products, element-wise, reductions, data movement)"
+            );
+            assert_eq!(
+                measured, modelled,
+                "{variant:?} {mode:?}: measured vs the model"
+            );
+            element_wise.push(measured[1] as f64);
+        }
+        let (composed, fused) = (element_wise[0], element_wise[1]);
         // Below the floor would mean the counting misses launches.
         assert!(fused >= f64::from(floor), "{variant:?}: {fused}");
         // The fused stages remove the chains of burn's operations; what
-        // remains above the floor is autodiff's gradient bookkeeping and,
-        // in the rectified and attentional cells, their composed third
-        // stage.
+        // remains above the floor is autodiff's gradient bookkeeping.
         assert!(fused < composed * 0.75, "{variant:?}: {composed} → {fused}");
     }
 }

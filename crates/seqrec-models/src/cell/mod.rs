@@ -257,5 +257,7 @@ impl GruCell {
 pub(crate) mod batched;
 #[cfg(test)]
 mod tests;
+mod window;
 
 pub use batched::{ProjectedInputs, StepWeights};
+pub use window::LaneResets;

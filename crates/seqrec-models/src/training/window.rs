@@ -3,6 +3,7 @@
 //! through the surrogate Σ h ⊙ ∂L/∂h, the L2 term, clipping and Adam. The
 //! CPU backends do the whole window on the host instead (`host_window.rs`).
 
+use crate::cell::LaneResets;
 use crate::clip::{clip_global_norm, clip_to_norm};
 use crate::lanes::Window;
 use crate::model::{GruModel, index_tensor};
@@ -118,35 +119,25 @@ impl WindowTrainer<'_> {
                 u
             }
         });
-        // Every product that does not depend on h, for all steps at once.
-        let projected = model.cell.project(e_items, e_users, self.precision);
-        let weights = model
-            .cell
-            .step_weights(self.precision)
-            .with_fused_elementwise(self.elementwise == crate::fused::ElementWise::Fused)
-            .with_window_ledgers(steps);
         // The lane resets of the whole window go to the device once.
-        let keep = (0..steps).any(|s| w.any_reset(s)).then(|| {
+        let resets = (0..steps).any(|s| w.any_reset(s)).then(|| {
             let keep: Vec<f32> = w.reset.iter().map(|&r| if r { 0.0 } else { 1.0 }).collect();
-            Tensor::<2>::from_data(TensorData::new(keep, [steps * lanes, 1]), device)
-        });
-        let mut h = h;
-        let mut states = Vec::with_capacity(steps);
-        // Each step's rows of the projection: with the fused kernels, split
-        // so that their gradients are joined once per window.
-        let fused = self.elementwise == crate::fused::ElementWise::Fused;
-        let mut split = fused.then(|| projected.split(steps, lanes).into_iter());
-        for s in 0..steps {
-            if let Some(keep) = keep.as_ref().filter(|_| w.any_reset(s)) {
-                h = h * keep.clone().narrow(0, s * lanes, lanes);
+            LaneResets {
+                keep: Tensor::<2>::from_data(TensorData::new(keep, [steps * lanes, 1]), device),
+                at_step: (0..steps).map(|s| w.any_reset(s)).collect(),
             }
-            let inputs = match split.as_mut().and_then(Iterator::next) {
-                Some(inputs) => inputs,
-                None => projected.rows(s * lanes, lanes),
-            };
-            h = model.cell.step_projected(&weights, h, inputs);
-            states.push(h.clone());
-        }
+        });
+        let states = model.cell.run_window(
+            e_items,
+            e_users,
+            h.clone(),
+            lanes,
+            steps,
+            self.precision,
+            self.elementwise,
+            resets.as_ref(),
+        );
+        let h = states.last().cloned().unwrap_or(h);
         let h_next = h.detach();
         let active: Vec<u32> = (0..steps * lanes)
             .filter(|&i| w.active[i])

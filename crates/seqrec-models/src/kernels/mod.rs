@@ -13,6 +13,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+mod traffic;
+pub use traffic::{KindTraffic, StepShape, StepTraffic, step_traffic};
+
 /// What a kernel does, as far as its cost goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]

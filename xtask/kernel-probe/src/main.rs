@@ -1,0 +1,206 @@
+//! Counts the kernels one training window's recurrence (projection, the
+//! steps, and backward through all of them) launches on a wgpu device,
+//! per GRU variant and per way of running the element-wise work, as one
+//! JSON line each. Built once per burn configuration by `cargo xtask
+//! kernel-probe`, which compares the builds: burn's plain kernels (what
+//! seqrec ships), burn's `fusion` and `autotune` features, and seqrec's
+//! own fused kernels.
+//!
+//! The window is the one training runs (`GruCell::run_window`); the loss
+//! is the surrogate Σ h ⊙ g training back-propagates through the
+//! recurrence, with a fixed g. Counting stops at a device sync, so work a
+//! backend holds back (fusion batches operations) is counted in the window
+//! that queued it.
+
+use anyhow::{Result, bail};
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Lanes (rows per step).
+    #[arg(long, default_value_t = 8)]
+    lanes: usize,
+    /// Hidden size n (= embedding size).
+    #[arg(long, default_value_t = 16)]
+    hidden: usize,
+    /// Steps per window.
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Windows run before counting (compilation, autotuning, fusion's
+    /// first sightings of a graph).
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Windows counted.
+    #[arg(long, default_value_t = 4)]
+    windows: usize,
+    /// Also count the forward pass on its own (a device sync between
+    /// forward and backward, which changes what fusion can batch).
+    #[arg(long)]
+    split_phases: bool,
+}
+
+/// Which burn features this build has.
+fn build_name() -> &'static str {
+    match (
+        cfg!(feature = "burn-fusion"),
+        cfg!(feature = "burn-autotune"),
+    ) {
+        (true, true) => "burn-fusion+autotune",
+        (true, false) => "burn-fusion",
+        (false, true) => "burn-autotune",
+        (false, false) => "burn",
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.windows == 0 || args.steps == 0 || args.lanes == 0 || args.hidden == 0 {
+        bail!("--windows, --steps, --lanes and --hidden must be at least 1");
+    }
+    probe::run(&args, build_name())
+}
+
+#[cfg(not(feature = "wgpu"))]
+mod probe {
+    pub fn run(_: &super::Args, _: &str) -> anyhow::Result<()> {
+        anyhow::bail!(
+            "built without a GPU backend: run it through `cargo xtask kernel-probe`, which builds it with `--features wgpu` and each burn configuration"
+        )
+    }
+}
+
+#[cfg(feature = "wgpu")]
+mod probe {
+    use super::Args;
+    use anyhow::{Context, Result};
+    use burn::cubecl::logging::{LaunchObservation, LaunchObserver};
+    use burn::tensor::{Device, DeviceKind, Tensor};
+    use seqrec_core::SeqRng;
+    use seqrec_models::cell::uniform_tensor;
+    use seqrec_models::kernels::{KernelCounts, KernelKind};
+    use seqrec_models::{ElementWise, GruCellConfig, GruVariant, Precision, UserIntegration};
+    use serde_json::json;
+    use std::sync::{Arc, Mutex};
+
+    /// Every launch of the process, by name up to its generic arguments.
+    #[derive(Default)]
+    struct Counter(Mutex<KernelCounts>);
+
+    impl LaunchObserver for Counter {
+        fn launched(&self, kernel: &'static str) {
+            if let Ok(mut counts) = self.0.lock() {
+                let short = kernel.split('<').next().unwrap_or(kernel);
+                *counts.by_name.entry(short.to_owned()).or_default() += 1;
+            }
+        }
+    }
+
+    impl Counter {
+        fn counts(&self) -> KernelCounts {
+            self.0.lock().map(|c| c.clone()).unwrap_or_default()
+        }
+    }
+
+    pub fn run(args: &Args, build: &str) -> Result<()> {
+        let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+        let modes: &[ElementWise] = if cfg!(feature = "seqrec-fused") {
+            &[ElementWise::Composed, ElementWise::Fused]
+        } else {
+            &[ElementWise::Composed]
+        };
+        for variant in GruVariant::ALL {
+            for &mode in modes {
+                let (counts, forward) = count_windows(args, variant, mode, &device)
+                    .with_context(|| format!("{} ({})", variant.name(), mode.name()))?;
+                let n = counts.len() as f64;
+                let total: usize = counts.iter().map(KernelCounts::total).sum();
+                let mut by_kind = serde_json::Map::new();
+                for kind in KernelKind::ALL {
+                    let sum: usize = counts.iter().map(|c| c.by_kind()[&kind]).sum();
+                    by_kind.insert(kind.name().to_owned(), json!(sum as f64 / n));
+                }
+                let forward = forward.map(|f| {
+                    let mut by_name = std::collections::BTreeMap::<String, f64>::new();
+                    for c in &f {
+                        for (name, k) in &c.by_name {
+                            *by_name.entry(name.clone()).or_default() += *k as f64 / n;
+                        }
+                    }
+                    by_name
+                });
+                let line = json!({
+                    "build": build,
+                    "variant": variant.name(),
+                    "elementwise": mode.name(),
+                    "lanes": args.lanes,
+                    "hidden": args.hidden,
+                    "steps": args.steps,
+                    "windows": counts.len(),
+                    "launches_per_window": total as f64 / n,
+                    "by_kind": by_kind,
+                    "by_name_first_window": counts[0].by_name,
+                    "forward_by_name": forward,
+                });
+                println!("{line}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The launches of each counted window (and of its forward pass, with
+    /// `--split-phases`).
+    fn count_windows(
+        args: &Args,
+        variant: GruVariant,
+        mode: ElementWise,
+        device: &Device,
+    ) -> Result<(Vec<KernelCounts>, Option<Vec<KernelCounts>>)> {
+        let (lanes, steps, n) = (args.lanes, args.steps, args.hidden);
+        let cell = GruCellConfig::new(n)
+            .with_integration(variant.integration())
+            .init(device);
+        let mut rng = SeqRng::new(2017);
+        let counter = Arc::new(Counter::default());
+        let mut marks = Vec::new();
+        let mut forward = Vec::new();
+        let sync = || {
+            device
+                .sync()
+                .map_err(|e| anyhow::anyhow!("the device failed: {e:?}"))
+        };
+        for window in 0..args.warmup + args.windows {
+            let observing = (window >= args.warmup).then(|| {
+                marks.push(counter.counts());
+                LaunchObservation::new(counter.clone())
+            });
+            let e_items = uniform_tensor([steps * lanes, n], 0.1, &mut rng, device).require_grad();
+            let e_users = (variant.integration() != UserIntegration::None)
+                .then(|| uniform_tensor([steps * lanes, n], 0.1, &mut rng, device).require_grad());
+            let g = uniform_tensor([steps * lanes, n], 1.0, &mut rng, device);
+            let h = Tensor::<2>::zeros([lanes, n], device);
+            let states = cell.run_window(
+                e_items,
+                e_users,
+                h,
+                lanes,
+                steps,
+                Precision::Tf32,
+                mode,
+                None,
+            );
+            let surrogate = (Tensor::cat(states, 0) * g).sum();
+            if args.split_phases && observing.is_some() {
+                sync()?;
+                if let Some(start) = marks.last() {
+                    forward.push(counter.counts().since(start));
+                }
+            }
+            let _gradients = surrogate.backward();
+            sync()?;
+            drop(observing);
+        }
+        marks.push(counter.counts());
+        let windows = marks.windows(2).map(|w| w[1].since(&w[0])).collect();
+        Ok((windows, args.split_phases.then_some(forward)))
+    }
+}

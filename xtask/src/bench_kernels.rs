@@ -1,0 +1,231 @@
+//! `cargo xtask bench kernels`: the kernels one GRU training window's
+//! recurrence launches on a wgpu device (lavapipe here), under each burn
+//! configuration seqrec could ship: burn's plain kernels (what it ships),
+//! burn's `fusion`, burn's `autotune`, both, and seqrec's own fused
+//! element-wise kernels. Each configuration is a build of the
+//! `seqrec-kernel-probe` package (burn's features change, so each is a
+//! build of burn of its own: about 12 minutes the first time on 2 cores).
+
+use crate::process::{Profile, Workspace, cargo};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The probe's builds: a name, and the probe's cargo features.
+const BUILDS: [(&str, &str); 4] = [
+    ("burn", "seqrec-fused"),
+    ("burn-fusion", "burn-fusion"),
+    ("burn-autotune", "burn-autotune"),
+    ("burn-fusion+autotune", "burn-fusion,burn-autotune"),
+];
+
+#[derive(Debug, Args)]
+pub struct KernelBench {
+    /// Where the JSON lines, CSV and Markdown table go (default
+    /// target/bench-kernels).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Only these builds (default: all): burn, burn-fusion, burn-autotune,
+    /// burn-fusion+autotune.
+    #[arg(long, value_delimiter = ',')]
+    builds: Vec<String>,
+    /// Lanes per step.
+    #[arg(long, default_value_t = 8)]
+    lanes: usize,
+    /// Hidden size.
+    #[arg(long, default_value_t = 16)]
+    hidden: usize,
+    /// Steps per window (the per-step figure compares windows of this
+    /// many steps and of twice as many).
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+}
+
+/// One measured configuration: a window of `steps` and one of `2·steps`.
+struct Row {
+    short: Value,
+    long: Value,
+}
+
+pub fn run(args: KernelBench) -> Result<()> {
+    for name in &args.builds {
+        if !BUILDS.iter().any(|(b, _)| b == name) {
+            bail!(
+                "unknown build {name:?}; the builds are {}",
+                BUILDS.map(|(b, _)| b).join(", ")
+            );
+        }
+    }
+    if args.steps == 0 || args.lanes == 0 || args.hidden == 0 {
+        bail!("--steps, --lanes and --hidden must be at least 1");
+    }
+    let workspace = Workspace::current()?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| workspace.target.join("bench-kernels"));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let mut rows = Vec::new();
+    for (build, features) in BUILDS {
+        if !args.builds.is_empty() && !args.builds.iter().any(|b| b == build) {
+            continue;
+        }
+        eprintln!("building the probe with burn configuration {build} (features {features})");
+        cargo(&[
+            "build",
+            "--quiet",
+            "-p",
+            "seqrec-kernel-probe",
+            "--features",
+            features,
+        ])?;
+        let probe = workspace.binary(Profile::Dev, "seqrec-kernel-probe");
+        let short = probe_lines(&probe, &args, args.steps)?;
+        let long = probe_lines(&probe, &args, 2 * args.steps)?;
+        if short.len() != long.len() {
+            bail!("the probe measured different configurations at two window lengths");
+        }
+        rows.extend(
+            short
+                .into_iter()
+                .zip(long)
+                .map(|(short, long)| Row { short, long }),
+        );
+    }
+    let (csv, markdown) = tables(&rows, args.steps)?;
+    let jsonl: String = rows
+        .iter()
+        .flat_map(|r| [&r.short, &r.long])
+        .map(|v| format!("{v}\n"))
+        .collect();
+    for (file, text) in [
+        ("kernels.jsonl", &jsonl),
+        ("kernels.csv", &csv),
+        ("kernels.md", &markdown),
+    ] {
+        let path = out.join(file);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("{markdown}");
+    eprintln!("written to {}", out.display());
+    Ok(())
+}
+
+/// The probe's JSON lines at `steps` steps per window.
+fn probe_lines(probe: &std::path::Path, args: &KernelBench, steps: usize) -> Result<Vec<Value>> {
+    let output = Command::new(probe)
+        .args(["--lanes", &args.lanes.to_string()])
+        .args(["--hidden", &args.hidden.to_string()])
+        .args(["--steps", &steps.to_string()])
+        .output()
+        .with_context(|| format!("running {}", probe.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{} failed: {}",
+            probe.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).with_context(|| format!("reading {line:?}")))
+        .collect()
+}
+
+/// The kinds, in the probe's names.
+const KINDS: [&str; 4] = ["products", "element-wise", "reductions", "data movement"];
+
+fn number(v: &Value, path: &[&str]) -> Result<f64> {
+    path.iter()
+        .try_fold(v, |v, key| v.get(key))
+        .and_then(Value::as_f64)
+        .with_context(|| format!("the probe's line has no {}", path.join(".")))
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .with_context(|| format!("the probe's line has no {key}"))
+}
+
+/// The CSV and the Markdown table: launches per window by kind, and the
+/// element-wise launches per step (the difference of the two windows).
+fn tables(rows: &[Row], steps: usize) -> Result<(String, String)> {
+    let mut csv = String::from(
+        "build,variant,elementwise,launches_per_window,products,element_wise,reductions,data_movement,element_wise_per_step\n",
+    );
+    let mut md = format!(
+        "| build | variant | element-wise | launches per window ({steps} steps) | products | element-wise | reductions | data movement | element-wise per step |\n|---|---|---|--:|--:|--:|--:|--:|--:|\n"
+    );
+    for row in rows {
+        let v = &row.short;
+        let per_step = (number(&row.long, &["by_kind", "element-wise"])?
+            - number(v, &["by_kind", "element-wise"])?)
+            / steps as f64;
+        let kinds = KINDS
+            .iter()
+            .map(|k| number(v, &["by_kind", k]))
+            .collect::<Result<Vec<_>>>()?;
+        let (build, variant, mode) = (
+            text(v, "build")?,
+            text(v, "variant")?,
+            text(v, "elementwise")?,
+        );
+        let total = number(v, &["launches_per_window"])?;
+        let _ = writeln!(
+            csv,
+            "{build},{variant},{mode},{total},{},{},{},{},{per_step}",
+            kinds[0], kinds[1], kinds[2], kinds[3]
+        );
+        let _ = writeln!(
+            md,
+            "| {build} | {variant} | {mode} | {total:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {per_step:.1} |",
+            kinds[0], kinds[1], kinds[2], kinds[3]
+        );
+    }
+    Ok((csv, md))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn line(build: &str, total: f64, element_wise: f64) -> Value {
+        json!({
+            "build": build, "variant": "gru", "elementwise": "composed",
+            "launches_per_window": total,
+            "by_kind": {"products": 6.0, "element-wise": element_wise, "reductions": 0.0, "data movement": 3.0},
+        })
+    }
+
+    #[test]
+    fn the_tables_give_launches_per_window_and_element_wise_per_step() {
+        let rows = [Row {
+            short: line("burn-fusion", 30.0, 21.0),
+            long: line("burn-fusion", 45.0, 36.0),
+        }];
+        let (csv, md) = tables(&rows, 5).unwrap();
+        assert!(
+            csv.lines().nth(1) == Some("burn-fusion,gru,composed,30,6,21,0,3,3"),
+            "{csv}"
+        );
+        assert!(
+            md.contains("| burn-fusion | gru | composed | 30 | 6 | 21 | 0 | 3 | 3.0 |"),
+            "{md}"
+        );
+        let broken = [Row {
+            short: json!({"build": "burn"}),
+            long: json!({}),
+        }];
+        assert!(
+            tables(&broken, 5)
+                .unwrap_err()
+                .to_string()
+                .contains("by_kind")
+        );
+    }
+}
