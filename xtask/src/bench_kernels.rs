@@ -42,6 +42,10 @@ pub struct KernelBench {
     /// many steps and of twice as many).
     #[arg(long, default_value_t = 5)]
     steps: usize,
+    /// The shape the model's bytes are given at: lanes, hidden, steps
+    /// (default: the paper's ML-10M setting).
+    #[arg(long, value_delimiter = ',', default_value = "1000,1000,20")]
+    model_shape: Vec<usize>,
 }
 
 /// One measured configuration: a window of `steps` and one of `2·steps`.
@@ -95,7 +99,26 @@ pub fn run(args: KernelBench) -> Result<()> {
                 .map(|(short, long)| Row { short, long }),
         );
     }
-    let (csv, markdown) = tables(&rows, args.steps)?;
+    let [lanes, hidden, model_steps] = args.model_shape[..] else {
+        bail!("--model-shape takes three numbers: lanes,hidden,steps");
+    };
+    let probe = workspace.binary(Profile::Dev, "seqrec-kernel-probe");
+    if !probe.exists() {
+        cargo(&["build", "--quiet", "-p", "seqrec-kernel-probe"])?;
+    }
+    let model = run_probe(
+        &probe,
+        &[
+            "--model-only".into(),
+            format!("--lanes={lanes}"),
+            format!("--hidden={hidden}"),
+            format!("--steps={model_steps}"),
+        ],
+    )?;
+    let (csv, mut markdown) = tables(&rows, args.steps)?;
+    let (model_csv, model_md) = model_tables(&model, model_steps)?;
+    markdown.push('\n');
+    markdown.push_str(&model_md);
     let jsonl: String = rows
         .iter()
         .flat_map(|r| [&r.short, &r.long])
@@ -105,6 +128,7 @@ pub fn run(args: KernelBench) -> Result<()> {
         ("kernels.jsonl", &jsonl),
         ("kernels.csv", &csv),
         ("kernels.md", &markdown),
+        ("step-bytes.csv", &model_csv),
     ] {
         let path = out.join(file);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
@@ -116,10 +140,20 @@ pub fn run(args: KernelBench) -> Result<()> {
 
 /// The probe's JSON lines at `steps` steps per window.
 fn probe_lines(probe: &std::path::Path, args: &KernelBench, steps: usize) -> Result<Vec<Value>> {
+    run_probe(
+        probe,
+        &[
+            format!("--lanes={}", args.lanes),
+            format!("--hidden={}", args.hidden),
+            format!("--steps={steps}"),
+        ],
+    )
+}
+
+/// The probe's JSON lines for `args`.
+fn run_probe(probe: &std::path::Path, args: &[String]) -> Result<Vec<Value>> {
     let output = Command::new(probe)
-        .args(["--lanes", &args.lanes.to_string()])
-        .args(["--hidden", &args.hidden.to_string()])
-        .args(["--steps", &steps.to_string()])
+        .args(args)
         .output()
         .with_context(|| format!("running {}", probe.display()))?;
     if !output.status.success() {
@@ -184,6 +218,51 @@ fn tables(rows: &[Row], steps: usize) -> Result<(String, String)> {
             md,
             "| {build} | {variant} | {mode} | {total:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {per_step:.1} |",
             kinds[0], kinds[1], kinds[2], kinds[3]
+        );
+    }
+    Ok((csv, md))
+}
+
+/// The model's step at the paper's shape: launches and megabytes (10⁶
+/// bytes, read plus written) per kind, per step and for a window's steps.
+fn model_tables(lines: &[Value], steps: usize) -> Result<(String, String)> {
+    let mut csv = String::from(
+        "variant,elementwise,kind,launches_per_step,bytes_read_per_step,bytes_written_per_step\n",
+    );
+    let first = lines.first().context("the probe printed no model")?;
+    let shape = format!(
+        "{} lanes, hidden {}, {steps} steps",
+        number(first, &["lanes"])?,
+        number(first, &["hidden"])?
+    );
+    let mut md = format!(
+        "Per step ({shape}), modelled: launches and MB read + written per kind; last column a window's steps.\n\n| variant | element-wise | products | element-wise (floor) | reductions | data movement | MB per step | MB per window |\n|---|---|--:|--:|--:|--:|--:|--:|\n"
+    );
+    for v in lines {
+        let (variant, mode) = (text(v, "variant")?, text(v, "elementwise")?);
+        let mut cells = Vec::new();
+        let mut total = 0.0;
+        for kind in KINDS {
+            let launches = number(v, &["per_step", kind, "launches"])?;
+            let read = number(v, &["per_step", kind, "bytes_read"])?;
+            let written = number(v, &["per_step", kind, "bytes_written"])?;
+            let _ = writeln!(csv, "{variant},{mode},{kind},{launches},{read},{written}");
+            let mb = (read + written) / 1e6;
+            total += mb;
+            cells.push(if kind == "element-wise" {
+                format!(
+                    "{launches:.0} ({:.0}): {mb:.0} MB",
+                    number(v, &["element_wise_floor"])?
+                )
+            } else {
+                format!("{launches:.0}: {mb:.0} MB")
+            });
+        }
+        let _ = writeln!(
+            md,
+            "| {variant} | {mode} | {} | {total:.0} | {:.0} |",
+            cells.join(" | "),
+            total * steps as f64
         );
     }
     Ok((csv, md))

@@ -105,6 +105,22 @@ fn the_gpu_check_dry_run_reports_every_step() {
             kernels["by_kind"]["products"].as_f64().unwrap_or(0.0) > 0.0,
             "{r:#}"
         );
+        // The step's modelled kernels and bytes, and its window's share.
+        let model = &r["step_traffic_model"];
+        let element_wise = &model["per_step"]["element-wise"];
+        assert!(
+            element_wise["launches"].as_u64().unwrap_or(0) > 0
+                && element_wise["bytes_read"].as_u64().unwrap_or(0) > 0,
+            "{r:#}"
+        );
+        let window = r["window"].as_u64().unwrap();
+        assert_eq!(
+            model["steps_of_a_window"]["products"]["bytes_written"].as_u64(),
+            model["per_step"]["products"]["bytes_written"]
+                .as_u64()
+                .map(|b| b * window),
+            "{r:#}"
+        );
         assert!(r["eval_events"].as_u64().unwrap() > 0);
         assert_eq!(r["device"]["backend"], GPU);
         // The compiler path is reported (SPIR-V, or the WGSL fallback).

@@ -12,6 +12,9 @@
 //! backend holds back (fusion batches operations) is counted in the window
 //! that queued it.
 
+// A command-line tool: printing results to stdout is its job.
+#![allow(clippy::print_stdout)]
+
 use anyhow::{Result, bail};
 use clap::Parser;
 
@@ -33,6 +36,11 @@ struct Args {
     /// Windows counted.
     #[arg(long, default_value_t = 4)]
     windows: usize,
+    /// Print the model of a step's kernels and bytes
+    /// (`seqrec_models::kernels::step_traffic`) at this shape instead of
+    /// counting (needs no device).
+    #[arg(long)]
+    model_only: bool,
     /// Also count the forward pass on its own (a device sync between
     /// forward and backward, which changes what fusion can batch).
     #[arg(long)]
@@ -57,7 +65,45 @@ fn main() -> Result<()> {
     if args.windows == 0 || args.steps == 0 || args.lanes == 0 || args.hidden == 0 {
         bail!("--windows, --steps, --lanes and --hidden must be at least 1");
     }
+    if args.model_only {
+        return print_model(&args);
+    }
     probe::run(&args, build_name())
+}
+
+/// The model's step per variant and element-wise mode, one JSON line each.
+fn print_model(args: &Args) -> Result<()> {
+    use seqrec_models::kernels::{StepShape, step_traffic};
+    use seqrec_models::{ElementWise, GruVariant};
+    let shape = StepShape {
+        lanes: args.lanes,
+        hidden: args.hidden,
+        steps: args.steps,
+    };
+    for variant in GruVariant::ALL {
+        for mode in [ElementWise::Composed, ElementWise::Fused] {
+            let step = step_traffic(variant, mode, shape);
+            let by_kind: serde_json::Map<String, serde_json::Value> = step
+                .by_kind()
+                .into_iter()
+                .map(|(kind, t)| {
+                    let value = serde_json::to_value(t).unwrap_or_default();
+                    (kind.name().to_owned(), value)
+                })
+                .collect();
+            let line = serde_json::json!({
+                "variant": variant.name(),
+                "elementwise": mode.name(),
+                "lanes": shape.lanes,
+                "hidden": shape.hidden,
+                "steps": shape.steps,
+                "per_step": by_kind,
+                "element_wise_floor": seqrec_models::kernels::element_wise_floor(variant),
+            });
+            println!("{line}");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(not(feature = "wgpu"))]

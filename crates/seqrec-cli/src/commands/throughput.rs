@@ -165,6 +165,18 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
             Some(device) => params.chunk_rows_within(items, device.output_chunk_bytes()),
             None => params.chunk_rows(items),
         };
+        // The step's kernels and their bytes, from the shapes (a model whose
+        // launch counts the lavapipe tests check against the counter).
+        let elementwise = compute.elementwise.effective(compute.backend.is_cpu());
+        let step_model = seqrec_models::kernels::step_traffic(
+            variant,
+            elementwise,
+            seqrec_models::kernels::StepShape {
+                lanes: params.lanes,
+                hidden: params.hidden,
+                steps: params.window,
+            },
+        );
         let line = json!({
             "method": name,
             "dataset": data.name,
@@ -178,7 +190,7 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
             "precision_requested": compute.precision.name(),
             "precision": fitted.report.precision.map(|p| p.name()),
             // How the element-wise work ran.
-            "elementwise": compute.elementwise.effective(compute.backend.is_cpu()).name(),
+            "elementwise": elementwise.name(),
             "device": fitted.report.device,
             "hidden": params.hidden,
             "lanes": params.lanes,
@@ -196,11 +208,38 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
             "eval_events_per_second": eval_events as f64 / eval_seconds.max(1e-9),
             "kernels_per_window": kernels,
             "kernels_per_eval_batch": kernels_per_eval_batch,
+            "step_traffic_model": step_traffic_json(&step_model, params.window),
         });
         writeln!(out, "{line}")?;
         out.flush()?;
     }
     Ok(())
+}
+
+/// The model's kernels of one step by kind (launches, bytes read and
+/// written), and the recurrence's share of a window (`window` steps).
+fn step_traffic_json(
+    step: &seqrec_models::kernels::StepTraffic,
+    window: usize,
+) -> serde_json::Value {
+    let kinds = |scale: u64| {
+        let mut by_kind = serde_json::Map::new();
+        for (kind, t) in step.by_kind() {
+            by_kind.insert(
+                kind.name().to_owned(),
+                json!({
+                    "launches": t.launches * scale,
+                    "bytes_read": t.bytes_read * scale,
+                    "bytes_written": t.bytes_written * scale,
+                }),
+            );
+        }
+        by_kind
+    };
+    json!({
+        "per_step": kinds(1),
+        "steps_of_a_window": kinds(window as u64),
+    })
 }
 
 /// The kernels launched per timed window, by kind and by name, from the

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 mod traffic;
-pub use traffic::{KindTraffic, StepShape, StepTraffic, step_traffic};
+pub use traffic::{KindTraffic, StepShape, StepTraffic, element_wise_floor, step_traffic};
 
 /// What a kernel does, as far as its cost goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

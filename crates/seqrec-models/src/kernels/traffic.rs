@@ -93,6 +93,18 @@ pub fn step_traffic(
     g.traffic()
 }
 
+/// The fewest element-wise launches a step of `variant` can take: the
+/// reset gate scales h before the candidate's product, so one stage after
+/// the gates' product and one after the candidate's, a third where the
+/// rectified filter or the attention mix feeds a product of its own; as
+/// many again backward.
+pub fn element_wise_floor(variant: GruVariant) -> u64 {
+    match variant.integration() {
+        UserIntegration::None | UserIntegration::Linear => 4,
+        UserIntegration::Rectified | UserIntegration::Attentional => 6,
+    }
+}
+
 /// A tensor of the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct V(usize);
@@ -693,6 +705,70 @@ mod tests {
         [[9, 60, 0, 17], [6, 14, 0, 16]],
         [[12, 77, 1, 19], [6, 15, 1, 18]],
     ];
+
+    /// One lane, one hidden unit (so a state is one float), the standard
+    /// cell with the fused stages, worked by hand.
+    #[test]
+    fn a_fused_standard_step_moves_these_bytes() {
+        let one = StepShape {
+            lanes: 1,
+            hidden: 1,
+            steps: 1,
+        };
+        let step = step_traffic(GruVariant::Gru, ElementWise::Fused, one).by_kind();
+        // Forward h·W_h (reads 1 + 2, writes 2) and (r ⊙ h)·W_c (1 + 1,
+        // 1); backward the gradients of their inputs (2 + 2 → 1, 1 + 1 →
+        // 1); the weights' gradients are the window's.
+        let products = step[&KernelKind::Product];
+        assert_eq!(
+            (
+                products.launches,
+                products.bytes_read,
+                products.bytes_written
+            ),
+            (4, 4 * (3 + 2 + 4 + 2), 4 * (2 + 1 + 1 + 1))
+        );
+        // reset (reads 2 + 2 + 1, writes 1), update (1 + 1 + 2 + 2 + 1, 1),
+        // their backward (each reading its inputs and the gradient, writing
+        // 2 + 1 and 1 + 2 + 1), and the sums of gradients from several
+        // uses: the gates' product and projected rows (2 each, once), h
+        // (1, three times: the product, both stages and the loss's join).
+        let element_wise = step[&KernelKind::ElementWise];
+        assert_eq!(
+            (
+                element_wise.launches,
+                element_wise.bytes_read,
+                element_wise.bytes_written
+            ),
+            (
+                9,
+                4 * (5 + 7 + 6 + 8 + 4 + 4 + 6),
+                4 * (1 + 1 + 3 + 4 + 2 + 2 + 3)
+            )
+        );
+        assert_eq!(step[&KernelKind::Reduction].launches, 0);
+    }
+
+    /// At the paper's ML-10M shape the fused stages move a fraction of the
+    /// composed bytes, and no variant goes below its floor.
+    #[test]
+    fn fused_steps_move_fewer_bytes_than_composed_ones() {
+        let paper = StepShape {
+            lanes: 1000,
+            hidden: 1000,
+            steps: 20,
+        };
+        for variant in GruVariant::ALL {
+            let of = |mode| step_traffic(variant, mode, paper).by_kind()[&KernelKind::ElementWise];
+            let (composed, fused) = (of(ElementWise::Composed), of(ElementWise::Fused));
+            let bytes = |t: KindTraffic| t.bytes_read + t.bytes_written;
+            assert!(
+                bytes(fused) * 3 < bytes(composed),
+                "{variant:?}: {composed:?} → {fused:?}"
+            );
+            assert!(fused.launches >= element_wise_floor(variant), "{variant:?}");
+        }
+    }
 
     #[test]
     fn the_model_launches_what_was_measured() {
