@@ -275,6 +275,13 @@ impl Graph {
         self.binary(a, b, Rule::Add)
     }
 
+    /// `a + bias` with the bias row broadcast over the lanes.
+    fn add_row(&mut self, a: V, bias: V) -> V {
+        let s = self.elems(a);
+        let launch = Self::element_wise(s + self.elems(bias), s);
+        self.op(&[a, bias], s, Rule::AddRow, &[launch])
+    }
+
     fn sub(&mut self, a: V, b: V) -> V {
         self.binary(a, b, Rule::Sub)
     }
@@ -584,9 +591,7 @@ fn composed_step(g: &mut Graph, integration: UserIntegration) {
             let item = g.product(a_i, w_item, 1, 3);
             let user = g.product(a_v, w_user, 1, 3);
             let both = g.add(item, user);
-            let s = g.elems(both);
-            let row = Graph::element_wise(s + g.elems(bias), s);
-            let mixed = g.op(&[both, bias], s, Rule::AddRow, &[row]);
+            let mixed = g.add_row(both, bias);
             let hidden_gates = g.narrow(hidden, 2);
             let mixed_gates = g.narrow(mixed, 2);
             (
@@ -658,9 +663,7 @@ fn fused_step(g: &mut Graph, integration: UserIntegration) {
                 3 * n1,
             );
             let mixed = g.product_wide(mix, w_mix);
-            let s = g.elems(mixed);
-            let row = Graph::element_wise(s + g.elems(bias), s);
-            let mixed = g.op(&[mixed, bias], s, Rule::AddRow, &[row]);
+            let mixed = g.add_row(mixed, bias);
             let hidden_gates = g.narrow(hidden, 2);
             let gates = g.narrow(mixed, 2);
             let candidate = g.narrow(mixed, 1);
