@@ -6,11 +6,12 @@
 
 use crate::load::{self, Budget, Connection, LoadFigures, free_port, known_items};
 use crate::process::{Profile, cargo, data_dir, seqrec_binary, target_dir};
+use crate::serve_process::ServeProcess;
 use anyhow::{Context, Result, bail};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeBench {
@@ -64,27 +65,18 @@ pub struct ServeBench {
     pub(crate) rss_bound_mib: f64,
 }
 
-/// The server process, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
+/// The server process, stopped when dropped.
+struct Server(ServeProcess);
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // SIGTERM first: a graceful stop flushes the store.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.stop();
+    }
+}
+
+impl Server {
+    fn addr(&self) -> SocketAddr {
+        self.0.addr
     }
 }
 
@@ -95,39 +87,18 @@ fn start_server(
     threads: Option<usize>,
 ) -> Result<Server> {
     let _ = std::fs::remove_dir_all(store);
-    let addr = free_port()?;
-    let mut command = Command::new(seqrec);
-    command
-        .arg("serve")
-        .arg("--model")
-        .arg(model)
-        .arg("--store")
-        .arg(store)
-        .arg("--addr")
-        .arg(addr.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(t) = threads {
-        command.arg("--threads").arg(t.to_string());
-    }
-    let child = command.spawn().context("starting seqrec serve")?;
-    let mut server = Server { child, addr };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(mut c) = Connection::open(addr)
-            && let Ok(r) = c.request("GET", "/v1/health", None)
-            && r.status == 200
-        {
-            return Ok(server);
-        }
-        if let Some(status) = server.child.try_wait()? {
-            bail!("seqrec serve exited with {status} before answering");
-        }
-        if Instant::now() > deadline {
-            bail!("seqrec serve did not answer /v1/health within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let extra: Vec<String> = threads
+        .map(|t| vec!["--threads".to_owned(), t.to_string()])
+        .unwrap_or_default();
+    let mut server = Server(ServeProcess::start(
+        seqrec,
+        model,
+        store,
+        free_port()?,
+        &extra,
+    )?);
+    server.0.wait_until("/v1/health")?;
+    Ok(server)
 }
 
 /// Trains the served model once (reused by later runs).
@@ -197,7 +168,7 @@ impl Row {
         server: &Server,
         batches: &str,
     ) -> Result<Row> {
-        let mean_batch = mean_batch(server.addr, batches)?;
+        let mean_batch = mean_batch(server.addr(), batches)?;
         report(route, &figures, mean_batch);
         Ok(Row {
             route,
@@ -253,11 +224,11 @@ pub fn run(args: ServeBench) -> Result<()> {
     for &clients in &args.clients {
         // Reads: users created by one request of events first.
         let server = start_server(&seqrec, &model, &workdir.join("store"), args.server_threads)?;
-        let items = known_items(server.addr)?;
+        let items = known_items(server.addr())?;
         let events: Vec<serde_json::Value> = (0..users)
             .map(|u| serde_json::json!({"user": format!("bench-{u}"), "item": items[u % items.len()]}))
             .collect();
-        let mut c = Connection::open(server.addr)?;
+        let mut c = Connection::open(server.addr())?;
         let r = c.request(
             "POST",
             "/v1/events",
@@ -268,7 +239,7 @@ pub fn run(args: ServeBench) -> Result<()> {
         if r.status != 200 {
             bail!("creating the users answered {}", r.status);
         }
-        let figures = load::run(server.addr, clients, budget, |pick| {
+        let figures = load::run(server.addr(), clients, budget, |pick| {
             let user = pick.below(users);
             (
                 "GET",
@@ -286,7 +257,7 @@ pub fn run(args: ServeBench) -> Result<()> {
 
         // Writes: one event per request, durable before the answer.
         let server = start_server(&seqrec, &model, &workdir.join("store"), args.server_threads)?;
-        let figures = load::run(server.addr, clients, budget, |pick| {
+        let figures = load::run(server.addr(), clients, budget, |pick| {
             let user = pick.below(users);
             let item = &items[pick.below(items.len())];
             (

@@ -9,11 +9,12 @@
 //! throughout and must stay under the stated bound.
 
 use crate::load::{Connection, Pick, free_port, known_items};
+use crate::serve_process::ServeProcess;
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,56 +30,23 @@ pub(crate) struct Soak {
     pub(crate) seed: u64,
 }
 
-/// The server process (restarted in place after each kill).
-struct Server {
-    child: Child,
-    pid: u32,
-}
-
+/// `seqrec serve` as the soak runs it.
 fn spawn(
     seqrec: &Path,
     model: &Path,
     store: &Path,
     addr: SocketAddr,
     soak: &Soak,
-) -> Result<Server> {
-    let child = Command::new(seqrec)
-        .arg("serve")
-        .arg("--model")
-        .arg(model)
-        .arg("--store")
-        .arg(store)
-        .arg("--addr")
-        .arg(addr.to_string())
-        .arg("--max-resident-users")
-        .arg(soak.max_resident_users.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting seqrec serve")?;
-    let pid = child.id();
-    Ok(Server { child, pid })
+) -> Result<ServeProcess> {
+    let extra = [
+        "--max-resident-users".to_owned(),
+        soak.max_resident_users.to_string(),
+    ];
+    ServeProcess::start(seqrec, model, store, addr, &extra)
 }
 
-/// Waits until `addr` answers the readiness probe; the time it took.
-fn wait_ready(addr: SocketAddr, server: &mut Server) -> Result<Duration> {
-    let started = Instant::now();
-    loop {
-        if let Ok(mut c) = Connection::open(addr)
-            && let Ok(r) = c.request("GET", "/v1/health/ready", None)
-            && r.status == 200
-        {
-            return Ok(started.elapsed());
-        }
-        if let Some(status) = server.child.try_wait()? {
-            bail!("seqrec serve exited with {status} before it was ready");
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("seqrec serve was not ready within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+/// The readiness probe.
+const READY: &str = "/v1/health/ready";
 
 /// VmRSS of `pid`, in MiB (NaN when it cannot be read).
 fn rss_mib(pid: u32) -> f64 {
@@ -243,7 +211,7 @@ pub(crate) fn run(seqrec: &Path, model: &Path, workdir: &Path, soak: &Soak) -> R
     let addr = free_port()?;
     let items = {
         let mut server = spawn(seqrec, model, &dir.join("probe-store"), addr, soak)?;
-        wait_ready(addr, &mut server)?;
+        server.wait_until(READY)?;
         let items = known_items(addr)?;
         let _ = server.child.kill();
         let _ = server.child.wait();
@@ -251,7 +219,7 @@ pub(crate) fn run(seqrec: &Path, model: &Path, workdir: &Path, soak: &Soak) -> R
     };
     seed_users(seqrec, &store, &dir, &items, soak.users)?;
     let mut first = spawn(seqrec, model, &store, addr, soak)?;
-    let first_ready = wait_ready(addr, &mut first)?;
+    let first_ready = first.wait_until(READY)?;
     let server = Arc::new(Mutex::new(first));
     let started = Instant::now();
     let end = started + Duration::from_secs(soak.seconds);
@@ -265,7 +233,7 @@ pub(crate) fn run(seqrec: &Path, model: &Path, workdir: &Path, soak: &Soak) -> R
         );
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                let pid = server.lock().map(|s| s.pid).unwrap_or(0);
+                let pid = server.lock().map(|s| s.pid()).unwrap_or(0);
                 let rss = rss_mib(pid);
                 if rss.is_finite() {
                     peak.fetch_max(rss as u64, Ordering::Relaxed);
@@ -299,7 +267,7 @@ pub(crate) fn run(seqrec: &Path, model: &Path, workdir: &Path, soak: &Soak) -> R
                 guard.child.kill().context("kill -9")?;
                 guard.child.wait()?;
                 let mut next = spawn(&seqrec, &model, &store, addr, &soak)?;
-                let took = wait_ready(addr, &mut next)?;
+                let took = next.wait_until(READY)?;
                 eprintln!(
                     "killed and restarted: ready again in {:.2} s",
                     took.as_secs_f64()
@@ -327,9 +295,7 @@ pub(crate) fn run(seqrec: &Path, model: &Path, workdir: &Path, soak: &Soak) -> R
         let mut guard = server
             .lock()
             .map_err(|_| anyhow::anyhow!("server lock poisoned"))?;
-        let _ = Command::new("kill")
-            .args(["-TERM", &guard.pid.to_string()])
-            .status();
+        guard.terminate();
         guard.child.wait()?;
     }
     done.store(true, Ordering::Relaxed);

@@ -13,6 +13,7 @@ mod gpu_check;
 mod load;
 mod process;
 mod reproduce;
+mod serve_process;
 mod setup_cuda;
 
 use anyhow::Result;
