@@ -343,7 +343,7 @@ pub(crate) fn run(seqrec: &Path, model: &Path, workdir: &Path, soak: &Soak) -> R
          | reads/s | {:.0} |\n| read p99 | {:.1} ms |\n\
          | acknowledged writes/s | {:.0} |\n| write p99 | {:.1} ms |\n\
          | kill -9 and restarts | {} |\n| ready again after a kill (mean / max) | {:.2} s / {:.2} s |\n\
-         | first start (1,000,000-user store, no snapshot) | {:.2} s |\n\
+         | first start ({}-user store, no snapshot) | {:.2} s |\n\
          | peak server memory (VmRSS) | {peak:.0} MiB (bound {:.0} MiB) |\n\
          | requests failed or cut by a kill (retried) | {failures} |\n\
          | writes acknowledged / in the store / stored but not acknowledged | {} / {} / {unacknowledged_stored} |\n\
@@ -356,6 +356,7 @@ pub(crate) fn run(seqrec: &Path, model: &Path, workdir: &Path, soak: &Soak) -> R
         restarts.len(),
         restart_mean,
         restart_max,
+        soak.users,
         first_ready.as_secs_f64(),
         soak.rss_bound_mib,
         acknowledged.len(),
