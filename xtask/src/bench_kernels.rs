@@ -189,10 +189,10 @@ fn text<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
 /// element-wise launches per step (the difference of the two windows).
 fn tables(rows: &[Row], steps: usize) -> Result<(String, String)> {
     let mut csv = String::from(
-        "build,variant,elementwise,launches_per_window,products,element_wise,reductions,data_movement,element_wise_per_step\n",
+        "build,variant,elementwise,launches_per_window,products,element_wise,reductions,data_movement,element_wise_per_step,adam_launches,adam_weights\n",
     );
     let mut md = format!(
-        "| build | variant | element-wise | launches per window ({steps} steps) | products | element-wise | reductions | data movement | element-wise per step |\n|---|---|---|--:|--:|--:|--:|--:|--:|\n"
+        "| build | variant | element-wise | launches per window ({steps} steps) | products | element-wise | reductions | data movement | element-wise per step | Adam step (weight tensors) |\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n"
     );
     for row in rows {
         let v = &row.short;
@@ -209,14 +209,16 @@ fn tables(rows: &[Row], steps: usize) -> Result<(String, String)> {
             text(v, "elementwise")?,
         );
         let total = number(v, &["launches_per_window"])?;
+        let adam = number(v, &["optimizer", "launches_per_step"])?;
+        let weights = number(v, &["optimizer", "weights"])?;
         let _ = writeln!(
             csv,
-            "{build},{variant},{mode},{total},{},{},{},{},{per_step}",
+            "{build},{variant},{mode},{total},{},{},{},{},{per_step},{adam},{weights}",
             kinds[0], kinds[1], kinds[2], kinds[3]
         );
         let _ = writeln!(
             md,
-            "| {build} | {variant} | {mode} | {total:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {per_step:.1} |",
+            "| {build} | {variant} | {mode} | {total:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {per_step:.1} | {adam:.0} ({weights:.0}) |",
             kinds[0], kinds[1], kinds[2], kinds[3]
         );
     }
@@ -278,6 +280,7 @@ mod tests {
             "build": build, "variant": "gru", "elementwise": "composed",
             "launches_per_window": total,
             "by_kind": {"products": 6.0, "element-wise": element_wise, "reductions": 0.0, "data movement": 3.0},
+            "optimizer": {"launches_per_step": 60.0, "weights": 6},
         })
     }
 
@@ -289,11 +292,11 @@ mod tests {
         }];
         let (csv, md) = tables(&rows, 5).unwrap();
         assert!(
-            csv.lines().nth(1) == Some("burn-fusion,gru,composed,30,6,21,0,3,3"),
+            csv.lines().nth(1) == Some("burn-fusion,gru,composed,30,6,21,0,3,3,60,6"),
             "{csv}"
         );
         assert!(
-            md.contains("| burn-fusion | gru | composed | 30 | 6 | 21 | 0 | 3 | 3.0 |"),
+            md.contains("| burn-fusion | gru | composed | 30 | 6 | 21 | 0 | 3 | 3.0 | 60 (6) |"),
             "{md}"
         );
         let broken = [Row {

@@ -8,9 +8,10 @@
 //!
 //! The window is the one training runs (`GruCell::run_window`); the loss
 //! is the surrogate Σ h ⊙ g training back-propagates through the
-//! recurrence, with a fixed g. Counting stops at a device sync, so work a
-//! backend holds back (fusion batches operations) is counted in the window
-//! that queued it.
+//! recurrence, with a fixed g. Then burn's Adam updates the cell's weights
+//! (as training's does every parameter), counted apart. Counting stops at
+//! a device sync, so work a backend holds back (fusion batches operations)
+//! is counted in the window that queued it.
 
 // A command-line tool: printing results to stdout is its job.
 #![allow(clippy::print_stdout)]
@@ -156,7 +157,12 @@ mod probe {
         };
         for variant in GruVariant::ALL {
             for &mode in modes {
-                let (counts, forward) = count_windows(args, variant, mode, &device)
+                let Windows {
+                    counts,
+                    forward,
+                    optimizer,
+                    parameter_tensors,
+                } = count_windows(args, variant, mode, &device)
                     .with_context(|| format!("{} ({})", variant.name(), mode.name()))?;
                 let n = counts.len() as f64;
                 let total: usize = counts.iter().map(KernelCounts::total).sum();
@@ -174,6 +180,12 @@ mod probe {
                     }
                     by_name
                 });
+                let optimizer_total: usize = optimizer.iter().map(KernelCounts::total).sum();
+                let mut optimizer_by_kind = serde_json::Map::new();
+                for kind in KernelKind::ALL {
+                    let sum: usize = optimizer.iter().map(|c| c.by_kind()[&kind]).sum();
+                    optimizer_by_kind.insert(kind.name().to_owned(), json!(sum as f64 / n));
+                }
                 let line = json!({
                     "build": build,
                     "variant": variant.name(),
@@ -186,6 +198,11 @@ mod probe {
                     "by_kind": by_kind,
                     "by_name_first_window": counts[0].by_name,
                     "forward_by_name": forward,
+                    "optimizer": {
+                        "weights": parameter_tensors,
+                        "launches_per_step": optimizer_total as f64 / n,
+                        "by_kind": optimizer_by_kind,
+                    },
                 });
                 println!("{line}");
             }
@@ -193,18 +210,41 @@ mod probe {
         Ok(())
     }
 
-    /// The launches of each counted window (and of its forward pass, with
-    /// `--split-phases`).
+    /// What the counted windows launched.
+    struct Windows {
+        /// The recurrence of each window, forward and backward.
+        counts: Vec<KernelCounts>,
+        /// Its forward pass alone (`--split-phases`).
+        forward: Option<Vec<KernelCounts>>,
+        /// Each window's Adam step over the cell's weights.
+        optimizer: Vec<KernelCounts>,
+        /// How many weight tensors (and biases) that step updates.
+        parameter_tensors: usize,
+    }
+
+    /// Runs the windows and counts.
     fn count_windows(
         args: &Args,
         variant: GruVariant,
         mode: ElementWise,
         device: &Device,
-    ) -> Result<(Vec<KernelCounts>, Option<Vec<KernelCounts>>)> {
+    ) -> Result<Windows> {
+        use burn::optim::{AdamConfig, GradientsParams};
         let (lanes, steps, n) = (args.lanes, args.steps, args.hidden);
-        let cell = GruCellConfig::new(n)
+        let mut cell = GruCellConfig::new(n)
             .with_integration(variant.integration())
             .init(device);
+        // A weight and a bias per linear map of the cell.
+        let optional = [
+            cell.candidate_user.is_some(),
+            cell.thresholds.is_some(),
+            cell.attention_hidden.is_some(),
+            cell.attention_item.is_some(),
+            cell.attention_user.is_some(),
+        ];
+        let parameter_tensors = 2 * (3 + optional.iter().filter(|&&b| b).count());
+        let mut optim = AdamConfig::new().init();
+        let mut optimizer = Vec::new();
         let mut rng = SeqRng::new(2017);
         let counter = Arc::new(Counter::default());
         let mut marks = Vec::new();
@@ -241,12 +281,37 @@ mod probe {
                     forward.push(counter.counts().since(start));
                 }
             }
-            let _gradients = surrogate.backward();
+            let gradients = surrogate.backward();
             sync()?;
             drop(observing);
+            let counting = window >= args.warmup;
+            let before = counter.counts();
+            let observing = counting.then(|| LaunchObservation::new(counter.clone()));
+            let gradients = GradientsParams::from_grads(gradients, &cell);
+            cell = optim.step(0.01, cell, gradients);
+            sync()?;
+            drop(observing);
+            if counting {
+                optimizer.push(counter.counts().since(&before));
+            }
         }
-        marks.push(counter.counts());
-        let windows = marks.windows(2).map(|w| w[1].since(&w[0])).collect();
-        Ok((windows, args.split_phases.then_some(forward)))
+        // The optimizer's launches are not the recurrence's.
+        let mut windows = Vec::new();
+        for (pair, step) in marks.windows(2).zip(&optimizer) {
+            let mut window = pair[1].since(&pair[0]);
+            for (name, k) in &step.by_name {
+                if let Some(count) = window.by_name.get_mut(name) {
+                    *count -= (*k).min(*count);
+                }
+            }
+            window.by_name.retain(|_, k| *k > 0);
+            windows.push(window);
+        }
+        Ok(Windows {
+            counts: windows,
+            forward: args.split_phases.then_some(forward),
+            optimizer,
+            parameter_tensors,
+        })
     }
 }
