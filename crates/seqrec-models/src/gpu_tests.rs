@@ -602,6 +602,14 @@ fn fused_stages_equal_the_composed_step_on_the_device() {
     crate::fused::tests::fused_equals_composed(&opened.device.autodiff(), 1e-5);
 }
 
+/// The fused Adam step equals burn's Adam on the device (values and
+/// state, three steps, a matrix of many cubes and a bias).
+#[test]
+fn device_adam_equals_burns_adam_on_the_device() {
+    let Some(opened) = gpu() else { return };
+    crate::device_adam::tests::device_adam_equals_burns_adam(&opened.device, 1e-6);
+}
+
 /// The rectified filter's and the attention mix's kernels equal burn's
 /// operations on the device, values and gradients.
 #[test]

@@ -17,6 +17,25 @@ use rayon::prelude::*;
 /// Values per parallel block.
 const BLOCK: usize = 64 * 1024;
 
+/// burn's bias correction of step `time`, in f32 as burn computes it: the
+/// update is `m · combined / (√v + epsilon)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BiasCorrection {
+    pub(crate) combined: f32,
+    pub(crate) epsilon: f32,
+}
+
+impl BiasCorrection {
+    pub(crate) fn at(time: usize, beta_1: f32, beta_2: f32, epsilon: f32) -> BiasCorrection {
+        let t = time as i32;
+        let bias_correction2_sqrt = (1.0 - beta_2.powi(t)).sqrt();
+        BiasCorrection {
+            combined: bias_correction2_sqrt / (1.0 - beta_1.powi(t)),
+            epsilon: epsilon * bias_correction2_sqrt,
+        }
+    }
+}
+
 /// Adam's hyperparameters (no weight decay, no AMSGrad: what training uses).
 #[derive(Clone)]
 pub struct HostAdam {
@@ -89,11 +108,10 @@ impl HostAdam {
         }
         let (b1, b2) = (self.beta_1, self.beta_2);
         let (f1, f2) = (1.0 - b1, 1.0 - b2);
-        // burn's bias correction, in f32 as burn computes it.
-        let t = time as i32;
-        let bias_correction2_sqrt = (1.0 - b2.powi(t)).sqrt();
-        let combined = bias_correction2_sqrt / (1.0 - b1.powi(t));
-        let eps = self.epsilon * bias_correction2_sqrt;
+        let BiasCorrection {
+            combined,
+            epsilon: eps,
+        } = BiasCorrection::at(time, b1, b2, self.epsilon);
         p.par_chunks_mut(BLOCK)
             .zip(m.par_chunks_mut(BLOCK))
             .zip(v.par_chunks_mut(BLOCK))

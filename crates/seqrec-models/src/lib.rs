@@ -26,6 +26,7 @@ pub mod checkpoint;
 mod clip;
 pub mod cost;
 pub mod device;
+pub mod device_adam;
 mod dropout;
 mod epoch;
 mod error;

@@ -143,6 +143,9 @@ fn train(
     );
     let mut optim: ModuleOptimizer = if options.backend.is_cpu() {
         HostAdam::new(beta_1, beta_2, epsilon).into()
+    } else if options.elementwise == crate::fused::ElementWise::Fused {
+        // One kernel per parameter instead of burn's chain.
+        crate::device_adam::DeviceAdam::new(beta_1, beta_2, epsilon).into()
     } else {
         AdamConfig::new()
             .with_beta_1(beta_1)
