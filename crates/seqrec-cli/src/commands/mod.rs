@@ -87,8 +87,8 @@ pub struct ComputeArgs {
     /// the preset or saved model says.
     #[arg(long)]
     pub precision: Option<String>,
-    /// How a GPU computes the GRUs' element-wise work and output-layer
-    /// softmax: fused (seqrec's kernels, one per stage; the default) or
+    /// How a GPU computes the GRUs' element-wise work, output-layer
+    /// softmax and Adam update: fused (seqrec's kernels, one per stage; the default) or
     /// composed (burn's operations, one kernel each; slower, for comparison
     /// or a device the fused kernels fail on). The CPU backends compose
     /// either way.

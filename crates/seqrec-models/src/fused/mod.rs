@@ -41,12 +41,13 @@ mod ledger;
 mod rows;
 pub use gather::WindowGather;
 
-/// How a GPU computes a GRU step's element-wise work and the output
-/// layer's softmax cross-entropy.
+/// How a GPU computes a GRU step's element-wise work, the output layer's
+/// softmax cross-entropy and Adam's update.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ElementWise {
-    /// seqrec's fused kernels ([`FusedGruStep`], [`crate::fused_output`]).
+    /// seqrec's fused kernels ([`FusedGruStep`], [`crate::fused_output`],
+    /// [`crate::device_adam`]).
     #[default]
     Fused,
     /// burn's operations, one kernel each (the reference the fused kernels

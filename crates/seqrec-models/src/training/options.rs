@@ -13,8 +13,9 @@ pub struct TrainOptions {
     pub backend: Backend,
     /// How matrix products are computed on a GPU (`--precision`).
     pub precision: Precision,
-    /// How a GPU computes the cells' gate and update element-wise work
-    /// (fused kernels by default; the CPU backends always compose).
+    /// How a GPU computes the cells' gate and update element-wise work,
+    /// the output layer's softmax and Adam's update (fused kernels by
+    /// default; the CPU backends always compose, with their own Adam).
     pub elementwise: crate::fused::ElementWise,
     /// Which device of the backend (`--device N`; default: the first, GPUs
     /// before software adapters).
