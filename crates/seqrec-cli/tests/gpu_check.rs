@@ -121,6 +121,12 @@ fn the_gpu_check_dry_run_reports_every_step() {
                 .map(|b| b * window),
             "{r:#}"
         );
+        let adam = &r["adam_bytes_per_window"];
+        assert_eq!(
+            adam["bytes_read"].as_u64(),
+            adam["parameters"].as_u64().map(|p| 16 * p),
+            "{r:#}"
+        );
         assert!(r["eval_events"].as_u64().unwrap() > 0);
         assert_eq!(r["device"]["backend"], GPU);
         // The compiler path is reported (SPIR-V, or the WGSL fallback).

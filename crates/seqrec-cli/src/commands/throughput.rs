@@ -177,6 +177,12 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
                 steps: params.window,
             },
         );
+        let parameters = seqrec_models::MemoryEstimate::parameter_count(
+            variant,
+            params.hidden,
+            split.catalogue_size(),
+            split.users(),
+        );
         let line = json!({
             "method": name,
             "dataset": data.name,
@@ -209,6 +215,14 @@ pub fn run(args: ThroughputArgs, common: &Common) -> Result<()> {
             "kernels_per_window": kernels,
             "kernels_per_eval_batch": kernels_per_eval_batch,
             "step_traffic_model": step_traffic_json(&step_model, params.window),
+            // Adam's floor per window from the shapes: every parameter,
+            // its gradient and both moments read, three written back
+            // (what the fused Adam and the CPU's host Adam move).
+            "adam_bytes_per_window": {
+                "parameters": parameters,
+                "bytes_read": 16 * parameters,
+                "bytes_written": 12 * parameters,
+            },
         });
         writeln!(out, "{line}")?;
         out.flush()?;

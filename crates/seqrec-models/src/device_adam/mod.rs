@@ -3,9 +3,9 @@
 //! each a pass over the parameter (measured on lavapipe by the kernel
 //! probe); [`DeviceAdam`] reads the value, the gradient and both moments
 //! once and writes the new three, with burn's arithmetic in burn's order
-//! (the CPU backends' [`crate::host_adam::HostAdam`] does the same on the
-//! host). Its state is burn's [`AdamState`], so checkpoints move between
-//! it, burn's Adam and the host one.
+//! (the CPU backends' `HostAdam` does the same on the host). Its state is
+//! burn's [`AdamState`], so checkpoints move between it, burn's Adam and
+//! the host one.
 //!
 //! Used on the cubecl backends with the fused element-wise kernels
 //! (`ElementWise::Fused`); `composed` keeps burn's Adam.
