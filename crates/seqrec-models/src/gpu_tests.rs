@@ -706,8 +706,8 @@ fn kernel_launches_per_window_stay_within_their_bound() {
 /// `GruVariant::ALL`'s order), at `params()`'s shape: the counts measured
 /// on lavapipe on 2026-12-05 with the fused element-wise stages, the fused
 /// output kernel, the projection split once per window, the step weights'
-/// gradients once per window and Adam in one kernel per parameter (194,
-/// 236, 339 and 376 at most over eight steady windows; 489, 566, 755 and
+/// gradients once per window and Adam in one kernel per parameter (193,
+/// 234, 337 and 373 at most over eight steady windows; 489, 566, 755 and
 /// 931 composed) with a margin of about 2% for windows with more lane
 /// resets. Lower them as kernels are fused; raise them only knowingly.
 const KERNELS_PER_WINDOW_BOUND: [usize; 4] = [198, 241, 346, 384];

@@ -1,14 +1,29 @@
-//! The Adam kernel: one thread per value, over contiguous buffers, fresh
-//! outputs.
+//! The Adam kernel: one thread per value, reading its operands through
+//! their strides (a gradient can be a transposed view; copying it first
+//! would cost a pass), writing fresh contiguous outputs.
 
 use super::FusedAdam;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::tensor::FloatTensor;
-use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::calculate_cube_count_elemwise;
 use cubecl::prelude::*;
+
+/// Value `index` of `t` in row-major order, wherever its strides put it.
+#[cube]
+fn value<F: Float>(t: &Tensor<F>, index: usize) -> F {
+    let rank = t.rank();
+    let mut offset = 0;
+    let mut rest = index;
+    for k in 0..rank {
+        let d = rank - 1 - k;
+        let size = t.shape(d);
+        offset += (rest % size) * t.stride(d);
+        rest /= size;
+    }
+    t[offset]
+}
 
 #[allow(clippy::too_many_arguments)]
 #[cube(launch, address_type = "dynamic")]
@@ -31,15 +46,15 @@ fn adam_kernel<F: Float>(
     if i >= param_out.len() {
         terminate!();
     }
-    let g = grad[i];
+    let g = value::<F>(grad, i);
     let (b1, b2) = (F::cast_from(beta_1), F::cast_from(beta_2));
     // burn's order: m·β1 + g·(1 − β1); v·β2 + (g·g)·(1 − β2), with the
     // factors 1 − β rounded to f32 first, as burn does.
     let (f1, f2) = (F::cast_from(1.0f32 - beta_1), F::cast_from(1.0f32 - beta_2));
-    let m = moment_1[i] * b1 + g * f1;
-    let v = moment_2[i] * b2 + (g * g) * f2;
+    let m = value::<F>(moment_1, i) * b1 + g * f1;
+    let v = value::<F>(moment_2, i) * b2 + (g * g) * f2;
     let update = (m * F::cast_from(combined)) / (F::sqrt(v) + F::cast_from(epsilon));
-    param_out[i] = param[i] - update * F::cast_from(lr);
+    param_out[i] = value::<F>(param, i) - update * F::cast_from(lr);
     moment_1_out[i] = m;
     moment_2_out[i] = v;
 }
@@ -66,10 +81,6 @@ impl FusedAdam for burn::backend::Cube {
         combined: f32,
         epsilon: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        // Indexed as flat buffers: each input contiguous (no copy when it
-        // is already).
-        let [param, grad, moment_1, moment_2] =
-            [param, grad, moment_1, moment_2].map(into_contiguous);
         let (param_out, m_out, v_out) = (output(&param), output(&param), output(&param));
         let elements = param.meta.num_elements();
         let cube_dim = CubeDim::new(&param.client, elements);
