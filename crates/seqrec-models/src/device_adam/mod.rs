@@ -141,9 +141,10 @@ pub(crate) mod tests {
     }
 
     /// Three steps from no state on `device` (a cubecl one), a matrix of
-    /// 70,000 values (many cubes) and a bias: the fused step equals burn's
-    /// Adam on the same device within `tolerance` (relative to each
-    /// tensor's largest value), state included.
+    /// 70,000 values (many cubes; one gradient a transposed view) and a
+    /// bias: the fused step equals burn's Adam on the same device within
+    /// `tolerance` (relative to each tensor's largest value), state
+    /// included.
     pub(crate) fn device_adam_equals_burns_adam(device: &Device, tolerance: f32) {
         let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
         let burn_adam = AdamConfig::new()
@@ -173,8 +174,14 @@ pub(crate) mod tests {
             let (mut p_burn, mut p_ours) = (start.clone(), start);
             let (mut s_burn, mut s_ours) = (None, None);
             for step in 0..3 {
-                let g =
-                    Tensor::<2>::from_data(TensorData::new(random(&mut rng, count), shape), device);
+                // The second step's gradient is a transposed view (strided).
+                let g = if step == 1 {
+                    let [rows, cols] = shape;
+                    let values = TensorData::new(random(&mut rng, count), [cols, rows]);
+                    Tensor::<2>::from_data(values, device).transpose()
+                } else {
+                    Tensor::<2>::from_data(TensorData::new(random(&mut rng, count), shape), device)
+                };
                 let lr = 0.001 * f64::from(step + 1);
                 (p_burn, s_burn) = burn_adam.step(lr, p_burn, g.clone(), s_burn);
                 (p_ours, s_ours) = ours.step(lr, p_ours, g, s_ours);
