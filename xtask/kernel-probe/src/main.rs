@@ -8,8 +8,9 @@
 //!
 //! The window is the one training runs (`GruCell::run_window`); the loss
 //! is the surrogate Σ h ⊙ g training back-propagates through the
-//! recurrence, with a fixed g. Then burn's Adam updates the cell's weights
-//! (as training's does every parameter), counted apart. Counting stops at
+//! recurrence, with a fixed g. Then Adam updates the cell's weights (as
+//! training's does every parameter), counted apart: burn's, or seqrec's
+//! with its fused kernels. Counting stops at
 //! a device sync, so work a backend holds back (fusion batches operations)
 //! is counted in the window that queued it.
 
@@ -111,7 +112,7 @@ fn print_model(args: &Args) -> Result<()> {
 mod probe {
     pub fn run(_: &super::Args, _: &str) -> anyhow::Result<()> {
         anyhow::bail!(
-            "built without a GPU backend: run it through `cargo xtask kernel-probe`, which builds it with `--features wgpu` and each burn configuration"
+            "built without a GPU backend: run it through `cargo xtask bench kernels`, which builds it with each burn configuration"
         )
     }
 }
@@ -202,6 +203,7 @@ mod probe {
                         "weights": parameter_tensors,
                         "launches_per_step": optimizer_total as f64 / n,
                         "by_kind": optimizer_by_kind,
+                        "by_name_first_window": optimizer.first().map(|c| c.by_name.clone()),
                     },
                 });
                 println!("{line}");
@@ -229,7 +231,7 @@ mod probe {
         mode: ElementWise,
         device: &Device,
     ) -> Result<Windows> {
-        use burn::optim::{AdamConfig, GradientsParams};
+        use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
         let (lanes, steps, n) = (args.lanes, args.steps, args.hidden);
         let mut cell = GruCellConfig::new(n)
             .with_integration(variant.integration())
@@ -243,7 +245,13 @@ mod probe {
             cell.attention_user.is_some(),
         ];
         let parameter_tensors = 2 * (3 + optional.iter().filter(|&&b| b).count());
-        let mut optim = AdamConfig::new().init();
+        // With seqrec's fused kernels, its Adam (one kernel per tensor).
+        let mut optim: ModuleOptimizer = match mode {
+            ElementWise::Fused => {
+                seqrec_models::device_adam::DeviceAdam::new(0.9, 0.999, 1e-8).into()
+            }
+            ElementWise::Composed => AdamConfig::new().init(),
+        };
         let mut optimizer = Vec::new();
         let mut rng = SeqRng::new(2017);
         let counter = Arc::new(Counter::default());
@@ -295,6 +303,7 @@ mod probe {
                 optimizer.push(counter.counts().since(&before));
             }
         }
+        marks.push(counter.counts());
         // The optimizer's launches are not the recurrence's.
         let mut windows = Vec::new();
         for (pair, step) in marks.windows(2).zip(&optimizer) {

@@ -1,5 +1,5 @@
 //! Adam on the GPU backends as one kernel per parameter: burn's Adam
-//! updates a parameter through about seventeen one-operation kernels,
+//! updates a parameter through thirteen one-operation kernels,
 //! each a pass over the parameter (measured on lavapipe by the kernel
 //! probe); [`DeviceAdam`] reads the value, the gradient and both moments
 //! once and writes the new three, with burn's arithmetic in burn's order
