@@ -36,19 +36,21 @@ impl BiasCorrection {
     }
 }
 
-/// Adam's hyperparameters (no weight decay, no AMSGrad: what training uses).
+/// Adam's hyperparameters (no weight decay, no AMSGrad: what training
+/// uses), shared by the host and the device optimisers, with burn's own
+/// Adam for what their fused steps do not take.
 #[derive(Clone)]
-pub struct HostAdam {
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
-    /// burn's own Adam, for tensors that are not f32.
-    fallback: burn::optim::Adam,
+pub(crate) struct AdamSettings {
+    pub(crate) beta_1: f32,
+    pub(crate) beta_2: f32,
+    pub(crate) epsilon: f32,
+    /// burn's own Adam, for tensors that are not f32 and AMSGrad states.
+    pub(crate) fallback: burn::optim::Adam,
 }
 
-impl std::fmt::Debug for HostAdam {
+impl std::fmt::Debug for AdamSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostAdam")
+        f.debug_struct("Adam")
             .field("beta_1", &self.beta_1)
             .field("beta_2", &self.beta_2)
             .field("epsilon", &self.epsilon)
@@ -56,9 +58,9 @@ impl std::fmt::Debug for HostAdam {
     }
 }
 
-impl HostAdam {
-    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> HostAdam {
-        HostAdam {
+impl AdamSettings {
+    pub(crate) fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> AdamSettings {
+        AdamSettings {
             beta_1,
             beta_2,
             epsilon,
@@ -68,6 +70,35 @@ impl HostAdam {
                 .with_epsilon(epsilon)
                 .build(),
         }
+    }
+
+    /// Whether a fused step takes this parameter: f32 values and gradient,
+    /// no AMSGrad state.
+    pub(crate) fn fused_takes<const D: usize>(
+        param: &Tensor<D>,
+        grad: &Tensor<D>,
+        state: &Option<AdamState<D>>,
+    ) -> bool {
+        param.dtype() == DType::F32
+            && grad.dtype() == DType::F32
+            && state
+                .as_ref()
+                .is_none_or(|s| s.momentum.max_moment_2.is_none())
+    }
+
+    /// The bias correction of step `time`.
+    pub(crate) fn correction(&self, time: usize) -> BiasCorrection {
+        BiasCorrection::at(time, self.beta_1, self.beta_2, self.epsilon)
+    }
+}
+
+/// Adam on the host, one fused pass per parameter.
+#[derive(Clone, Debug)]
+pub struct HostAdam(AdamSettings);
+
+impl HostAdam {
+    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> HostAdam {
+        HostAdam(AdamSettings::new(beta_1, beta_2, epsilon))
     }
 }
 
@@ -106,12 +137,12 @@ impl HostAdam {
                 v.len()
             ));
         }
-        let (b1, b2) = (self.beta_1, self.beta_2);
+        let (b1, b2) = (self.0.beta_1, self.0.beta_2);
         let (f1, f2) = (1.0 - b1, 1.0 - b2);
         let BiasCorrection {
             combined,
             epsilon: eps,
-        } = BiasCorrection::at(time, b1, b2, self.epsilon);
+        } = self.0.correction(time);
         p.par_chunks_mut(BLOCK)
             .zip(m.par_chunks_mut(BLOCK))
             .zip(v.par_chunks_mut(BLOCK))
@@ -143,12 +174,8 @@ impl Optimizer for HostAdam {
         grad: Tensor<D>,
         state: Option<AdamState<D>>,
     ) -> (Tensor<D>, Option<AdamState<D>>) {
-        let plain = param.dtype() == DType::F32
-            && state
-                .as_ref()
-                .is_none_or(|s| s.momentum.max_moment_2.is_none());
-        if !plain {
-            return self.fallback.step(lr, param, grad, state);
+        if !AdamSettings::fused_takes(&param, &grad, &state) {
+            return self.0.fallback.step(lr, param, grad, state);
         }
         let shape: [usize; D] = param.dims();
         let device = param.device();
@@ -178,7 +205,7 @@ impl Optimizer for HostAdam {
                 let state = (!fresh).then(|| {
                     AdamState::new(AdaptiveMomentumState::new(time - 1, back(m), back(v)))
                 });
-                self.fallback.step(lr, back(p), back(g), state)
+                self.0.fallback.step(lr, back(p), back(g), state)
             }
         }
     }

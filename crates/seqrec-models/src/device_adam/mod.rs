@@ -10,11 +10,11 @@
 //! Used on the cubecl backends with the fused element-wise kernels
 //! (`ElementWise::Fused`); `composed` keeps burn's Adam.
 
-use crate::host_adam::BiasCorrection;
+use crate::host_adam::{AdamSettings, BiasCorrection};
 use burn::backend::Backend;
 use burn::backend::tensor::FloatTensor;
-use burn::optim::{AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
-use burn::tensor::{DType, Device, Tensor};
+use burn::optim::{AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
+use burn::tensor::{Device, Tensor};
 
 #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda"))]
 mod cube;
@@ -42,39 +42,14 @@ pub trait FusedAdam: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// Adam's hyperparameters (no weight decay, no AMSGrad: what training
-/// uses), stepped by [`FusedAdam`].
-#[derive(Clone)]
-pub struct DeviceAdam {
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
-    /// burn's own Adam, for tensors that are not f32 and AMSGrad states.
-    fallback: burn::optim::Adam,
-}
-
-impl std::fmt::Debug for DeviceAdam {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeviceAdam")
-            .field("beta_1", &self.beta_1)
-            .field("beta_2", &self.beta_2)
-            .field("epsilon", &self.epsilon)
-            .finish_non_exhaustive()
-    }
-}
+/// Adam stepped by [`FusedAdam`] (no weight decay, no AMSGrad: what
+/// training uses).
+#[derive(Clone, Debug)]
+pub struct DeviceAdam(AdamSettings);
 
 impl DeviceAdam {
     pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> DeviceAdam {
-        DeviceAdam {
-            beta_1,
-            beta_2,
-            epsilon,
-            fallback: AdamConfig::new()
-                .with_beta_1(beta_1)
-                .with_beta_2(beta_2)
-                .with_epsilon(epsilon)
-                .build(),
-        }
+        DeviceAdam(AdamSettings::new(beta_1, beta_2, epsilon))
     }
 }
 
@@ -88,13 +63,8 @@ impl Optimizer for DeviceAdam {
         grad: Tensor<D>,
         state: Option<AdamState<D>>,
     ) -> (Tensor<D>, Option<AdamState<D>>) {
-        let plain = param.dtype() == DType::F32
-            && grad.dtype() == DType::F32
-            && state
-                .as_ref()
-                .is_none_or(|s| s.momentum.max_moment_2.is_none());
-        if !plain {
-            return self.fallback.step(lr, param, grad, state);
+        if !AdamSettings::fused_takes(&param, &grad, &state) {
+            return self.0.fallback.step(lr, param, grad, state);
         }
         let time = state.as_ref().map_or(1, |s| s.momentum.time + 1);
         // The first step's moments are zeros: 0 · β + x is x, so the
@@ -103,16 +73,15 @@ impl Optimizer for DeviceAdam {
             Some(s) => (s.momentum.moment_1, s.momentum.moment_2),
             None => (param.zeros_like(), param.zeros_like()),
         };
-        let BiasCorrection { combined, epsilon } =
-            BiasCorrection::at(time, self.beta_1, self.beta_2, self.epsilon);
+        let BiasCorrection { combined, epsilon } = self.0.correction(time);
         let (param, moment_1, moment_2) = burn::backend::Dispatch::adam_step(
             param.into_dispatch(),
             grad.into_dispatch(),
             moment_1.into_dispatch(),
             moment_2.into_dispatch(),
             lr as f32,
-            self.beta_1,
-            self.beta_2,
+            self.0.beta_1,
+            self.0.beta_2,
             combined,
             epsilon,
         );
@@ -133,6 +102,7 @@ impl Optimizer for DeviceAdam {
 #[cfg(all(test, any(feature = "wgpu", feature = "vulkan")))]
 pub(crate) mod tests {
     use super::*;
+    use burn::optim::AdamConfig;
     use burn::tensor::TensorData;
     use seqrec_core::SeqRng;
 
