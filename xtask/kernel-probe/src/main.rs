@@ -14,11 +14,9 @@
 //! a device sync, so work a backend holds back (fusion batches operations)
 //! is counted in the window that queued it.
 
-// A command-line tool: printing results to stdout is its job.
-#![allow(clippy::print_stdout)]
-
 use anyhow::{Result, bail};
 use clap::Parser;
+use std::io::Write as _;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -62,15 +60,26 @@ fn build_name() -> &'static str {
     }
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+/// A failure prints as one message with its causes, without the backtrace
+/// anyhow attaches under `RUST_BACKTRACE=1`.
+fn main() -> std::process::ExitCode {
+    match run(&Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
     if args.windows == 0 || args.steps == 0 || args.lanes == 0 || args.hidden == 0 {
         bail!("--windows, --steps, --lanes and --hidden must be at least 1");
     }
     if args.model_only {
-        return print_model(&args);
+        return print_model(args);
     }
-    probe::run(&args, build_name())
+    probe::run(args, build_name())
 }
 
 /// The model's step per variant and element-wise mode, one JSON line each.
@@ -102,7 +111,7 @@ fn print_model(args: &Args) -> Result<()> {
                 "per_step": by_kind,
                 "element_wise_floor": seqrec_models::kernels::element_wise_floor(variant),
             });
-            println!("{line}");
+            writeln!(std::io::stdout().lock(), "{line}")?;
         }
     }
     Ok(())
@@ -128,6 +137,7 @@ mod probe {
     use seqrec_models::kernels::{KernelCounts, KernelKind};
     use seqrec_models::{ElementWise, GruCellConfig, GruVariant, Precision, UserIntegration};
     use serde_json::json;
+    use std::io::Write as _;
     use std::sync::{Arc, Mutex};
 
     /// Every launch of the process, by name up to its generic arguments.
@@ -149,8 +159,28 @@ mod probe {
         }
     }
 
+    /// The default wgpu device with autodiff, after a first kernel: a
+    /// missing driver is one error, not a panic.
+    fn open_device() -> Result<Device> {
+        seqrec_models::device::guarded(seqrec_models::Backend::Wgpu, "opening the device", || {
+            let device = Device::wgpu(DeviceKind::DefaultDevice);
+            let probe = Tensor::<1>::from_floats([1.0, 2.0], &device).sum();
+            let value = probe
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| seqrec_models::GruError::Backend(format!("{e:?}")))?;
+            if value != [3.0] {
+                return Err(seqrec_models::GruError::Backend(format!(
+                    "the device summed 1 and 2 to {value:?}"
+                )));
+            }
+            Ok(device.autodiff())
+        })
+        .context("no wgpu device could be used (a Vulkan driver is needed; without a GPU, Mesa's lavapipe: apt-get install mesa-vulkan-drivers)")
+    }
+
     pub fn run(args: &Args, build: &str) -> Result<()> {
-        let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+        let device = open_device()?;
         let modes: &[ElementWise] = if cfg!(feature = "seqrec-fused") {
             &[ElementWise::Composed, ElementWise::Fused]
         } else {
@@ -206,7 +236,7 @@ mod probe {
                         "by_name_first_window": optimizer.first().map(|c| c.by_name.clone()),
                     },
                 });
-                println!("{line}");
+                writeln!(std::io::stdout().lock(), "{line}")?;
             }
         }
         Ok(())

@@ -161,7 +161,9 @@ pub use cuda_libs::{CUDA_ROOTS, find_libcuda, find_libdevice};
 /// Runs `f`, turning a panic inside it (how GPU stacks report a missing
 /// driver, a failed kernel compilation or a lost device) into an error,
 /// without the panic message and backtrace the default hook would print.
-pub(crate) fn guarded<T>(
+/// (Public for the kernel probe, which opens its device itself.)
+#[doc(hidden)]
+pub fn guarded<T>(
     backend: Backend,
     what: &str,
     f: impl FnOnce() -> Result<T, GruError>,
