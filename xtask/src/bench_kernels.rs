@@ -66,7 +66,12 @@ pub fn run(args: KernelBench) -> Result<()> {
     if args.steps == 0 || args.lanes == 0 || args.hidden == 0 {
         bail!("--steps, --lanes and --hidden must be at least 1");
     }
+    // Checked before the builds, which take minutes.
+    let [lanes, hidden, model_steps] = args.model_shape[..] else {
+        bail!("--model-shape takes three numbers: lanes,hidden,steps");
+    };
     let workspace = Workspace::current()?;
+    let probe = workspace.binary(Profile::Dev, "seqrec-kernel-probe");
     let out = args
         .out
         .clone()
@@ -86,7 +91,6 @@ pub fn run(args: KernelBench) -> Result<()> {
             "--features",
             features,
         ])?;
-        let probe = workspace.binary(Profile::Dev, "seqrec-kernel-probe");
         let short = probe_lines(&probe, &args, args.steps)?;
         let long = probe_lines(&probe, &args, 2 * args.steps)?;
         if short.len() != long.len() {
@@ -99,10 +103,7 @@ pub fn run(args: KernelBench) -> Result<()> {
                 .map(|(short, long)| Row { short, long }),
         );
     }
-    let [lanes, hidden, model_steps] = args.model_shape[..] else {
-        bail!("--model-shape takes three numbers: lanes,hidden,steps");
-    };
-    let probe = workspace.binary(Profile::Dev, "seqrec-kernel-probe");
+    // The model needs no device: any build of the probe prints it.
     if !probe.exists() {
         cargo(&["build", "--quiet", "-p", "seqrec-kernel-probe"])?;
     }

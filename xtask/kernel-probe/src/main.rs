@@ -140,15 +140,15 @@ mod probe {
     use std::io::Write as _;
     use std::sync::{Arc, Mutex};
 
-    /// Every launch of the process, by name up to its generic arguments.
+    /// Every launch of the process (seqrec's own counter observes only
+    /// under seqrec-models' GPU features, which the fusion builds lack).
     #[derive(Default)]
     struct Counter(Mutex<KernelCounts>);
 
     impl LaunchObserver for Counter {
         fn launched(&self, kernel: &'static str) {
             if let Ok(mut counts) = self.0.lock() {
-                let short = kernel.split('<').next().unwrap_or(kernel);
-                *counts.by_name.entry(short.to_owned()).or_default() += 1;
+                counts.record(kernel);
             }
         }
     }
@@ -282,21 +282,20 @@ mod probe {
             }
             ElementWise::Composed => AdamConfig::new().init(),
         };
-        let mut optimizer = Vec::new();
         let mut rng = SeqRng::new(2017);
         let counter = Arc::new(Counter::default());
-        let mut marks = Vec::new();
-        let mut forward = Vec::new();
+        let (mut recurrence, mut forward, mut optimizer) = (Vec::new(), Vec::new(), Vec::new());
         let sync = || {
             device
                 .sync()
                 .map_err(|e| anyhow::anyhow!("the device failed: {e:?}"))
         };
         for window in 0..args.warmup + args.windows {
-            let observing = (window >= args.warmup).then(|| {
-                marks.push(counter.counts());
-                LaunchObservation::new(counter.clone())
-            });
+            let counting = window >= args.warmup;
+            // One observation for the window; each phase ends at a sync, so
+            // the counts between two readings are that phase's.
+            let _observing = counting.then(|| LaunchObservation::new(counter.clone()));
+            let start = counter.counts();
             let e_items = uniform_tensor([steps * lanes, n], 0.1, &mut rng, device).require_grad();
             let e_users = (variant.integration() != UserIntegration::None)
                 .then(|| uniform_tensor([steps * lanes, n], 0.1, &mut rng, device).require_grad());
@@ -313,41 +312,23 @@ mod probe {
                 None,
             );
             let surrogate = (Tensor::cat(states, 0) * g).sum();
-            if args.split_phases && observing.is_some() {
+            if args.split_phases && counting {
                 sync()?;
-                if let Some(start) = marks.last() {
-                    forward.push(counter.counts().since(start));
-                }
+                forward.push(counter.counts().since(&start));
             }
             let gradients = surrogate.backward();
             sync()?;
-            drop(observing);
-            let counting = window >= args.warmup;
-            let before = counter.counts();
-            let observing = counting.then(|| LaunchObservation::new(counter.clone()));
+            let backward_done = counter.counts();
             let gradients = GradientsParams::from_grads(gradients, &cell);
             cell = optim.step(0.01, cell, gradients);
             sync()?;
-            drop(observing);
             if counting {
-                optimizer.push(counter.counts().since(&before));
+                recurrence.push(backward_done.since(&start));
+                optimizer.push(counter.counts().since(&backward_done));
             }
-        }
-        marks.push(counter.counts());
-        // The optimizer's launches are not the recurrence's.
-        let mut windows = Vec::new();
-        for (pair, step) in marks.windows(2).zip(&optimizer) {
-            let mut window = pair[1].since(&pair[0]);
-            for (name, k) in &step.by_name {
-                if let Some(count) = window.by_name.get_mut(name) {
-                    *count -= (*k).min(*count);
-                }
-            }
-            window.by_name.retain(|_, k| *k > 0);
-            windows.push(window);
         }
         Ok(Windows {
-            counts: windows,
+            counts: recurrence,
             forward: args.split_phases.then_some(forward),
             optimizer,
             parameter_tensors,

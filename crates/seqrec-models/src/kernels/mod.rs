@@ -97,6 +97,14 @@ impl KernelCounts {
         out
     }
 
+    /// One launch of the kernel cubecl names `name`. Generic arguments
+    /// make names long and many: the name up to its first `<` is the
+    /// kernel.
+    pub fn record(&mut self, name: &str) {
+        let short = name.split('<').next().unwrap_or(name);
+        *self.by_name.entry(short.to_owned()).or_default() += 1;
+    }
+
     /// `self` minus `earlier` (counts taken from the same counter).
     pub fn since(&self, earlier: &KernelCounts) -> KernelCounts {
         let by_name = self
@@ -145,10 +153,7 @@ impl KernelCounter {
     )]
     fn add(&self, name: &str) {
         if let Ok(mut c) = self.counts.lock() {
-            // Generic arguments make names long and many: the name up to
-            // its first `<` is the kernel.
-            let short = name.split('<').next().unwrap_or(name);
-            *c.by_name.entry(short.to_owned()).or_default() += 1;
+            c.record(name);
         }
     }
 }
